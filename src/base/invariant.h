@@ -1,0 +1,31 @@
+// Assertions for broken invariants (bugs). Always on, even in release builds: a bug must stop
+// the process loudly rather than corrupt a log. Input from the network or disk is never an
+// invariant: validate it and return an error instead.
+#pragma once
+
+#include <fmt/format.h>
+
+#include <source_location>
+#include <string>
+
+namespace riacho {
+
+[[noreturn]] void invariant_failed(const char* expr, const std::string& message,
+                                   std::source_location where = std::source_location::current());
+
+}  // namespace riacho
+
+#define INVARIANT(cond, ...)                                                          \
+    do {                                                                              \
+        if (!(cond)) [[unlikely]] {                                                   \
+            ::riacho::invariant_failed(#cond, ::fmt::format("" __VA_ARGS__));         \
+        }                                                                             \
+    } while (0)
+
+#ifndef NDEBUG
+#define DEBUG_INVARIANT(cond, ...) INVARIANT(cond, __VA_ARGS__)
+#else
+#define DEBUG_INVARIANT(cond, ...) \
+    do {                           \
+    } while (0)
+#endif

@@ -1,0 +1,1 @@
+// placeholder until the batch helper lands the real implementation
