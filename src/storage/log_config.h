@@ -1,0 +1,39 @@
+// Per-partition log configuration, with Kafka's defaults and names (topic-level config keys in
+// comments). Plain data, copied into each partition_log at open.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+
+namespace riacho::storage {
+
+enum class timestamp_type { create_time, log_append_time };  // message.timestamp.type
+
+struct log_config {
+    // segment.bytes: roll when the active segment would grow past this. Positions in the
+    // index are int32, so this may not exceed INT32_MAX.
+    uint64_t segment_bytes = 1ull << 30;
+    // segment.ms: roll when the active segment's first batch is older than this.
+    int64_t segment_ms = 7ll * 24 * 60 * 60 * 1000;
+    // index.interval.bytes: one offset/time index entry per this many bytes of log.
+    uint32_t index_interval_bytes = 4096;
+    // segment.index.bytes: max size of each index file; a full index rolls the segment.
+    uint32_t segment_index_bytes = 10u << 20;
+    // flush.messages / flush.ms: fdatasync the active segment after this many records or this
+    // long since the last flush. Kafka's defaults (never) rely on replication for durability.
+    int64_t flush_messages = std::numeric_limits<int64_t>::max();
+    int64_t flush_ms = std::numeric_limits<int64_t>::max();
+    // message.timestamp.type: log_append_time overwrites max_timestamp with the broker's time.
+    timestamp_type message_timestamp_type = timestamp_type::create_time;
+    // How many producer-state snapshots to keep in the partition directory.
+    uint32_t producer_snapshots_retained = 2;
+
+    // True if the values are usable (the broker validates configs before they get here).
+    bool is_valid() const {
+        return segment_bytes >= 64 && segment_bytes <= uint64_t{std::numeric_limits<int32_t>::max()} &&
+               segment_ms > 0 && index_interval_bytes > 0 && segment_index_bytes >= 12 &&
+               flush_messages > 0 && flush_ms > 0;
+    }
+};
+
+}  // namespace riacho::storage

@@ -1,0 +1,134 @@
+// A partition log in Kafka's on-disk layout: an ordered map of segments under one directory
+// (`<topic>-<partition>/`), the log start/end offsets, the idempotent-producer state, and
+// crash recovery. Used by the broker for every topic partition (and later the metadata log).
+//
+// Hot path: append() is one pwrite of the batch as received (base offset and leader epoch
+// patched in place), plus an occasional 8/12-byte index entry; no per-record work. read()
+// copies nothing: it returns a file range of whole batches for sendfile.
+//
+// Thread affinity: owned by one shard's event loop thread; every call comes from that thread
+// and nothing here locks. Readers may keep the returned file_ref (and so the descriptor) alive
+// past later appends, truncation or removal.
+//
+// Crash behaviour: appends reach the page cache; flush() (or the flush.messages / flush.ms
+// policy) fdatasyncs the active segment and moves the recovery point; a roll fsyncs the old
+// segment. close() writes a `clean-shutdown` marker, so the next open trusts the files. Without
+// it (a crash, or destroying the object without close()), open validates every batch from the
+// recovery point, truncates at the first torn or corrupt batch and rebuilds indexes and
+// producer state. Files: docs/formats/log-segment.md.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+
+#include "base/strong_int.h"
+#include "storage/log_config.h"
+#include "storage/producer_state.h"
+#include "storage/recovery.h"
+#include "storage/segment.h"
+#include "storage/storage_errc.h"
+
+namespace riacho::storage {
+
+struct append_result {
+    kafka_offset base_offset;
+    kafka_offset last_offset;
+    int64_t log_append_time_ms = -1;  // -1 unless the topic uses LogAppendTime
+    kafka_offset log_start_offset;
+    // An idempotent retry of a batch already in the log: nothing was written; the offsets are
+    // the original batch's. The produce response reports success.
+    bool duplicate = false;
+};
+
+struct timestamp_and_offset {
+    int64_t timestamp = -1;
+    kafka_offset offset;
+    bool operator==(const timestamp_and_offset&) const = default;
+};
+
+class partition_log {
+public:
+    ~partition_log();
+    partition_log(const partition_log&) = delete;
+    partition_log& operator=(const partition_log&) = delete;
+
+    // Opens the log in `dir`, creating the directory and an empty first segment if needed, and
+    // recovering after an unclean stop. REQUIRES: cfg.is_valid().
+    static result<std::unique_ptr<partition_log>, storage_errc> open(std::filesystem::path dir,
+                                                                     log_config cfg);
+
+    // Appends exactly one v2 batch already checked by protocol::validate_batch. Sets its
+    // base offset to log_end_offset() and its partition leader epoch, in place (and
+    // LogAppendTime when configured), rolling the segment first when needed.
+    // Errors: out_of_order_sequence, invalid_producer_epoch (nothing written), io_error.
+    result<append_result, storage_errc> append(std::span<uint8_t> batch, leader_epoch epoch,
+                                               int64_t now_ms);
+
+    // Whole batches from the one containing `from`, up to `max_bytes` (at least one batch when
+    // `min_one_batch`, KIP-74), never a batch reaching `max_offset` (exclusive; e.g. the high
+    // watermark; defaults to the log end). An empty slice at the end of the log.
+    // Errors: offset_out_of_range when from < log_start_offset() or from > log_end_offset().
+    result<read_slice, storage_errc> read(kafka_offset from, size_t max_bytes, bool min_one_batch,
+                                          std::optional<kafka_offset> max_offset = std::nullopt)
+        const;
+
+    kafka_offset log_start_offset() const { return _log_start_offset; }
+    kafka_offset log_end_offset() const { return _log_end_offset; }
+    // Everything below this offset is known to be on disk (fdatasync'ed).
+    kafka_offset recovery_point() const { return _recovery_point; }
+    // ListOffsets by time: the first record with timestamp >= ts at or after the log start
+    // (nullopt when none). The special timestamps (-1 latest, -2 earliest) are the caller's.
+    result<std::optional<timestamp_and_offset>, storage_errc> offset_for_timestamp(
+        int64_t ts) const;
+    // ListOffsets MAX_TIMESTAMP (-3): the first record carrying the largest timestamp.
+    result<std::optional<timestamp_and_offset>, storage_errc> max_timestamp_offset() const;
+
+    // fdatasync the active segment; recovery_point() becomes log_end_offset().
+    void flush();
+    // Removes every batch at or after the one containing `offset` (replication truncation).
+    // Below the log start offset, the log is emptied and restarts at `offset`.
+    status truncate_to(kafka_offset offset);
+    // DeleteRecords / retention: moves the log start forward and deletes segments entirely
+    // below it (never the active segment). REQUIRES: offset <= log_end_offset().
+    status advance_log_start_offset(kafka_offset offset);
+    // Flushes and writes producer snapshot, checkpoints and the clean-shutdown marker. After
+    // close() only the destructor may be called.
+    status close();
+    // Closes the files and deletes the directory.
+    status remove();
+
+    uint64_t size_bytes() const;
+    size_t segment_count() const { return _segments.size(); }
+    const producer_state& producers() const { return _producers; }
+    const std::filesystem::path& dir() const { return _dir; }
+    // Bytes cut off by recovery during open (0 after a clean shutdown).
+    uint64_t recovered_truncated_bytes() const { return _recovered_truncated_bytes; }
+
+private:
+    partition_log(std::filesystem::path dir, log_config cfg);
+    status roll(int64_t now_ms);
+    segment& active() { return *_segments.rbegin()->second; }
+    const segment& active() const { return *_segments.rbegin()->second; }
+    // Deletes all segments and starts an empty one at `offset`.
+    status reset_to(kafka_offset offset);
+    status reload_producer_state();
+    result<std::optional<timestamp_and_offset>, storage_errc> exact_record(
+        const segment& seg, const batch_location& loc, int64_t ts, bool equal) const;
+
+    std::filesystem::path _dir;
+    log_config _cfg;
+    segment_map _segments;
+    producer_state _producers;
+    kafka_offset _log_start_offset;
+    kafka_offset _log_end_offset;
+    kafka_offset _recovery_point;
+    int64_t _unflushed_records = 0;
+    std::optional<int64_t> _last_flush_ms;
+    uint64_t _recovered_truncated_bytes = 0;
+    bool _closed = false;
+};
+
+}  // namespace riacho::storage

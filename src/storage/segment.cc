@@ -1,0 +1,510 @@
+#include "storage/segment.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <limits>
+#include <system_error>
+#include <vector>
+
+#include "base/invariant.h"
+#include "base/log.h"
+#include "storage/file_io.h"
+
+namespace riacho::storage {
+
+namespace {
+
+using protocol::batch_header;
+using protocol::batch_header_size;
+using protocol::batch_log_overhead;
+
+// Reads batch headers through a window buffer so that scanning many small batches costs one
+// pread per window rather than one per batch.
+class header_reader {
+public:
+    header_reader(int fd, uint64_t end) : _fd(fd), _end(end) {}
+
+    // The 61 header bytes at `pos`, or nullptr if the file holds fewer (a torn tail).
+    result<const uint8_t*, storage_errc> at(uint64_t pos) {
+        if (pos + batch_header_size > _end) {
+            return static_cast<const uint8_t*>(nullptr);
+        }
+        if (pos < _window_pos || pos + batch_header_size > _window_pos + _window_len) {
+            size_t want = static_cast<size_t>(std::min<uint64_t>(window_bytes, _end - pos));
+            auto r = pread_full(_fd, _buf.data(), want, pos);
+            if (!r) {
+                return unexpected{r.error()};
+            }
+            _window_pos = pos;
+            _window_len = *r;
+            if (_window_len < batch_header_size) {
+                return static_cast<const uint8_t*>(nullptr);
+            }
+        }
+        return _buf.data() + (pos - _window_pos);
+    }
+
+private:
+    static constexpr size_t window_bytes = 32 * 1024;
+    int _fd;
+    uint64_t _end;
+    std::vector<uint8_t> _buf = std::vector<uint8_t>(window_bytes);
+    uint64_t _window_pos = 0;
+    size_t _window_len = 0;
+};
+
+constexpr int64_t max_relative_offset = std::numeric_limits<int32_t>::max();
+
+}  // namespace
+
+protocol::batch_header decode_batch_header(const uint8_t* p) {
+    namespace o = protocol::batch_offsets;
+    batch_header h;
+    h.base_offset = static_cast<int64_t>(get_be64(p + o::base_offset));
+    h.batch_length = static_cast<int32_t>(get_be32(p + o::batch_length));
+    h.partition_leader_epoch = static_cast<int32_t>(get_be32(p + o::partition_leader_epoch));
+    h.magic = static_cast<int8_t>(p[o::magic]);
+    h.crc = get_be32(p + o::crc);
+    h.attributes = static_cast<int16_t>(get_be16(p + o::attributes));
+    h.last_offset_delta = static_cast<int32_t>(get_be32(p + o::last_offset_delta));
+    h.base_timestamp = static_cast<int64_t>(get_be64(p + o::base_timestamp));
+    h.max_timestamp = static_cast<int64_t>(get_be64(p + o::max_timestamp));
+    h.producer_id = static_cast<int64_t>(get_be64(p + o::producer_id));
+    h.producer_epoch = static_cast<int16_t>(get_be16(p + o::producer_epoch));
+    h.base_sequence = static_cast<int32_t>(get_be32(p + o::base_sequence));
+    h.records_count = static_cast<int32_t>(get_be32(p + o::records_count));
+    return h;
+}
+
+std::string offset_file_name(kafka_offset o, std::string_view suffix) {
+    return fmt::format("{:020d}{}", o.value(), suffix);
+}
+
+segment::segment(std::filesystem::path dir, kafka_offset base, const log_config& cfg)
+    : _dir(std::move(dir)),
+      _base(base),
+      _cfg(cfg),
+      _next_offset(base),
+      _offset_of_max_timestamp(base) {}
+
+segment::~segment() = default;  // _file's deleter closes the descriptor after the last reader
+
+status segment::open_files(bool create) {
+    auto log_path = _dir / offset_file_name(_base, ".log");
+    auto fd = open_file_rw(log_path, true);
+    if (!fd) {
+        return unexpected{fd.error()};
+    }
+    _fd = *fd;
+    _file = std::shared_ptr<const protocol::file_ref>(new protocol::file_ref{_fd},
+                                                      [](const protocol::file_ref* f) {
+                                                          close_fd(f->fd);
+                                                          delete f;
+                                                      });
+    if (create) {
+        auto t = truncate_file(_fd, 0);
+        if (!t) {
+            return t;
+        }
+    }
+    auto size = file_size(_fd);
+    if (!size) {
+        return unexpected{size.error()};
+    }
+    _size_bytes = *size;
+    auto oi = offset_index::open(_dir / offset_file_name(_base, ".index"), _base,
+                                 _cfg.segment_index_bytes / offset_index_entry_bytes);
+    if (!oi) {
+        return unexpected{oi.error()};
+    }
+    _offset_index = std::move(oi).value();
+    auto ti = time_index::open(_dir / offset_file_name(_base, ".timeindex"), _base,
+                               _cfg.segment_index_bytes / time_index_entry_bytes);
+    if (!ti) {
+        return unexpected{ti.error()};
+    }
+    _time_index = std::move(ti).value();
+    if (create) {
+        auto a = _offset_index.clear();
+        auto b = _time_index.clear();
+        if (!a || !b) {
+            return unexpected{storage_errc::io_error};
+        }
+    }
+    return ok_status();
+}
+
+result<std::unique_ptr<segment>, storage_errc> segment::create(const std::filesystem::path& dir,
+                                                               kafka_offset base,
+                                                               const log_config& cfg) {
+    std::unique_ptr<segment> s(new segment(dir, base, cfg));
+    auto st = s->open_files(true);
+    if (!st) {
+        return unexpected{st.error()};
+    }
+    return s;
+}
+
+result<std::unique_ptr<segment>, storage_errc> segment::open(const std::filesystem::path& dir,
+                                                             kafka_offset base,
+                                                             const log_config& cfg,
+                                                             bool recover) {
+    std::unique_ptr<segment> s(new segment(dir, base, cfg));
+    auto st = s->open_files(false);
+    if (!st) {
+        return unexpected{st.error()};
+    }
+    bool need_recovery = recover;
+    if (!need_recovery && (!s->_offset_index.is_sane(s->_size_bytes) || !s->_time_index.is_sane())) {
+        LOG_WARN("storage", "{}: index files look wrong, rebuilding", (dir / offset_file_name(base, ".log")).string());
+        need_recovery = true;
+    }
+    if (!need_recovery) {
+        auto tail = s->load_tail();
+        if (!tail) {
+            LOG_WARN("storage", "{}: tail does not parse after a clean shutdown, recovering",
+                     (dir / offset_file_name(base, ".log")).string());
+            need_recovery = true;
+        }
+    }
+    if (need_recovery) {
+        auto r = s->recover(true);
+        if (!r) {
+            return unexpected{r.error()};
+        }
+    }
+    return s;
+}
+
+result<uint64_t, storage_errc> segment::scan(uint64_t position, uint64_t end,
+                                             kafka_offset expected_next, bool check_crc,
+                                             const batch_fn& fn) const {
+    header_reader headers(_fd, end);
+    std::vector<uint8_t> body;
+    while (position < end) {
+        auto p = headers.at(position);
+        if (!p) {
+            return unexpected{p.error()};
+        }
+        if (*p == nullptr) {
+            break;  // torn header
+        }
+        batch_header h = decode_batch_header(*p);
+        uint64_t total = uint64_t(uint32_t(h.batch_length)) + batch_log_overhead;
+        if (h.magic != protocol::batch_magic_v2 || h.batch_length < 0 ||
+            total < batch_header_size || position + total > end || h.last_offset_delta < 0 ||
+            h.base_offset < expected_next.value() ||
+            h.last_offset() - _base.value() > max_relative_offset) {
+            break;
+        }
+        if (check_crc) {
+            body.resize(total);
+            auto r = pread_full(_fd, body.data(), total, position);
+            if (!r) {
+                return unexpected{r.error()};
+            }
+            if (*r != total || protocol::compute_batch_crc(body) != h.crc) {
+                break;
+            }
+        }
+        if (!fn(h, position)) {
+            break;
+        }
+        expected_next = kafka_offset(h.last_offset() + 1);
+        position += total;
+    }
+    return position;
+}
+
+status segment::account(const batch_header& h, uint64_t position, bool index) {
+    kafka_offset last(h.last_offset());
+    if (h.max_timestamp > _max_timestamp) {
+        _max_timestamp = h.max_timestamp;
+        _offset_of_max_timestamp = last;
+    }
+    if (index && _bytes_since_index_entry > _cfg.index_interval_bytes) {
+        auto a = _offset_index.append(last, static_cast<uint32_t>(position));
+        if (!a) {
+            return a;
+        }
+        auto b = _time_index.maybe_append(_max_timestamp, _offset_of_max_timestamp);
+        if (!b) {
+            return b;
+        }
+        _bytes_since_index_entry = 0;
+    }
+    _bytes_since_index_entry += h.total_size_bytes();
+    _next_offset = kafka_offset(h.last_offset() + 1);
+    if (!_rolling_base_ms && h.max_timestamp >= 0) {
+        _rolling_base_ms = h.max_timestamp;
+    }
+    return ok_status();
+}
+
+status segment::load_tail() {
+    // Everything up to the last index entry is trusted; rescan from there to learn the next
+    // offset, and combine the time index's last entry with the tail's timestamps.
+    auto last_entry = _offset_index.last();
+    auto last_time = _time_index.last();
+    _max_timestamp = last_time.timestamp;
+    _offset_of_max_timestamp = last_time.offset;
+    _next_offset = _base;
+    if (_size_bytes > 0) {
+        // The first batch's timestamp anchors time-based rolling after a restart (as in Kafka).
+        header_reader first(_fd, _size_bytes);
+        auto p = first.at(0);
+        if (!p || *p == nullptr) {
+            return unexpected{storage_errc::corrupt};
+        }
+        auto h = decode_batch_header(*p);
+        if (h.max_timestamp >= 0) {
+            _rolling_base_ms = h.max_timestamp;
+        }
+    }
+    bool first_batch = true;
+    status st = ok_status();
+    auto end = scan(last_entry.position, _size_bytes, _base, false,
+                    [&](const batch_header& h, uint64_t pos) {
+                        if (first_batch && !_offset_index.empty() &&
+                            (pos != last_entry.position ||
+                             h.last_offset() != last_entry.offset.value())) {
+                            st = unexpected{storage_errc::corrupt};
+                            return false;
+                        }
+                        first_batch = false;
+                        // account() without indexing; recompute bytes since the last entry.
+                        st = account(h, pos, false);
+                        return bool(st);
+                    });
+    if (!end) {
+        return unexpected{end.error()};
+    }
+    if (!st) {
+        return st;
+    }
+    if (*end != _size_bytes) {
+        return unexpected{storage_errc::corrupt};
+    }
+    _bytes_since_index_entry = _size_bytes - last_entry.position;
+    return ok_status();
+}
+
+status segment::recover(bool check_crc) {
+    _next_offset = _base;
+    _max_timestamp = -1;
+    _offset_of_max_timestamp = _base;
+    _bytes_since_index_entry = 0;
+    _rolling_base_ms.reset();
+    auto a = _offset_index.clear();
+    auto b = _time_index.clear();
+    if (!a || !b) {
+        return unexpected{storage_errc::io_error};
+    }
+    status st = ok_status();
+    auto end = scan(0, _size_bytes, _base, check_crc, [&](const batch_header& h, uint64_t pos) {
+        if (_offset_index.full() || _time_index.full()) {
+            return false;  // cannot index more; truncate here like a roll would have
+        }
+        st = account(h, pos, true);
+        return bool(st);
+    });
+    if (!end) {
+        return unexpected{end.error()};
+    }
+    if (!st) {
+        return st;
+    }
+    if (*end < _size_bytes) {
+        _truncated_bytes = _size_bytes - *end;
+        LOG_WARN("storage", "{}: truncating {} invalid bytes at position {} (next offset {})",
+                 (_dir / offset_file_name(_base, ".log")).string(), _truncated_bytes, *end,
+                 _next_offset.value());
+        auto t = truncate_file(_fd, *end);
+        if (!t) {
+            return t;
+        }
+        _size_bytes = *end;
+    }
+    return ok_status();
+}
+
+bool segment::should_roll(size_t batch_bytes, kafka_offset last_offset, int64_t now_ms) const {
+    if (empty()) {
+        return false;
+    }
+    return _size_bytes + batch_bytes > _cfg.segment_bytes ||
+           (_rolling_base_ms && now_ms - *_rolling_base_ms > _cfg.segment_ms) ||
+           _offset_index.full() || _time_index.full() ||
+           last_offset - _base > max_relative_offset;
+}
+
+status segment::append(std::span<const uint8_t> batch, const batch_header& header,
+                       int64_t now_ms) {
+    INVARIANT(header.base_offset >= _next_offset.value(), "append at {} below next offset {}",
+              header.base_offset, _next_offset.value());
+    INVARIANT(batch.size() == header.total_size_bytes(), "batch size mismatch");
+    INVARIANT(_size_bytes + batch.size() <= std::numeric_limits<uint32_t>::max(),
+              "segment position overflow");
+    auto w = pwrite_all(_fd, batch.data(), batch.size(), _size_bytes);
+    if (!w) {
+        // Keep the file equal to what the indexes describe; a partial write is cut off.
+        (void)truncate_file(_fd, _size_bytes);
+        return w;
+    }
+    uint64_t position = _size_bytes;
+    _size_bytes += batch.size();
+    if (!_rolling_base_ms) {
+        _rolling_base_ms = now_ms;
+    }
+    return account(header, position, true);
+}
+
+result<read_slice, storage_errc> segment::read(kafka_offset from, kafka_offset max_offset,
+                                               size_t max_bytes, bool min_one_batch) const {
+    read_slice out;
+    auto start = _offset_index.lookup(from);
+    uint64_t end_pos = 0;
+    bool have_first = false;
+    auto scanned = scan(start.position, _size_bytes, _base, false,
+                        [&](const batch_header& h, uint64_t pos) {
+                            if (h.last_offset() < from.value()) {
+                                return true;  // before the fetch offset
+                            }
+                            if (h.last_offset() >= max_offset.value()) {
+                                return false;
+                            }
+                            uint64_t size = h.total_size_bytes();
+                            if (!have_first) {
+                                if (size > max_bytes && !min_one_batch) {
+                                    return false;
+                                }
+                                have_first = true;
+                                out.position = pos;
+                                out.first_offset = kafka_offset(h.base_offset);
+                            } else if (pos + size - out.position > max_bytes) {
+                                return false;
+                            }
+                            end_pos = pos + size;
+                            out.next_offset = kafka_offset(h.last_offset() + 1);
+                            return true;
+                        });
+    if (!scanned) {
+        return unexpected{scanned.error()};
+    }
+    if (have_first) {
+        out.file = _file;
+        out.size_bytes = static_cast<uint32_t>(end_pos - out.position);
+    }
+    return out;
+}
+
+result<std::optional<batch_location>, storage_errc> segment::find_batch(
+    kafka_offset offset) const {
+    std::optional<batch_location> found;
+    auto start = _offset_index.lookup(offset);
+    auto r = scan(start.position, _size_bytes, _base, false,
+                  [&](const batch_header& h, uint64_t pos) {
+                      if (h.last_offset() < offset.value()) {
+                          return true;
+                      }
+                      found = batch_location{h, pos};
+                      return false;
+                  });
+    if (!r) {
+        return unexpected{r.error()};
+    }
+    return found;
+}
+
+result<std::optional<batch_location>, storage_errc> segment::find_batch_by_timestamp(
+    int64_t ts, kafka_offset min_offset) const {
+    std::optional<batch_location> found;
+    kafka_offset from = std::max(_time_index.lookup(ts), min_offset);
+    auto start = _offset_index.lookup(from);
+    auto r = scan(start.position, _size_bytes, _base, false,
+                  [&](const batch_header& h, uint64_t pos) {
+                      if (h.last_offset() < min_offset.value() || h.max_timestamp < ts) {
+                          return true;
+                      }
+                      found = batch_location{h, pos};
+                      return false;
+                  });
+    if (!r) {
+        return unexpected{r.error()};
+    }
+    return found;
+}
+
+status segment::for_each_batch(kafka_offset from, const batch_fn& fn) const {
+    auto start = _offset_index.lookup(from);
+    auto r = scan(start.position, _size_bytes, _base, false,
+                  [&](const batch_header& h, uint64_t pos) {
+                      if (h.last_offset() < from.value()) {
+                          return true;
+                      }
+                      return fn(h, pos);
+                  });
+    if (!r) {
+        return unexpected{r.error()};
+    }
+    return ok_status();
+}
+
+result<std::vector<uint8_t>, storage_errc> segment::read_batch_bytes(
+    const batch_location& loc) const {
+    std::vector<uint8_t> bytes(loc.header.total_size_bytes());
+    auto r = pread_full(_fd, bytes.data(), bytes.size(), loc.position);
+    if (!r) {
+        return unexpected{r.error()};
+    }
+    if (*r != bytes.size()) {
+        return unexpected{storage_errc::corrupt};
+    }
+    return bytes;
+}
+
+status segment::truncate_to(kafka_offset offset) {
+    auto loc = find_batch(offset);
+    if (!loc) {
+        return unexpected{loc.error()};
+    }
+    if (!*loc) {
+        return ok_status();  // nothing at or after `offset`
+    }
+    auto t = truncate_file(_fd, (*loc)->position);
+    if (!t) {
+        return t;
+    }
+    _size_bytes = (*loc)->position;
+    return recover(false);
+}
+
+void segment::on_roll() {
+    // Make the last entry describe the segment's true max timestamp (Kafka does the same), so
+    // a clean reopen can trust the time index without scanning.
+    auto st = _time_index.maybe_append(_max_timestamp, _offset_of_max_timestamp);
+    if (!st) {
+        LOG_WARN("storage", "final time index entry for segment {} failed", _base.value());
+    }
+    flush();
+}
+
+void segment::flush() {
+    sync_file(_fd, _dir / offset_file_name(_base, ".log"));
+    _offset_index.flush();
+    _time_index.flush();
+}
+
+status segment::remove_files() {
+    std::error_code ec;
+    std::filesystem::remove(_dir / offset_file_name(_base, ".log"), ec);
+    auto a = _offset_index.remove_file();
+    auto b = _time_index.remove_file();
+    if (ec || !a || !b) {
+        return unexpected{storage_errc::io_error};
+    }
+    return ok_status();
+}
+
+}  // namespace riacho::storage

@@ -1,0 +1,296 @@
+// partition_log basics on real temporary directories: appends assign consecutive offsets and
+// patch base offset / leader epoch in place; reads return whole batches (checked by parsing
+// the returned file range and verifying each CRC) from the batch holding the fetch offset,
+// including from the middle of a segment (index lookup) and across segments rolled by size and
+// by time; byte limits, KIP-74 min-one-batch, the max-offset bound and out-of-range offsets;
+// timestamp lookups (offset_for_timestamp, max_timestamp_offset); LogAppendTime; reopen after a
+// clean close keeps everything; truncate_to and advance_log_start_offset.
+#include <gtest/gtest.h>
+
+#include "storage/partition_log.h"
+#include "storage_test_util.h"
+
+namespace riacho::storage {
+namespace {
+
+using test::make_batch;
+using test::read_all;
+using test::read_batches;
+using test::temp_dir;
+
+log_config small_config() {
+    log_config cfg;
+    cfg.segment_bytes = 4096;
+    cfg.index_interval_bytes = 256;
+    return cfg;
+}
+
+std::unique_ptr<partition_log> open_log(const std::filesystem::path& dir, log_config cfg) {
+    auto log = partition_log::open(dir, cfg);
+    EXPECT_TRUE(log.has_value());
+    return std::move(log).value();
+}
+
+TEST(partition_log, empty_log_starts_at_zero) {
+    temp_dir tmp;
+    auto log = open_log(tmp.path() / "t-0", small_config());
+    EXPECT_EQ(log->log_start_offset(), kafka_offset(0));
+    EXPECT_EQ(log->log_end_offset(), kafka_offset(0));
+    auto r = log->read(kafka_offset(0), 1000, true);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->size_bytes, 0u);
+    EXPECT_FALSE(log->read(kafka_offset(1), 1000, true).has_value());
+    EXPECT_TRUE(std::filesystem::exists(tmp.path() / "t-0" / "00000000000000000000.log"));
+    auto ts = log->offset_for_timestamp(0);
+    ASSERT_TRUE(ts.has_value());
+    EXPECT_FALSE(ts->has_value());
+}
+
+TEST(partition_log, append_assigns_offsets_and_patches_header) {
+    temp_dir tmp;
+    auto log = open_log(tmp.path() / "t-0", small_config());
+    auto b1 = make_batch(3);
+    auto r1 = log->append(b1, leader_epoch(7), 1);
+    ASSERT_TRUE(r1.has_value());
+    EXPECT_EQ(r1->base_offset, kafka_offset(0));
+    EXPECT_EQ(r1->last_offset, kafka_offset(2));
+    EXPECT_EQ(r1->log_append_time_ms, -1);
+    EXPECT_FALSE(r1->duplicate);
+    auto b2 = make_batch(2);
+    auto r2 = log->append(b2, leader_epoch(8), 2);
+    ASSERT_TRUE(r2.has_value());
+    EXPECT_EQ(r2->base_offset, kafka_offset(3));
+    EXPECT_EQ(log->log_end_offset(), kafka_offset(5));
+    // Patched in place in the caller's buffer too.
+    EXPECT_EQ(decode_batch_header(b2.data()).base_offset, 3);
+
+    auto batches = read_batches(*log, kafka_offset(0));
+    ASSERT_EQ(batches.size(), 2u);
+    EXPECT_EQ(batches[0].base_offset, 0);
+    EXPECT_EQ(batches[0].partition_leader_epoch, 7);
+    EXPECT_EQ(batches[1].base_offset, 3);
+    EXPECT_EQ(batches[1].partition_leader_epoch, 8);
+    // Offset 4 lives in the second batch: the read starts there.
+    batches = read_batches(*log, kafka_offset(4));
+    ASSERT_EQ(batches.size(), 1u);
+    EXPECT_EQ(batches[0].base_offset, 3);
+}
+
+TEST(partition_log, reads_across_size_rolls_and_from_mid_segment) {
+    temp_dir tmp;
+    auto log = open_log(tmp.path() / "t-0", small_config());
+    std::vector<kafka_offset> bases;
+    for (int i = 0; i < 200; ++i) {
+        auto b = make_batch(1 + i % 4, 1000 + i, 20 + i % 50);
+        auto r = log->append(b, leader_epoch(1), 1000 + i);
+        ASSERT_TRUE(r.has_value());
+        bases.push_back(r->base_offset);
+    }
+    EXPECT_GT(log->segment_count(), 5u);
+    auto all = read_all(*log, kafka_offset(0));
+    ASSERT_EQ(all.size(), 200u);
+    for (size_t i = 0; i < all.size(); ++i) {
+        EXPECT_EQ(kafka_offset(all[i].base_offset), bases[i]);
+    }
+    // Every offset reads back starting with the batch that contains it.
+    for (int64_t o = 0; o < log->log_end_offset().value(); ++o) {
+        auto r = log->read(kafka_offset(o), 1, true);
+        ASSERT_TRUE(r.has_value());
+        auto b = test::parse_batches(test::slice_bytes(*r));
+        ASSERT_EQ(b.size(), 1u) << o;
+        EXPECT_LE(b[0].base_offset, o);
+        EXPECT_GE(b[0].last_offset(), o);
+    }
+    for (const auto& f : test::files_with_suffix(tmp.path() / "t-0", ".log")) {
+        EXPECT_LE(std::filesystem::file_size(f), 4096u);
+    }
+    EXPECT_EQ(log->size_bytes(), [&] {
+        uint64_t s = 0;
+        for (const auto& f : test::files_with_suffix(tmp.path() / "t-0", ".log")) {
+            s += std::filesystem::file_size(f);
+        }
+        return s;
+    }());
+}
+
+TEST(partition_log, rolls_by_time) {
+    temp_dir tmp;
+    log_config cfg;
+    cfg.segment_ms = 1000;
+    auto log = open_log(tmp.path() / "t-0", cfg);
+    int64_t now = 10'000;
+    for (int i = 0; i < 10; ++i) {
+        auto b = make_batch(1, now);
+        ASSERT_TRUE(log->append(b, leader_epoch(0), now).has_value());
+        now += 400;  // a new segment every 3 batches (> 1000 ms after the first)
+    }
+    EXPECT_EQ(log->segment_count(), 4u);
+    EXPECT_EQ(read_all(*log, kafka_offset(0)).size(), 10u);
+}
+
+TEST(partition_log, byte_limits_and_min_one_batch) {
+    temp_dir tmp;
+    auto log = open_log(tmp.path() / "t-0", small_config());
+    std::vector<size_t> sizes;
+    for (int i = 0; i < 5; ++i) {
+        auto b = make_batch(2, 1000, 100);
+        sizes.push_back(b.size());
+        ASSERT_TRUE(log->append(b, leader_epoch(0), 0).has_value());
+    }
+    auto r = log->read(kafka_offset(0), sizes[0] + sizes[1] + 1, false);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->size_bytes, sizes[0] + sizes[1]);
+    EXPECT_EQ(r->first_offset, kafka_offset(0));
+    EXPECT_EQ(r->next_offset, kafka_offset(4));
+    // Too small for one batch: empty unless min_one_batch (KIP-74).
+    r = log->read(kafka_offset(0), 10, false);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->size_bytes, 0u);
+    r = log->read(kafka_offset(0), 10, true);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->size_bytes, sizes[0]);
+    // The max offset bound (e.g. a high watermark) stops before batches reaching it.
+    r = log->read(kafka_offset(0), 1 << 20, true, kafka_offset(6));
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(test::parse_batches(test::slice_bytes(*r)).size(), 3u);
+    r = log->read(kafka_offset(6), 1 << 20, true, kafka_offset(6));
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->size_bytes, 0u);
+    r = log->read(kafka_offset(2), 1 << 20, true, kafka_offset(3));
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->size_bytes, 0u);  // offset 3 is in the batch [2, 3], which reaches the bound
+    // Out of range.
+    EXPECT_EQ(log->read(kafka_offset(11), 100, true).error(), storage_errc::offset_out_of_range);
+    r = log->read(kafka_offset(10), 100, true);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->size_bytes, 0u);
+}
+
+TEST(partition_log, timestamp_lookups) {
+    temp_dir tmp;
+    auto log = open_log(tmp.path() / "t-0", small_config());
+    // Batch i holds 3 records with timestamps 1000*i + {0,1,2}; batch 7 is out of order (low).
+    for (int i = 0; i < 40; ++i) {
+        int64_t ts = i == 7 ? 5 : 1000 * i;
+        auto b = make_batch(3, ts, 60);
+        ASSERT_TRUE(log->append(b, leader_epoch(0), 0).has_value());
+    }
+    ASSERT_GT(log->segment_count(), 1u);
+    auto at = [&](int64_t ts) {
+        auto r = log->offset_for_timestamp(ts);
+        EXPECT_TRUE(r.has_value());
+        return *r;
+    };
+    EXPECT_EQ(at(0), (timestamp_and_offset{0, kafka_offset(0)}));
+    EXPECT_EQ(at(1), (timestamp_and_offset{1, kafka_offset(1)}));
+    EXPECT_EQ(at(3), (timestamp_and_offset{1000, kafka_offset(3)}));
+    EXPECT_EQ(at(20001), (timestamp_and_offset{20001, kafka_offset(61)}));
+    EXPECT_EQ(at(20003), (timestamp_and_offset{21000, kafka_offset(63)}));
+    EXPECT_EQ(at(39002), (timestamp_and_offset{39002, kafka_offset(119)}));
+    EXPECT_FALSE(at(39003).has_value());
+    auto max = log->max_timestamp_offset();
+    ASSERT_TRUE(max.has_value());
+    EXPECT_EQ(*max, (timestamp_and_offset{39002, kafka_offset(119)}));
+}
+
+TEST(partition_log, log_append_time_overwrites_timestamps) {
+    temp_dir tmp;
+    log_config cfg;
+    cfg.message_timestamp_type = timestamp_type::log_append_time;
+    auto log = open_log(tmp.path() / "t-0", cfg);
+    auto b = make_batch(2, 5);
+    auto r = log->append(b, leader_epoch(0), 777);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->log_append_time_ms, 777);
+    auto batches = read_batches(*log, kafka_offset(0));  // CRC re-checked here
+    ASSERT_EQ(batches.size(), 1u);
+    EXPECT_TRUE(batches[0].is_log_append_time());
+    EXPECT_EQ(batches[0].max_timestamp, 777);
+    auto ts = log->offset_for_timestamp(700);
+    ASSERT_TRUE(ts.has_value());
+    EXPECT_EQ(*ts, (timestamp_and_offset{777, kafka_offset(0)}));
+}
+
+TEST(partition_log, reopen_after_clean_close_keeps_everything) {
+    temp_dir tmp;
+    auto dir = tmp.path() / "t-0";
+    std::vector<protocol::batch_header> before;
+    timestamp_and_offset max_before;
+    {
+        auto log = open_log(dir, small_config());
+        for (int i = 0; i < 100; ++i) {
+            auto b = make_batch(1 + i % 3, 1000 + 10 * i, 40);
+            ASSERT_TRUE(log->append(b, leader_epoch(2), 0).has_value());
+        }
+        ASSERT_TRUE(log->advance_log_start_offset(kafka_offset(3)).has_value());
+        before = read_all(*log, kafka_offset(3));
+        max_before = **log->max_timestamp_offset();
+        ASSERT_TRUE(log->close().has_value());
+    }
+    EXPECT_TRUE(std::filesystem::exists(dir / "clean-shutdown"));
+    auto log = open_log(dir, small_config());
+    EXPECT_FALSE(std::filesystem::exists(dir / "clean-shutdown"));
+    EXPECT_EQ(log->recovered_truncated_bytes(), 0u);
+    EXPECT_EQ(log->log_start_offset(), kafka_offset(3));
+    auto after = read_all(*log, kafka_offset(3));
+    ASSERT_EQ(after.size(), before.size());
+    for (size_t i = 0; i < after.size(); ++i) {
+        EXPECT_EQ(after[i].base_offset, before[i].base_offset);
+        EXPECT_EQ(after[i].crc, before[i].crc);
+    }
+    EXPECT_EQ(**log->max_timestamp_offset(), max_before);
+    EXPECT_EQ(log->offset_for_timestamp(1000 + 10 * 50)->value().timestamp, 1500);
+    auto b = make_batch(1);
+    auto r = log->append(b, leader_epoch(2), 0);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->base_offset, kafka_offset(before.back().last_offset() + 1));
+}
+
+TEST(partition_log, truncate_to_removes_whole_batches) {
+    temp_dir tmp;
+    auto dir = tmp.path() / "t-0";
+    auto log = open_log(dir, small_config());
+    for (int i = 0; i < 60; ++i) {
+        auto b = make_batch(2, 1000 + i, 60);
+        ASSERT_TRUE(log->append(b, leader_epoch(0), 0).has_value());
+    }
+    size_t segments = log->segment_count();
+    ASSERT_GT(segments, 2u);
+    ASSERT_TRUE(log->truncate_to(kafka_offset(31)).has_value());  // inside batch [30, 31]
+    EXPECT_EQ(log->log_end_offset(), kafka_offset(30));
+    EXPECT_LT(log->segment_count(), segments);
+    EXPECT_EQ(read_all(*log, kafka_offset(0)).size(), 15u);
+    auto b = make_batch(1);
+    EXPECT_EQ(log->append(b, leader_epoch(1), 0)->base_offset, kafka_offset(30));
+    // Below the log start: the log restarts empty at that offset.
+    ASSERT_TRUE(log->advance_log_start_offset(kafka_offset(20)).has_value());
+    ASSERT_TRUE(log->truncate_to(kafka_offset(10)).has_value());
+    EXPECT_EQ(log->log_start_offset(), kafka_offset(10));
+    EXPECT_EQ(log->log_end_offset(), kafka_offset(10));
+    EXPECT_EQ(log->segment_count(), 1u);
+    ASSERT_TRUE(log->close().has_value());
+    auto reopened = open_log(dir, small_config());
+    EXPECT_EQ(reopened->log_start_offset(), kafka_offset(10));
+    EXPECT_EQ(reopened->log_end_offset(), kafka_offset(10));
+}
+
+TEST(partition_log, advance_log_start_deletes_whole_segments_only) {
+    temp_dir tmp;
+    auto log = open_log(tmp.path() / "t-0", small_config());
+    for (int i = 0; i < 100; ++i) {
+        auto b = make_batch(1, 1000, 100);
+        ASSERT_TRUE(log->append(b, leader_epoch(0), 0).has_value());
+    }
+    size_t segments = log->segment_count();
+    ASSERT_TRUE(log->advance_log_start_offset(kafka_offset(50)).has_value());
+    EXPECT_LT(log->segment_count(), segments);
+    EXPECT_EQ(log->read(kafka_offset(49), 100, true).error(), storage_errc::offset_out_of_range);
+    auto b = read_batches(*log, kafka_offset(50), 1);
+    ASSERT_EQ(b.size(), 1u);
+    EXPECT_EQ(b[0].base_offset, 50);
+    ASSERT_TRUE(log->advance_log_start_offset(kafka_offset(100)).has_value());
+    EXPECT_EQ(log->segment_count(), 1u);  // the active segment stays
+}
+
+}  // namespace
+}  // namespace riacho::storage
