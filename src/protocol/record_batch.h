@@ -97,10 +97,16 @@ uint32_t compute_batch_crc(bytes_view batch);
 
 // Full validation of exactly one batch occupying all of `batch`: header, lengths, CRC, and
 // (when `check_records`) the records themselves: count, offset deltas 0..n-1, varint
-// framing, decompressing into a bounded scratch buffer.
+// framing, decompressing into a bounded scratch buffer. A batch with records_count 0 has no
+// records to check (compaction leaves such batches; Kafka reads nothing from them).
+// Allocates only the scratch buffer for a compressed batch, never per record.
 struct validation_options {
     bool check_records = true;
     size_t max_decompressed_bytes = 64u << 20;
+    // true (produce path): offset deltas are exactly 0..n-1 and last_offset_delta is n-1.
+    // false (compacted batches read back from a log): deltas strictly increase within
+    // [0, last_offset_delta].
+    bool require_contiguous_offsets = true;
 };
 result<batch_header, batch_errc> validate_batch(bytes_view batch, const validation_options& opts);
 
@@ -124,7 +130,10 @@ struct record_view {
 };
 
 // Decodes every record of a batch, decompressing into `scratch` (views point into `batch`
-// or `scratch`, so both must outlive the result).
+// or `scratch`, so both must outlive the result). Applies the same header, length and CRC
+// checks as validate_batch, and the record checks with require_contiguous_offsets = false
+// (compacted batches decode). Allocates the result vector and, for records with headers,
+// each record's header vector; nothing else per record.
 result<std::vector<record_view>, batch_errc> decode_records(bytes_view batch,
                                                             std::vector<uint8_t>& scratch,
                                                             size_t max_decompressed_bytes =
@@ -151,7 +160,9 @@ public:
     batch_builder& set_base_offset(int64_t base_offset);
     batch_builder& add(record r);
     size_t record_count() const { return _records.size(); }
-    // Encodes the batch with a valid CRC.
+    // Encodes the batch with a valid CRC: offset deltas 0..n-1, base_timestamp = the first
+    // record's timestamp, partition_leader_epoch -1. An empty batch has last_offset_delta -1
+    // and timestamps -1.
     std::vector<uint8_t> build() const;
 
 private:
