@@ -68,8 +68,9 @@ def free_port() -> int:
 class Broker:
     """One broker process (Riacho or Apache Kafka) on a data dir of its own."""
 
-    def __init__(self, settings: dict | None = None, name: str = "broker"):
+    def __init__(self, settings: dict | None = None, name: str = "broker", extra_args=()):
         self.settings = dict(settings or {})
+        self.extra_args = list(extra_args)  # riacho only, e.g. ["--config", path]
         self.name = name
         self.dir = Path(tempfile.mkdtemp(prefix=f"riacho-it-{name}-"))
         self.data_dir = self.dir / "data"
@@ -112,6 +113,7 @@ class Broker:
                 "--ready-file", str(ready)]
         for k, v in self.settings.items():
             args += ["--set", f"{k}={v}"]
+        args += self.extra_args
         with open(self.stderr_path, "ab") as err:
             err.write(f"\n=== start #{self.starts}: {' '.join(args)}\n".encode())
             err.flush()
@@ -247,8 +249,8 @@ def broker_factory():
     """Starts brokers with extra settings for one test: broker_factory({...})."""
     made = []
 
-    def make(settings=None, name="test"):
-        b = Broker(settings, name=name).start()
+    def make(settings=None, name="test", extra_args=()):
+        b = Broker(settings, name=name, extra_args=extra_args).start()
         made.append(b)
         return b
 

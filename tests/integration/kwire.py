@@ -384,10 +384,20 @@ def parse_list_offsets_v1(resp: bytes):
 
 
 def fetch_batches(addr, topic, partition=0, offset=0):
-    """All batches of a partition from `offset` via raw Fetch v4 (one request)."""
+    """All batches of a partition from `offset` up to the high watermark via raw
+    Fetch v4 requests (a broker may answer from one segment per request)."""
+    out = []
     with Conn(addr) as c:
-        _, res = parse_fetch_v4(c.roundtrip(fetch_v4_request(1, topic, partition, offset)))
-    part = res[(topic, partition)]
-    assert part["error"] == 0, f"fetch error {part['error']}"
-    return parse_batches(part["records"])
-
+        for corr in range(1, 1000):
+            _, res = parse_fetch_v4(c.roundtrip(fetch_v4_request(corr, topic, partition, offset)))
+            part = res[(topic, partition)]
+            assert part["error"] == 0, f"fetch error {part['error']}"
+            batches = [b for b in parse_batches(part["records"])
+                       if b["base_offset"] + b["last_offset_delta"] >= offset]
+            if not batches:
+                break
+            out.extend(batches)
+            offset = batches[-1]["base_offset"] + batches[-1]["last_offset_delta"] + 1
+            if offset >= part["high_watermark"]:
+                break
+    return out
