@@ -1,0 +1,309 @@
+#include "broker/broker.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "base/log.h"
+#include "cluster/topic_config.h"
+#include "protocol/record_batch.h"
+
+namespace riacho::broker {
+
+namespace {
+const storage::topic_partition metadata_partition{"__cluster_metadata", partition_id(0)};
+constexpr const char* partition_metadata_file = "partition.metadata";
+
+std::string read_file(const std::filesystem::path& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+std::string topic_id_on_disk(const std::filesystem::path& dir) {
+    auto props = parse_properties(read_file(dir / partition_metadata_file));
+    return props.count("topic_id") ? props["topic_id"] : std::string();
+}
+
+bool write_file_durably(const std::filesystem::path& p, const std::string& content) {
+    auto tmp = p;
+    tmp += ".tmp";
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        return false;
+    }
+    bool ok = ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size());
+    ok = ok && ::fsync(fd) == 0;
+    ::close(fd);
+    std::error_code ec;
+    std::filesystem::rename(tmp, p, ec);
+    return ok && !ec;
+}
+}  // namespace
+
+// The metadata log on a storage partition log: every append is flushed before it counts.
+class broker::metadata_log_on_storage final : public cluster::metadata_log {
+public:
+    explicit metadata_log_on_storage(storage::partition_log* log) : _log(log) {}
+    void set_log(storage::partition_log* log) { _log = log; }
+
+    bool append_durably(std::vector<uint8_t> batch) override {
+        int64_t now = broker_context::now_ms();
+        auto appended = _log->append(batch, leader_epoch(0), now);
+        if (!appended) {
+            LOG_ERROR("broker", "metadata log append failed: {}",
+                      storage::to_string(appended.error()));
+            return false;
+        }
+        _log->flush();
+        return true;
+    }
+
+    bool replay(const std::function<void(protocol::bytes_view)>& fn) override {
+        kafka_offset from = _log->log_start_offset();
+        std::vector<uint8_t> buffer;
+        while (from < _log->log_end_offset()) {
+            auto slice = _log->read(from, 1u << 20, true);
+            if (!slice || slice->size_bytes == 0) {
+                return static_cast<bool>(slice);
+            }
+            buffer.resize(slice->size_bytes);
+            ssize_t n = ::pread(slice->file->fd, buffer.data(), buffer.size(),
+                                static_cast<off_t>(slice->position));
+            if (n != static_cast<ssize_t>(buffer.size())) {
+                return false;
+            }
+            size_t pos = 0;
+            while (pos < buffer.size()) {
+                auto header = protocol::parse_batch_header(
+                    protocol::bytes_view(buffer).subspan(pos));
+                if (!header) {
+                    return false;
+                }
+                fn(protocol::bytes_view(buffer).subspan(pos, header->total_size_bytes()));
+                pos += header->total_size_bytes();
+            }
+            from = slice->next_offset;
+        }
+        return true;
+    }
+
+private:
+    storage::partition_log* _log;
+};
+
+broker::broker(broker_config config) : _config(std::move(config)) {}
+
+broker::~broker() { shutdown(); }
+
+storage::log_config broker::log_config_for(const cluster::topic_info* topic) const {
+    std::map<std::string, std::string> none;
+    const auto& overrides = topic ? topic->configs : none;
+    auto value = [&](const char* name) {
+        return cluster::effective_topic_config(overrides, _config.values,
+                                               *cluster::find_topic_config_key(name));
+    };
+    storage::log_config cfg;
+    cfg.segment_bytes = std::stoull(value("segment.bytes"));
+    cfg.segment_ms = std::stoll(value("segment.ms"));
+    cfg.index_interval_bytes = static_cast<uint32_t>(std::max(1LL, std::stoll(value("index.interval.bytes"))));
+    cfg.segment_index_bytes = static_cast<uint32_t>(std::stoll(value("segment.index.bytes")));
+    cfg.flush_messages = std::stoll(value("flush.messages"));
+    if (auto ms = value("flush.ms"); !ms.empty()) {
+        cfg.flush_ms = std::max<int64_t>(1, std::stoll(ms));
+    }
+    cfg.message_timestamp_type = value("message.timestamp.type") == "LogAppendTime"
+                                     ? storage::timestamp_type::log_append_time
+                                     : storage::timestamp_type::create_time;
+    return cfg;
+}
+
+std::optional<std::string> broker::open_data_dir() {
+    std::filesystem::path dir = _config.log_dirs.front();
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) {
+        return fmt::format("log.dirs: cannot create '{}': {}", dir.string(), ec.message());
+    }
+    // meta.properties: who this directory belongs to. A directory of another node is refused.
+    auto meta = dir / "meta.properties";
+    if (std::filesystem::exists(meta)) {
+        auto props = parse_properties(read_file(meta));
+        _cluster_id = props["cluster.id"];
+        if (props.count("node.id") && props["node.id"] != std::to_string(_config.node_id)) {
+            return fmt::format("log.dirs: '{}' belongs to node.id {} but node.id is {}",
+                               dir.string(), props["node.id"], _config.node_id);
+        }
+    }
+    if (_cluster_id.empty()) {
+        _cluster_id = protocol::uuid::random().to_base64();
+        std::string content = fmt::format("#Written by riacho\nversion=1\ncluster.id={}\nnode.id={}\n",
+                                          _cluster_id, _config.node_id);
+        if (!write_file_durably(meta, content)) {
+            return fmt::format("log.dirs: cannot write '{}'", meta.string());
+        }
+    }
+
+    // Replay the metadata log first, so the other logs open with their topics' configs.
+    {
+        auto metadata = storage::partition_log::open(
+            dir / storage::partition_dir_name(metadata_partition), log_config_for(nullptr));
+        if (!metadata) {
+            return fmt::format("cannot open the metadata log: {}",
+                               storage::to_string(metadata.error()));
+        }
+        _metadata_log = std::make_unique<metadata_log_on_storage>(metadata->get());
+        _controller = std::make_unique<cluster::controller>(*_metadata_log, _config.node_id);
+        if (!_controller->load()) {
+            return "cannot read the metadata log";
+        }
+        (void)(*metadata)->close();
+    }
+    auto image = _controller->image();
+    auto logs = storage::log_manager::open(
+        dir, [&](const storage::topic_partition& tp) {
+            auto topic = image->find_topic(tp.topic);
+            return log_config_for(topic.get());
+        });
+    if (!logs) {
+        return fmt::format("cannot open the logs in '{}': {}", dir.string(),
+                           storage::to_string(logs.error()));
+    }
+    _logs = std::move(*logs);
+    auto* metadata = _logs->get(metadata_partition);
+    if (metadata == nullptr) {
+        return "the metadata log disappeared during startup";
+    }
+    _metadata_log->set_log(metadata);
+    reconcile(*image);
+    _controller->set_listener(
+        [this](const cluster::metadata_image&, const cluster::metadata_image& after) {
+            reconcile(after);
+        });
+    return std::nullopt;
+}
+
+// Makes the local logs match the image: a log for every partition, none for deleted topics,
+// and a fresh log where a topic of the same name was deleted and created again.
+void broker::reconcile(const cluster::metadata_image& image) {
+    for (const auto& tp : _logs->partitions()) {
+        if (tp == metadata_partition) {
+            continue;
+        }
+        auto topic = image.find_topic(tp.topic);
+        bool keep = topic && static_cast<size_t>(tp.partition.value()) < topic->partitions.size();
+        if (keep) {
+            auto* log = _logs->get(tp);
+            std::string on_disk = topic_id_on_disk(log->dir());
+            keep = on_disk.empty() || on_disk == topic->topic_id.to_base64();
+        }
+        if (!keep) {
+            LOG_INFO("broker", "removing log {}-{}", tp.topic, tp.partition.value());
+            auto removed = _logs->remove(tp);
+            if (!removed) {
+                LOG_ERROR("broker", "cannot remove log {}-{}: {}", tp.topic, tp.partition.value(),
+                          storage::to_string(removed.error()));
+            }
+        }
+    }
+    for (const auto& [name, topic] : image.topics_by_name) {
+        for (const auto& p : topic->partitions) {
+            storage::topic_partition tp{name, partition_id(p.partition)};
+            if (_logs->get(tp) != nullptr) {
+                continue;
+            }
+            auto created = _logs->create(tp, log_config_for(topic.get()));
+            if (!created) {
+                LOG_ERROR("broker", "cannot create log {}-{}: {}", name, p.partition,
+                          storage::to_string(created.error()));
+                continue;
+            }
+            write_file_durably((*created)->dir() / partition_metadata_file,
+                               fmt::format("version: 0\ntopic_id: {}\n",
+                                           topic->topic_id.to_base64()));
+        }
+    }
+}
+
+std::optional<std::string> broker::start(const std::optional<std::string>& ready_file) {
+    if (auto error = open_data_dir()) {
+        return error;
+    }
+    _appends = std::make_unique<append_signal>(_io);
+    _flusher = std::make_unique<flush_scheduler>(_io, *_logs);
+    _sessions = std::make_unique<fetch_sessions>(*_controller);
+    _context = std::make_unique<broker_context>(broker_context{
+        _io, _config, *_controller, *_logs, *_appends, *_flusher, *_sessions, _cluster_id, {}});
+    _router = std::make_unique<request_router>(*_context);
+    net::server_limits limits;
+    limits.request_max_bytes = static_cast<size_t>(_config.socket_request_max_bytes);
+    _server = std::make_unique<net::server>(_io, *_router, limits);
+
+    std::string ready_address;
+    for (size_t i = 0; i < _config.listeners.size(); ++i) {
+        const auto& l = _config.listeners[i];
+        auto bound = _server->listen(l.host, l.port);
+        if (!bound) {
+            return fmt::format("listeners: {}", bound.error());
+        }
+        // The first advertised listener is what clients see; port 0 means "the bound port".
+        if (i == 0) {
+            const auto& adv = _config.advertised_listeners.front();
+            bool same_listener = adv.name == l.name;
+            _context->endpoint.host =
+                adv.host.empty() || adv.host == "0.0.0.0" || adv.host == "::" ? "localhost"
+                                                                              : adv.host;
+            _context->endpoint.port = same_listener && adv.port == 0 ? *bound : adv.port;
+            ready_address = fmt::format("{}:{}", l.host.empty() ? "127.0.0.1" : l.host, *bound);
+        }
+        LOG_INFO("broker", "listening on {}://{}:{}", l.name, l.host.empty() ? "0.0.0.0" : l.host,
+                 *bound);
+    }
+    LOG_INFO("broker", "node {} of cluster {} serving, data in {}, advertised as {}:{}",
+             _config.node_id, _cluster_id, _config.log_dirs.front(), _context->endpoint.host,
+             _context->endpoint.port);
+    if (ready_file) {
+        if (!write_file_durably(*ready_file, ready_address + "\n")) {
+            return fmt::format("--ready-file: cannot write '{}'", *ready_file);
+        }
+    }
+    _signals.add(SIGTERM);
+    _signals.add(SIGINT);
+    _signals.async_wait([this](const asio::error_code& ec, int signal_number) {
+        if (!ec) {
+            LOG_INFO("broker", "signal {} received: shutting down", signal_number);
+            shutdown();
+        }
+    });
+    return std::nullopt;
+}
+
+int broker::run() {
+    _io.run();
+    return 0;
+}
+
+void broker::shutdown() {
+    if (_shut_down) {
+        return;
+    }
+    _shut_down = true;
+    if (_server) {
+        _server->stop();
+    }
+    if (_logs) {
+        auto closed = _logs->close_all();
+        if (!closed) {
+            LOG_ERROR("broker", "closing logs failed: {}", storage::to_string(closed.error()));
+        }
+    }
+    asio::error_code ignored;
+    _signals.cancel(ignored);
+    _io.stop();
+}
+
+}  // namespace riacho::broker

@@ -1,0 +1,63 @@
+// broker: the single-node Riacho broker. Startup order: config -> data dir and
+// meta.properties -> metadata log replayed into the image -> partition logs opened (recovered)
+// and reconciled with the image -> listeners -> ready file. Shutdown (SIGTERM/SIGINT): stop
+// accepting, close every log cleanly (checkpoints, so the next start skips recovery).
+//
+// Threading: one event loop thread (one shard) runs the network, the handlers and the logs.
+// The storage, controller and handlers take no locks, so more shards can own disjoint
+// partitions later without changing them (see docs/design/threading.md).
+#pragma once
+
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "broker/append_signal.h"
+#include "broker/broker_context.h"
+#include "broker/config.h"
+#include "broker/fetch_sessions.h"
+#include "broker/flush_scheduler.h"
+#include "broker/request_router.h"
+#include "cluster/controller.h"
+#include "net/server.h"
+#include "storage/log_manager.h"
+
+namespace riacho::broker {
+
+class broker {
+public:
+    explicit broker(broker_config config);
+    ~broker();
+
+    // Opens storage and metadata and starts listening. Returns an error message on failure.
+    std::optional<std::string> start(const std::optional<std::string>& ready_file);
+    // Runs the event loop until a shutdown signal; returns the process exit code.
+    int run();
+
+private:
+    class metadata_log_on_storage;
+    std::optional<std::string> open_data_dir();
+    void reconcile(const cluster::metadata_image& image);
+    storage::log_config log_config_for(const cluster::topic_info* topic) const;
+    void shutdown();
+
+    broker_config _config;
+    asio::io_context _io{1};
+    asio::signal_set _signals{_io};
+    std::string _cluster_id;
+    std::unique_ptr<storage::log_manager> _logs;
+    std::unique_ptr<metadata_log_on_storage> _metadata_log;
+    std::unique_ptr<cluster::controller> _controller;
+    std::unique_ptr<append_signal> _appends;
+    std::unique_ptr<flush_scheduler> _flusher;
+    std::unique_ptr<fetch_sessions> _sessions;
+    std::unique_ptr<broker_context> _context;
+    std::unique_ptr<request_router> _router;
+    std::unique_ptr<net::server> _server;
+    bool _shut_down = false;
+};
+
+}  // namespace riacho::broker

@@ -1,0 +1,83 @@
+// Broker configuration with Kafka's property names. Parsed from a server.properties file and
+// `--set key=value` overrides at startup; unknown keys and invalid values stop startup with a
+// message naming the key (exceptions are allowed here: startup only, never the request path).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace riacho::broker {
+
+struct listener {
+    std::string name;  // e.g. PLAINTEXT
+    std::string host;  // empty = all interfaces
+    uint16_t port = 9092;
+};
+
+enum class config_type { boolean, int_type, long_type, string_type, list_type };
+
+// One known setting: its Kafka name, type, default, bounds and a line of documentation.
+struct config_key {
+    const char* name;
+    config_type type;
+    const char* default_value;
+    int64_t min_value;
+    int64_t max_value;
+    const char* doc;
+    bool read_only;
+};
+
+const std::vector<config_key>& broker_config_keys();
+const config_key* find_broker_config_key(const std::string& name);
+
+struct broker_config {
+    std::vector<listener> listeners;
+    std::vector<listener> advertised_listeners;
+    std::vector<std::string> log_dirs;
+    int32_t node_id = 1;
+    int32_t num_partitions = 1;
+    int16_t default_replication_factor = 1;
+    bool auto_create_topics_enable = true;
+    bool delete_topic_enable = true;
+    int64_t log_segment_bytes = 1073741824;
+    int64_t log_roll_ms = 7LL * 24 * 3600 * 1000;
+    int64_t log_retention_ms = 7LL * 24 * 3600 * 1000;
+    int64_t log_retention_bytes = -1;
+    int32_t log_index_interval_bytes = 4096;
+    int32_t log_index_size_max_bytes = 10485760;
+    int32_t message_max_bytes = 1048588;
+    int32_t socket_request_max_bytes = 104857600;
+    int32_t fetch_max_bytes = 57671680;
+    int32_t replica_fetch_max_bytes = 1048576;
+    int64_t log_flush_interval_messages = INT64_MAX;
+    std::optional<int64_t> log_flush_interval_ms;
+    // Riacho's durability default: acks=-1 produces are acknowledged only after fdatasync
+    // (group commit). false restores Kafka's page-cache behaviour.
+    bool acks_all_fsync = true;
+    std::string compression_type = "producer";
+    std::string log_message_timestamp_type = "CreateTime";
+    std::string log_cleanup_policy = "delete";
+    int32_t min_insync_replicas = 1;
+    std::string log_level = "info";
+
+    // Every key as the operator set it (or its default), for DescribeConfigs.
+    std::map<std::string, std::string> values;
+    std::map<std::string, bool> explicitly_set;
+};
+
+// Parses properties text (key=value or key: value lines, # and ! comments).
+std::map<std::string, std::string> parse_properties(const std::string& text);
+
+// Builds the config from file values then overrides. Throws std::invalid_argument with a
+// message naming the key on any unknown key or invalid value.
+broker_config load_broker_config(const std::optional<std::string>& properties_path,
+                                 const std::vector<std::string>& overrides);
+
+std::vector<listener> parse_listeners(const std::string& key, const std::string& value);
+std::string default_data_dir();
+
+}  // namespace riacho::broker

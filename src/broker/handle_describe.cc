@@ -1,0 +1,197 @@
+// DescribeConfigs (32), DescribeCluster (60) and InitProducerId (22).
+#include "broker/handlers.h"
+#include "cluster/topic_config.h"
+#include "protocol/messages/describe_cluster.h"
+#include "protocol/messages/describe_configs.h"
+#include "protocol/messages/init_producer_id.h"
+
+namespace riacho::broker {
+
+namespace {
+using protocol::error_code;
+using protocol::msg::describe_configs_response;
+using config_entry = describe_configs_response::describe_configs_result::describe_configs_resource_result;
+
+constexpr int8_t resource_topic = 2;
+constexpr int8_t resource_broker = 4;
+// ConfigSource values of DescribeConfigs v1+.
+constexpr int8_t source_dynamic_topic = 1;
+constexpr int8_t source_static_broker = 4;
+constexpr int8_t source_default = 5;
+// ConfigType values of DescribeConfigs v3+.
+int8_t config_type_code(const std::string& type) {
+    if (type == "boolean") return 1;
+    if (type == "string") return 2;
+    if (type == "int") return 3;
+    if (type == "long") return 5;
+    if (type == "list") return 7;
+    return 0;
+}
+int8_t broker_type_code(broker::config_type t) {
+    switch (t) {
+        case broker::config_type::boolean: return 1;
+        case broker::config_type::string_type: return 2;
+        case broker::config_type::int_type: return 3;
+        case broker::config_type::long_type: return 5;
+        case broker::config_type::list_type: return 7;
+    }
+    return 0;
+}
+
+bool wanted(const std::optional<std::vector<std::string>>& keys, const std::string& name) {
+    if (!keys || keys->empty()) {
+        return true;
+    }
+    for (const auto& k : *keys) {
+        if (k == name) {
+            return true;
+        }
+    }
+    return false;
+}
+}  // namespace
+
+asio::awaitable<net::reply> handle_describe_configs(broker_context& ctx, net::request& req) {
+    protocol::msg::describe_configs_request request;
+    if (!decode_request(req, request)) {
+        co_return net::reply::close();
+    }
+    int16_t version = req.header.api_version;
+    describe_configs_response response;
+    auto image = ctx.controller.image();
+    for (const auto& res : request.resources) {
+        describe_configs_response::describe_configs_result result;
+        result.resource_type = res.resource_type;
+        result.resource_name = res.resource_name;
+        if (res.resource_type == resource_topic) {
+            auto topic = image->find_topic(res.resource_name);
+            if (!topic) {
+                result.error_code = protocol::code(error_code::unknown_topic_or_partition);
+                result.error_message =
+                    fmt::format("Topic {} does not exist.", res.resource_name);
+                response.results.push_back(std::move(result));
+                continue;
+            }
+            for (const auto& key : cluster::topic_config_keys()) {
+                if (!wanted(res.configuration_keys, key.name)) {
+                    continue;
+                }
+                config_entry e;
+                e.name = key.name;
+                e.value = cluster::effective_topic_config(topic->configs, ctx.config.values, key);
+                bool overridden = topic->configs.count(key.name) != 0;
+                bool broker_set = *key.broker_synonym != '\0' &&
+                                  ctx.config.explicitly_set.count(key.broker_synonym) != 0;
+                e.config_source = overridden   ? source_dynamic_topic
+                                  : broker_set ? source_static_broker
+                                               : source_default;
+                e.is_default = !overridden && !broker_set;
+                e.config_type = config_type_code(key.type);
+                if (request.include_documentation) {
+                    e.documentation = key.doc;
+                }
+                if (request.include_synonyms && version >= 1) {
+                    if (overridden) {
+                        e.synonyms.push_back({key.name, topic->configs.at(key.name),
+                                              source_dynamic_topic});
+                    }
+                    if (*key.broker_synonym != '\0') {
+                        auto it = ctx.config.values.find(key.broker_synonym);
+                        if (it != ctx.config.values.end() && !it->second.empty()) {
+                            e.synonyms.push_back({key.broker_synonym, it->second,
+                                                  broker_set ? source_static_broker
+                                                             : source_default});
+                        }
+                    }
+                }
+                result.configs.push_back(std::move(e));
+            }
+        } else if (res.resource_type == resource_broker) {
+            if (!res.resource_name.empty() &&
+                res.resource_name != std::to_string(ctx.node_id())) {
+                result.error_code = protocol::code(error_code::invalid_request);
+                result.error_message = fmt::format("Unexpected broker id, expected {} but received {}",
+                                                   ctx.node_id(), res.resource_name);
+                response.results.push_back(std::move(result));
+                continue;
+            }
+            for (const auto& key : broker_config_keys()) {
+                if (!wanted(res.configuration_keys, key.name)) {
+                    continue;
+                }
+                config_entry e;
+                e.name = key.name;
+                e.value = ctx.config.values.at(key.name);
+                bool set = ctx.config.explicitly_set.count(key.name) != 0;
+                e.config_source = set ? source_static_broker : source_default;
+                e.is_default = !set;
+                e.read_only = true;  // dynamic broker configs arrive with issue 3
+                e.config_type = broker_type_code(key.type);
+                if (request.include_documentation) {
+                    e.documentation = key.doc;
+                }
+                if (request.include_synonyms && version >= 1) {
+                    e.synonyms.push_back({key.name, e.value, e.config_source});
+                }
+                result.configs.push_back(std::move(e));
+            }
+        } else {
+            result.error_code = protocol::code(error_code::invalid_request);
+            result.error_message =
+                fmt::format("Unsupported resource type {}", static_cast<int>(res.resource_type));
+        }
+        response.results.push_back(std::move(result));
+    }
+    co_return encode_response(req, response);
+}
+
+asio::awaitable<net::reply> handle_describe_cluster(broker_context& ctx, net::request& req) {
+    protocol::msg::describe_cluster_request request;
+    if (!decode_request(req, request)) {
+        co_return net::reply::close();
+    }
+    protocol::msg::describe_cluster_response response;
+    response.endpoint_type = request.endpoint_type;
+    constexpr int8_t endpoint_brokers = 1;
+    if (request.endpoint_type != endpoint_brokers) {
+        response.error_code = 115;  // UNSUPPORTED_ENDPOINT_TYPE
+        response.error_message = "Only broker endpoints are served here";
+        co_return encode_response(req, response);
+    }
+    response.cluster_id = ctx.cluster_id;
+    response.controller_id = ctx.node_id();
+    response.brokers.push_back({ctx.node_id(), ctx.endpoint.host, ctx.endpoint.port,
+                                std::nullopt});
+    co_return encode_response(req, response);
+}
+
+asio::awaitable<net::reply> handle_init_producer_id(broker_context& ctx, net::request& req) {
+    protocol::msg::init_producer_id_request request;
+    if (!decode_request(req, request)) {
+        co_return net::reply::close();
+    }
+    protocol::msg::init_producer_id_response response;
+    if (request.transactional_id) {
+        // Transactions (a coordinator, __transaction_state) arrive with issue 8.
+        response.error_code = protocol::code(error_code::coordinator_not_available);
+        response.producer_epoch = -1;
+        co_return encode_response(req, response);
+    }
+    if (request.producer_id >= 0 && request.producer_epoch >= 0 &&
+        request.producer_epoch < INT16_MAX - 1) {
+        // An idempotent producer bumping its epoch after a sequence error (KIP-360).
+        response.producer_id = request.producer_id;
+        response.producer_epoch = static_cast<int16_t>(request.producer_epoch + 1);
+        co_return encode_response(req, response);
+    }
+    int64_t id = ctx.controller.allocate_producer_id();
+    if (id < 0) {
+        response.error_code = protocol::code(error_code::kafka_storage_error);
+        co_return encode_response(req, response);
+    }
+    response.producer_id = id;
+    response.producer_epoch = 0;
+    co_return encode_response(req, response);
+}
+
+}  // namespace riacho::broker

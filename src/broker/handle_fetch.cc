@@ -1,0 +1,159 @@
+// Fetch (1): whole stored batches from each requested partition, served from the segment file
+// by reference (sendfile), within partition_max_bytes and max_bytes but at least one batch
+// (KIP-74). Below min_bytes the fetch parks until an append or max_wait_ms. Topics are named
+// up to v12 and by topic id from v13. Fetch sessions are handled by fetch_sessions.
+#include "broker/fetch_sessions.h"
+#include "broker/handlers.h"
+#include "broker/log_errors.h"
+#include "protocol/messages/fetch.h"
+
+namespace riacho::broker {
+
+namespace {
+using protocol::error_code;
+using protocol::msg::fetch_request;
+using protocol::msg::fetch_response;
+using partition_data = fetch_response::fetchable_topic_response::partition_data;
+
+constexpr int8_t read_committed = 1;
+constexpr int16_t fetch_first_topic_id_version = 13;
+
+struct fetch_target {
+    std::string topic_name;     // empty if the topic is unknown
+    protocol::uuid topic_id;
+    int32_t partition = 0;
+    int64_t fetch_offset = 0;
+    int32_t partition_max_bytes = 0;
+};
+
+// Reads one partition into `out`. Returns the bytes added.
+size_t read_partition(broker_context& ctx, const fetch_target& t, bool use_ids,
+                      int8_t isolation_level, size_t bytes_left, bool first_data,
+                      partition_data& out) {
+    out.partition_index = t.partition;
+    out.high_watermark = -1;
+    out.last_stable_offset = -1;
+    out.log_start_offset = -1;
+    auto topic = use_ids ? ctx.controller.image()->find_topic(t.topic_id)
+                         : ctx.controller.image()->find_topic(t.topic_name);
+    if (!topic) {
+        out.error_code = protocol::code(use_ids ? error_code::unknown_topic_id
+                                                : error_code::unknown_topic_or_partition);
+        return 0;
+    }
+    storage::partition_log* log = ctx.log(topic->name, t.partition);
+    if (log == nullptr) {
+        out.error_code = protocol::code(error_code::unknown_topic_or_partition);
+        return 0;
+    }
+    int64_t high_watermark = log->log_end_offset().value();
+    out.high_watermark = high_watermark;
+    out.last_stable_offset = high_watermark;  // no open transactions yet (issue 8)
+    out.log_start_offset = log->log_start_offset().value();
+    if (isolation_level == read_committed) {
+        out.aborted_transactions.emplace();
+    }
+    if (t.fetch_offset < out.log_start_offset || t.fetch_offset > high_watermark) {
+        out.error_code = protocol::code(error_code::offset_out_of_range);
+        return 0;
+    }
+    out.records = protocol::records_data::from_memory({});
+    if (t.fetch_offset == high_watermark) {
+        return 0;
+    }
+    size_t limit = std::min<size_t>(static_cast<size_t>(std::max(t.partition_max_bytes, 0)),
+                                    bytes_left);
+    auto read = log->read(kafka_offset(t.fetch_offset), limit, first_data,
+                          kafka_offset(high_watermark));
+    if (!read) {
+        out.error_code = protocol::code(to_error_code(read.error()));
+        out.records = {};
+        return 0;
+    }
+    if (read->size_bytes == 0) {
+        return 0;
+    }
+    protocol::records_data records;
+    records.is_null = false;
+    records.file = read->file;
+    records.file_position = read->position;
+    records.file_size_bytes = static_cast<uint32_t>(read->size_bytes);
+    out.records = records;
+    return read->size_bytes;
+}
+
+}  // namespace
+
+asio::awaitable<net::reply> handle_fetch(broker_context& ctx, net::request& req) {
+    fetch_request request;
+    if (!decode_request(req, request)) {
+        co_return net::reply::close();
+    }
+    int16_t version = req.header.api_version;
+    bool use_ids = version >= fetch_first_topic_id_version;
+
+    fetch_response response;
+    auto opened = ctx.sessions.open(request, use_ids);
+    if (opened.error != error_code::none) {
+        response.error_code = protocol::code(opened.error);
+        co_return encode_response(req, response);
+    }
+    auto session = opened.session;
+    response.session_id = session->id;
+
+    std::vector<fetch_target> targets;
+    for (const auto& entry : session->partitions) {
+        fetch_target t;
+        t.topic_id = entry.topic_id;
+        t.topic_name = entry.topic_name;
+        t.partition = entry.partition;
+        t.fetch_offset = entry.fetch_offset;
+        t.partition_max_bytes = entry.partition_max_bytes;
+        targets.push_back(std::move(t));
+    }
+
+    auto deadline = std::chrono::steady_clock::now() +
+                    std::chrono::milliseconds(std::max(request.max_wait_ms, 0));
+    size_t max_bytes = static_cast<size_t>(
+        std::min(std::max(request.max_bytes, 0), ctx.config.fetch_max_bytes));
+    for (;;) {
+        response.responses.clear();
+        size_t total = 0;
+        bool any_error = false;
+        std::vector<std::pair<size_t, partition_data>> results;
+        for (size_t i = 0; i < targets.size(); ++i) {
+            partition_data pd;
+            size_t added = read_partition(ctx, targets[i], use_ids, request.isolation_level,
+                                          max_bytes > total ? max_bytes - total : 0, total == 0,
+                                          pd);
+            total += added;
+            any_error = any_error || pd.error_code != 0;
+            results.emplace_back(i, std::move(pd));
+        }
+        bool enough = any_error || total >= static_cast<size_t>(std::max(request.min_bytes, 0)) ||
+                      request.max_wait_ms <= 0 || targets.empty();
+        if (enough || std::chrono::steady_clock::now() >= deadline) {
+            // Group partitions by topic, in request order; sessions drop unchanged ones.
+            for (auto& [i, pd] : results) {
+                const auto& t = targets[i];
+                if (!fetch_sessions::should_include(*session, session->partitions[i], pd)) {
+                    continue;
+                }
+                if (response.responses.empty() ||
+                    (use_ids ? response.responses.back().topic_id != t.topic_id
+                             : response.responses.back().topic != t.topic_name)) {
+                    fetch_response::fetchable_topic_response tr;
+                    tr.topic = t.topic_name;
+                    tr.topic_id = t.topic_id;
+                    response.responses.push_back(std::move(tr));
+                }
+                response.responses.back().partitions.push_back(std::move(pd));
+            }
+            break;
+        }
+        co_await ctx.appends.wait_until(deadline);
+    }
+    co_return encode_response(req, response);
+}
+
+}  // namespace riacho::broker

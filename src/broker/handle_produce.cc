@@ -1,0 +1,203 @@
+// Produce (0): validate each partition's batch, assign offsets by patching it in place, append
+// it with one write, and answer per partition. acks=0 gets no response (a failure closes the
+// connection so the client notices); acks=-1 waits for the group-commit flush when
+// riacho.acks.all.fsync is on.
+#include "broker/handlers.h"
+#include "broker/log_errors.h"
+#include "cluster/topic_config.h"
+#include "protocol/messages/produce.h"
+#include "protocol/record_batch.h"
+
+namespace riacho::broker {
+
+namespace {
+using protocol::error_code;
+using protocol::msg::produce_request;
+using protocol::msg::produce_response;
+using partition_response = produce_response::topic_produce_response::partition_produce_response;
+
+constexpr int16_t produce_min_supported_version = 3;  // v0-2 carry magic 0/1, gone in Kafka 4
+constexpr int16_t produce_first_zstd_version = 7;
+
+error_code batch_error(protocol::batch_errc e) {
+    switch (e) {
+        case protocol::batch_errc::bad_crc:
+            return error_code::corrupt_message;
+        case protocol::batch_errc::unsupported_codec:
+            return error_code::unsupported_compression_type;
+        case protocol::batch_errc::truncated:
+        case protocol::batch_errc::bad_magic:
+        case protocol::batch_errc::bad_length:
+        case protocol::batch_errc::bad_records:
+        case protocol::batch_errc::decompression_failed:
+        case protocol::batch_errc::too_large:
+            return error_code::invalid_record;
+    }
+    return error_code::invalid_record;
+}
+
+int64_t topic_config_number(broker_context& ctx, const cluster::topic_info& topic,
+                            const char* name) {
+    const auto* key = cluster::find_topic_config_key(name);
+    return std::stoll(cluster::effective_topic_config(topic.configs, ctx.config.values, *key));
+}
+
+struct append_outcome {
+    partition_response response;
+    bool appended = false;
+};
+
+append_outcome append_partition(broker_context& ctx, net::request& req, int16_t version,
+                                const std::string& topic_name,
+                                produce_request::topic_produce_data::partition_produce_data& data) {
+    append_outcome out;
+    auto& resp = out.response;
+    resp.index = data.index;
+    resp.base_offset = -1;
+    auto fail = [&](error_code e, std::string message) {
+        resp.error_code = protocol::code(e);
+        resp.error_message = std::move(message);
+        LOG_DEBUG("broker", "{} produce {}-{}: {} {}", req.peer, topic_name, data.index,
+                  protocol::error_name(e), *resp.error_message);
+        return out;
+    };
+
+    auto topic = ctx.controller.image()->find_topic(topic_name);
+    if (!topic || data.index < 0 ||
+        static_cast<size_t>(data.index) >= topic->partitions.size()) {
+        return fail(error_code::unknown_topic_or_partition,
+                    "This server does not host this topic-partition.");
+    }
+    storage::partition_log* log = ctx.log(topic_name, data.index);
+    if (log == nullptr) {
+        return fail(error_code::not_leader_or_follower, "partition log is not open here");
+    }
+    if (data.records.is_null || data.records.memory.empty()) {
+        return fail(error_code::invalid_record, "Produce request has no record batch");
+    }
+    auto max_message_bytes = topic_config_number(ctx, *topic, "max.message.bytes");
+    if (static_cast<int64_t>(data.records.memory.size()) > max_message_bytes) {
+        return fail(error_code::message_too_large,
+                    fmt::format("The batch of {} bytes exceeds max.message.bytes {}",
+                                data.records.memory.size(), max_message_bytes));
+    }
+    // Exactly one batch per partition entry, and it must be magic 2.
+    auto header = protocol::parse_batch_header(data.records.memory);
+    if (!header) {
+        return fail(error_code::invalid_record,
+                    fmt::format("Invalid record batch: {}", protocol::to_string(header.error())));
+    }
+    if (header->total_size_bytes() != data.records.memory.size()) {
+        return fail(error_code::invalid_record,
+                    "Produce requests must carry exactly one record batch per partition");
+    }
+    if (header->is_control()) {
+        return fail(error_code::invalid_record, "Clients may not write control records");
+    }
+    if (header->codec() == protocol::compression_codec::zstd &&
+        version < produce_first_zstd_version) {
+        return fail(error_code::unsupported_compression_type,
+                    "zstd needs Produce v7 or later");
+    }
+    if (header->is_transactional()) {
+        return fail(error_code::invalid_txn_state,
+                    "Transactions are not supported yet (issue 8)");
+    }
+    auto valid = protocol::validate_batch(data.records.memory, {});
+    if (!valid) {
+        return fail(batch_error(valid.error()),
+                    fmt::format("Invalid record batch: {}", protocol::to_string(valid.error())));
+    }
+
+    // The frame buffer is ours: patch offsets and epoch in place, no copy.
+    std::span<uint8_t> batch(const_cast<uint8_t*>(data.records.memory.data()),
+                             data.records.memory.size());
+    int64_t now = broker_context::now_ms();
+    bool log_append_time =
+        cluster::effective_topic_config(topic->configs, ctx.config.values,
+                                        *cluster::find_topic_config_key("message.timestamp.type")) ==
+        "LogAppendTime";
+    if (log_append_time) {
+        protocol::set_log_append_time(batch, now);
+    }
+    auto epoch = leader_epoch(topic->partitions[static_cast<size_t>(data.index)].leader_epoch);
+    auto appended = log->append(batch, epoch, now);
+    if (!appended) {
+        return fail(to_error_code(appended.error()), storage::to_string(appended.error()));
+    }
+    resp.error_code = 0;
+    resp.base_offset = appended->base_offset.value();
+    resp.log_append_time_ms = log_append_time ? now : -1;
+    resp.log_start_offset = log->log_start_offset().value();
+    out.appended = !appended->duplicate;
+    return out;
+}
+
+}  // namespace
+
+asio::awaitable<net::reply> handle_produce(broker_context& ctx, net::request& req) {
+    int16_t version = req.header.api_version;
+    if (version < produce_min_supported_version) {
+        LOG_WARN("broker", "closing connection from {}: Produce v{} (magic 0/1) is not supported",
+                 req.peer, version);
+        co_return net::reply::close();
+    }
+    produce_request request;
+    if (!decode_request(req, request)) {
+        co_return net::reply::close();
+    }
+    produce_response response;
+    bool any_error = false;
+    bool any_appended = false;
+    std::vector<flush_scheduler::partition_key> to_flush;
+    bool valid_acks = request.acks == 0 || request.acks == 1 || request.acks == -1;
+    for (auto& topic : request.topic_data) {
+        produce_response::topic_produce_response topic_resp;
+        topic_resp.name = topic.name;
+        for (auto& partition : topic.partition_data) {
+            if (!valid_acks) {
+                partition_response p;
+                p.index = partition.index;
+                p.error_code = protocol::code(error_code::invalid_required_acks);
+                p.base_offset = -1;
+                topic_resp.partition_responses.push_back(std::move(p));
+                any_error = true;
+                continue;
+            }
+            auto outcome = append_partition(ctx, req, version, topic.name, partition);
+            any_error = any_error || outcome.response.error_code != 0;
+            if (outcome.appended) {
+                any_appended = true;
+                to_flush.emplace_back(topic.name, partition.index);
+            }
+            topic_resp.partition_responses.push_back(std::move(outcome.response));
+        }
+        response.responses.push_back(std::move(topic_resp));
+    }
+    if (any_appended) {
+        ctx.appends.notify_all();
+    }
+    if (request.acks == 0) {
+        if (any_error) {
+            LOG_WARN("broker", "closing connection from {}: acks=0 produce failed", req.peer);
+            co_return net::reply::close();
+        }
+        co_return net::reply::none();
+    }
+    if (request.acks == -1 && ctx.config.acks_all_fsync && !to_flush.empty()) {
+        bool flushed = co_await ctx.flusher.flush(std::move(to_flush));
+        if (!flushed) {
+            for (auto& t : response.responses) {
+                for (auto& p : t.partition_responses) {
+                    if (p.error_code == 0) {
+                        p.error_code = protocol::code(error_code::kafka_storage_error);
+                        p.error_message = "fdatasync failed";
+                    }
+                }
+            }
+        }
+    }
+    co_return encode_response(req, response);
+}
+
+}  // namespace riacho::broker

@@ -1,0 +1,43 @@
+#include "broker/request_router.h"
+
+#include "broker/handlers.h"
+#include "protocol/messages/api_catalog.h"
+
+namespace riacho::broker {
+
+asio::awaitable<net::reply> request_router::handle(net::request& req) {
+    namespace keys = protocol::api_keys;
+    LOG_DEBUG("broker", "{} api {} v{} correlation {}", req.peer, req.header.api_key,
+              req.header.api_version, req.header.correlation_id);
+    switch (req.header.api_key) {
+        case keys::api_versions:
+            co_return co_await handle_api_versions(_ctx, req);
+        case keys::metadata:
+            co_return co_await handle_metadata(_ctx, req);
+        case keys::produce:
+            co_return co_await handle_produce(_ctx, req);
+        case keys::fetch:
+            co_return co_await handle_fetch(_ctx, req);
+        case keys::list_offsets:
+            co_return co_await handle_list_offsets(_ctx, req);
+        case keys::create_topics:
+            co_return co_await handle_create_topics(_ctx, req);
+        case keys::delete_topics:
+            co_return co_await handle_delete_topics(_ctx, req);
+        case keys::create_partitions:
+            co_return co_await handle_create_partitions(_ctx, req);
+        case keys::describe_configs:
+            co_return co_await handle_describe_configs(_ctx, req);
+        case keys::init_producer_id:
+            co_return co_await handle_init_producer_id(_ctx, req);
+        case keys::describe_cluster:
+            co_return co_await handle_describe_cluster(_ctx, req);
+        default:
+            break;
+    }
+    LOG_WARN("broker", "closing connection from {}: api {} has a schema but no handler",
+             req.peer, req.header.api_key);
+    co_return net::reply::close();
+}
+
+}  // namespace riacho::broker

@@ -1,0 +1,109 @@
+#include "cluster/metadata_image.h"
+
+#include "base/log.h"
+
+namespace riacho::cluster {
+
+std::shared_ptr<const topic_info> metadata_image::find_topic(const std::string& name) const {
+    auto it = topics_by_name.find(name);
+    return it == topics_by_name.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<const topic_info> metadata_image::find_topic(const protocol::uuid& id) const {
+    auto it = topics_by_id.find(id);
+    return it == topics_by_id.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<const metadata_image> metadata_image::apply(
+    const protocol::msg::metadata_record& r) const {
+    auto next = std::make_shared<metadata_image>(*this);
+    auto put = [&](std::shared_ptr<const topic_info> t) {
+        next->topics_by_name[t->name] = t;
+        next->topics_by_id[t->topic_id] = t;
+    };
+    if (!r.topic.topic_id.is_zero()) {
+        if (find_topic(r.topic.name) || find_topic(r.topic.topic_id)) {
+            LOG_WARN("cluster", "metadata: topic {} recorded twice; keeping the first",
+                     r.topic.name);
+        } else {
+            auto t = std::make_shared<topic_info>();
+            t->name = r.topic.name;
+            t->topic_id = r.topic.topic_id;
+            put(std::move(t));
+        }
+    }
+    if (!r.partition.topic_id.is_zero()) {
+        auto existing = next->find_topic(r.partition.topic_id);
+        if (!existing) {
+            LOG_WARN("cluster", "metadata: partition {} of unknown topic id {}",
+                     r.partition.partition_id, r.partition.topic_id.to_base64());
+        } else {
+            auto t = std::make_shared<topic_info>(*existing);
+            auto pid = static_cast<size_t>(r.partition.partition_id);
+            if (pid > t->partitions.size()) {
+                LOG_WARN("cluster", "metadata: partition {} of {} skips ids", pid, t->name);
+            } else {
+                partition_info p{r.partition.partition_id, r.partition.leader,
+                                 r.partition.leader_epoch, r.partition.replicas,
+                                 r.partition.isr};
+                if (pid == t->partitions.size()) {
+                    t->partitions.push_back(std::move(p));
+                } else {
+                    t->partitions[pid] = std::move(p);
+                }
+                put(std::move(t));
+            }
+        }
+    }
+    if (!r.remove_topic_id.is_zero()) {
+        if (auto t = next->find_topic(r.remove_topic_id)) {
+            next->topics_by_name.erase(t->name);
+            next->topics_by_id.erase(t->topic_id);
+        }
+    }
+    if (!r.config.name.empty()) {
+        auto type = static_cast<config_resource>(r.config.resource_type);
+        if (type == config_resource::broker) {
+            if (r.config.value) {
+                next->broker_configs[r.config.name] = *r.config.value;
+            } else {
+                next->broker_configs.erase(r.config.name);
+            }
+        } else if (auto existing = next->find_topic(r.config.resource_name)) {
+            auto t = std::make_shared<topic_info>(*existing);
+            if (r.config.value) {
+                t->configs[r.config.name] = *r.config.value;
+            } else {
+                t->configs.erase(r.config.name);
+            }
+            put(std::move(t));
+        }
+    }
+    if (r.next_producer_id >= 0) {
+        next->next_producer_id = std::max(next->next_producer_id, r.next_producer_id);
+    }
+    return next;
+}
+
+std::vector<uint8_t> encode_metadata_record(const protocol::msg::metadata_record& r) {
+    protocol::writer w;
+    w.write_int16(0);
+    r.encode(w, 0);
+    return std::move(w.buffer());
+}
+
+std::optional<protocol::msg::metadata_record> decode_metadata_record(protocol::bytes_view value) {
+    protocol::reader rd(value);
+    int16_t version = rd.read_int16();
+    if (!rd.ok() || version != 0) {
+        return std::nullopt;
+    }
+    protocol::msg::metadata_record r;
+    r.decode(rd, version);
+    if (!rd.ok()) {
+        return std::nullopt;
+    }
+    return r;
+}
+
+}  // namespace riacho::cluster

@@ -1,0 +1,65 @@
+// cluster: the metadata image, an immutable snapshot of topics, partitions, configs and
+// producer-id allocation, built by replaying metadata records in order. A new image is made
+// per applied record batch (copy-on-write of the maps; topic entries are shared), so readers
+// on any thread can hold a shared_ptr<const metadata_image> without locks.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "protocol/messages/metadata_records.h"
+#include "protocol/wire.h"
+
+namespace riacho::cluster {
+
+struct partition_info {
+    int32_t partition = 0;
+    int32_t leader = -1;
+    int32_t leader_epoch = 0;
+    std::vector<int32_t> replicas;
+    std::vector<int32_t> isr;
+};
+
+struct topic_info {
+    std::string name;
+    protocol::uuid topic_id;
+    std::vector<partition_info> partitions;         // index = partition id
+    std::map<std::string, std::string> configs;     // topic-level overrides only
+};
+
+struct uuid_hash {
+    size_t operator()(const protocol::uuid& u) const noexcept {
+        size_t h = 0;
+        for (uint8_t b : u.bytes) {
+            h = h * 131 + b;
+        }
+        return h;
+    }
+};
+
+enum class config_resource : int8_t { topic = 2, broker = 4 };
+
+struct metadata_image {
+    std::map<std::string, std::shared_ptr<const topic_info>> topics_by_name;
+    std::unordered_map<protocol::uuid, std::shared_ptr<const topic_info>, uuid_hash> topics_by_id;
+    std::map<std::string, std::string> broker_configs;  // dynamic broker overrides
+    int64_t next_producer_id = 0;                       // first id not yet handed out
+
+    std::shared_ptr<const topic_info> find_topic(const std::string& name) const;
+    std::shared_ptr<const topic_info> find_topic(const protocol::uuid& id) const;
+
+    // Returns the image after applying one record. Unknown or inconsistent records (e.g. a
+    // partition of an unknown topic) are skipped with a log line: the log is input.
+    std::shared_ptr<const metadata_image> apply(const protocol::msg::metadata_record& r) const;
+};
+
+// Encodes/decodes a metadata record as a record value: int16 version + struct.
+std::vector<uint8_t> encode_metadata_record(const protocol::msg::metadata_record& r);
+std::optional<protocol::msg::metadata_record> decode_metadata_record(protocol::bytes_view value);
+
+}  // namespace riacho::cluster

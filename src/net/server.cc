@@ -1,0 +1,263 @@
+#include "net/server.h"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/read.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+#include <sys/sendfile.h>
+
+#include <cerrno>
+
+#include "base/log.h"
+#include "protocol/messages/api_catalog.h"
+
+namespace riacho::net {
+
+namespace {
+constexpr auto use_nothrow = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr int16_t api_versions_key = 18;
+constexpr int16_t api_versions_first_flexible = 3;
+}  // namespace
+
+struct server::connection {
+    explicit connection(asio::ip::tcp::socket s) : socket(std::move(s)) {}
+    asio::ip::tcp::socket socket;
+    std::string peer;
+};
+
+server::server(asio::io_context& io, request_handler& handler, server_limits limits)
+    : _io(io), _handler(handler), _limits(limits) {}
+
+server::~server() { stop(); }
+
+result<uint16_t, std::string> server::listen(const std::string& host, uint16_t port) {
+    asio::error_code ec;
+    auto address = asio::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
+    if (ec) {
+        asio::ip::tcp::resolver resolver(_io);
+        auto results = resolver.resolve(host, std::to_string(port), ec);
+        if (ec || results.empty()) {
+            return unexpected(fmt::format("cannot resolve listener host '{}': {}", host,
+                                          ec ? ec.message() : "no address"));
+        }
+        address = results.begin()->endpoint().address();
+    }
+    auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(_io);
+    asio::ip::tcp::endpoint endpoint(address, port);
+    acceptor->open(endpoint.protocol(), ec);
+    if (!ec) {
+        acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+    }
+    if (!ec) {
+        acceptor->bind(endpoint, ec);
+    }
+    if (!ec) {
+        acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    }
+    if (ec) {
+        return unexpected(fmt::format("cannot listen on {}:{}: {}", host, port, ec.message()));
+    }
+    uint16_t bound = acceptor->local_endpoint().port();
+    asio::co_spawn(_io, accept_loop(*acceptor), asio::detached);
+    _acceptors.push_back(std::move(acceptor));
+    return bound;
+}
+
+void server::stop() {
+    _stopping = true;
+    asio::error_code ignored;
+    for (auto& a : _acceptors) {
+        a->close(ignored);
+    }
+    for (auto& weak : _connections) {
+        if (auto c = weak.lock()) {
+            c->socket.close(ignored);
+        }
+    }
+    _connections.clear();
+}
+
+asio::awaitable<void> server::accept_loop(asio::ip::tcp::acceptor& acceptor) {
+    while (!_stopping) {
+        auto [ec, socket] = co_await acceptor.async_accept(use_nothrow);
+        if (ec) {
+            if (_stopping || ec == asio::error::operation_aborted) {
+                co_return;
+            }
+            LOG_WARN("net", "accept failed: {}", ec.message());
+            continue;
+        }
+        asio::error_code ignored;
+        socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+        auto conn = std::make_shared<connection>(std::move(socket));
+        auto remote = conn->socket.remote_endpoint(ignored);
+        conn->peer = fmt::format("{}:{}", remote.address().to_string(), remote.port());
+        // Drop entries of closed connections so the list stays bounded.
+        std::erase_if(_connections, [](const auto& w) { return w.expired(); });
+        _connections.push_back(conn);
+        asio::co_spawn(_io, serve(conn), asio::detached);
+    }
+}
+
+bool parse_request_header(request& req) {
+    protocol::reader r(req.frame);
+    req.header.api_key = r.read_int16();
+    req.header.api_version = r.read_int16();
+    req.header.correlation_id = r.read_int32();
+    if (!r.ok()) {
+        return false;
+    }
+    const protocol::api_info* api = protocol::find_api(req.header.api_key);
+    if (api == nullptr) {
+        return false;
+    }
+    int16_t v = req.header.api_version;
+    if (req.header.api_key == api_versions_key) {
+        // Any version of ApiVersions is answered (KIP-511); its header is v2 from v3 on.
+        req.header.flexible = v >= api_versions_first_flexible;
+    } else {
+        if (v < api->min_version || v > api->max_version) {
+            return false;
+        }
+        req.header.flexible = api->is_flexible(v);
+    }
+    // client_id is a nullable int16 string even in header v2; Kafka treats null as "".
+    auto client_id = r.read_nullable_string(false);
+    req.header.client_id = client_id.value_or("");
+    if (req.header.flexible) {
+        r.skip_tagged_fields();
+    }
+    if (!r.ok()) {
+        return false;
+    }
+    req.body = protocol::bytes_view(req.frame).subspan(r.position());
+    return true;
+}
+
+namespace {
+
+// Writes `n` bytes of a file to the socket with sendfile, waiting for writability as needed.
+asio::awaitable<bool> send_file(asio::ip::tcp::socket& socket, int fd, uint64_t position,
+                                size_t n) {
+    auto offset = static_cast<off_t>(position);
+    while (n > 0) {
+        ssize_t sent = ::sendfile(socket.native_handle(), fd, &offset, n);
+        if (sent > 0) {
+            n -= static_cast<size_t>(sent);
+            continue;
+        }
+        if (sent < 0 && errno == EINTR) {
+            continue;
+        }
+        if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            auto [ec] = co_await socket.async_wait(asio::socket_base::wait_write, use_nothrow);
+            if (ec) {
+                co_return false;
+            }
+            continue;
+        }
+        // sent == 0: the file is shorter than promised (truncated meanwhile). The frame can
+        // no longer be completed, so the connection must close.
+        co_return false;
+    }
+    co_return true;
+}
+
+}  // namespace
+
+asio::awaitable<void> server::serve(std::shared_ptr<connection> conn) {
+    auto& socket = conn->socket;
+    asio::error_code ignored;
+    socket.native_non_blocking(true, ignored);
+    uint8_t size_prefix[4];
+    for (;;) {
+        auto [ec1, n1] = co_await asio::async_read(socket, asio::buffer(size_prefix), use_nothrow);
+        if (ec1) {
+            break;
+        }
+        int32_t size = static_cast<int32_t>((uint32_t(size_prefix[0]) << 24) |
+                                            (uint32_t(size_prefix[1]) << 16) |
+                                            (uint32_t(size_prefix[2]) << 8) | size_prefix[3]);
+        if (size < 8 || static_cast<size_t>(size) > _limits.request_max_bytes) {
+            LOG_WARN("net", "closing connection from {}: request size {} outside [8, {}]",
+                     conn->peer, size, _limits.request_max_bytes);
+            break;
+        }
+        request req;
+        req.peer = conn->peer;
+        req.frame.resize(static_cast<size_t>(size));
+        auto [ec2, n2] = co_await asio::async_read(socket, asio::buffer(req.frame), use_nothrow);
+        if (ec2) {
+            break;
+        }
+        if (!parse_request_header(req)) {
+            LOG_WARN("net",
+                     "closing connection from {}: unknown api key {} or unsupported version {} "
+                     "or malformed header",
+                     conn->peer, req.header.api_key, req.header.api_version);
+            break;
+        }
+        reply rep = co_await _handler.handle(req);
+        if (rep.kind == reply_kind::close) {
+            break;
+        }
+        if (rep.kind == reply_kind::no_response) {
+            continue;
+        }
+
+        // Response header v0 (correlation id) or v1 (+ empty tag section). ApiVersions always
+        // answers with header v0.
+        bool flexible_header = req.header.flexible && req.header.api_key != api_versions_key;
+        protocol::writer head;
+        head.write_int32(static_cast<int32_t>(rep.body.size_bytes() + 4 + (flexible_header ? 1 : 0)));
+        head.write_int32(req.header.correlation_id);
+        if (flexible_header) {
+            head.write_empty_tagged_fields();
+        }
+        const auto& body = rep.body.buffer();
+        const auto& splices = rep.body.splices();
+        size_t body_pos = 0;
+        bool failed = false;
+        if (splices.empty()) {
+            std::array<asio::const_buffer, 2> bufs{asio::buffer(head.buffer()),
+                                                   asio::buffer(body)};
+            auto [ec3, n3] = co_await asio::async_write(socket, bufs, use_nothrow);
+            failed = static_cast<bool>(ec3);
+        } else {
+            auto [ec3, n3] = co_await asio::async_write(socket, asio::buffer(head.buffer()),
+                                                        use_nothrow);
+            failed = static_cast<bool>(ec3);
+            for (const auto& sp : splices) {
+                if (failed) {
+                    break;
+                }
+                if (sp.buffer_position > body_pos) {
+                    auto [ec4, n4] = co_await asio::async_write(
+                        socket, asio::buffer(body.data() + body_pos, sp.buffer_position - body_pos),
+                        use_nothrow);
+                    failed = static_cast<bool>(ec4);
+                    body_pos = sp.buffer_position;
+                }
+                if (!failed) {
+                    failed = !co_await send_file(socket, sp.records.file->fd,
+                                                 sp.records.file_position,
+                                                 sp.records.file_size_bytes);
+                }
+            }
+            if (!failed && body_pos < body.size()) {
+                auto [ec5, n5] = co_await asio::async_write(
+                    socket, asio::buffer(body.data() + body_pos, body.size() - body_pos),
+                    use_nothrow);
+                failed = static_cast<bool>(ec5);
+            }
+        }
+        if (failed) {
+            break;
+        }
+    }
+    socket.close(ignored);
+}
+
+}  // namespace riacho::net

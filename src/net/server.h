@@ -1,0 +1,96 @@
+// net: Kafka listeners and connections. Reads size-prefixed frames, parses the request header
+// (v1/v2 by the API's flexible versions), hands each request to a request_handler, and writes
+// responses in request order: one request per connection at a time, as Kafka does. Response
+// record bytes that live in segment files go out with sendfile (zero copy).
+//
+// Threading: a server and its connections run on one asio::io_context (one shard). The
+// handler is called on that context. Limits: a frame above request_max_bytes closes the
+// connection without a reply (Kafka's behaviour), which bounds memory per connection.
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "protocol/wire.h"
+
+namespace riacho::net {
+
+struct request_header {
+    int16_t api_key = 0;
+    int16_t api_version = 0;
+    int32_t correlation_id = 0;
+    std::string client_id;
+    bool flexible = false;  // header v2 (and response header v1, except ApiVersions)
+};
+
+struct request {
+    request_header header;
+    std::vector<uint8_t> frame;  // the whole frame after the size prefix
+    protocol::bytes_view body;   // view into `frame` after the header
+    std::string peer;            // "ip:port" of the client, for logs
+};
+
+enum class reply_kind { respond, no_response, close };
+
+struct reply {
+    reply_kind kind = reply_kind::respond;
+    protocol::writer body;
+
+    static reply close() {
+        reply r;
+        r.kind = reply_kind::close;
+        return r;
+    }
+    static reply none() {
+        reply r;
+        r.kind = reply_kind::no_response;
+        return r;
+    }
+};
+
+class request_handler {
+public:
+    virtual ~request_handler() = default;
+    // Called once per request, in order per connection. May suspend (long poll, acks=-1).
+    virtual asio::awaitable<reply> handle(request& req) = 0;
+};
+
+struct server_limits {
+    size_t request_max_bytes = 100u << 20;  // socket.request.max.bytes
+};
+
+// Owner: the broker. Must outlive every connection it accepted (stop() closes them).
+class server {
+public:
+    server(asio::io_context& io, request_handler& handler, server_limits limits);
+    ~server();
+
+    // Binds and listens; returns the bound port (useful with port 0).
+    result<uint16_t, std::string> listen(const std::string& host, uint16_t port);
+    void stop();
+
+private:
+    struct connection;
+    asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor);
+    asio::awaitable<void> serve(std::shared_ptr<connection> conn);
+
+    asio::io_context& _io;
+    request_handler& _handler;
+    server_limits _limits;
+    std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> _acceptors;
+    std::vector<std::weak_ptr<connection>> _connections;
+    bool _stopping = false;
+};
+
+// Parses the request header from a frame. Returns false if the frame is not a request we
+// can interpret (unknown API, unsupported version of anything but ApiVersions, truncated).
+bool parse_request_header(request& req);
+
+}  // namespace riacho::net

@@ -1,0 +1,55 @@
+// Kafka's wire error codes (Errors.java), the third error lane: what a client sees.
+// Only the codes the broker returns are named; values must never change.
+#pragma once
+
+#include <cstdint>
+
+namespace riacho::protocol {
+
+enum class error_code : int16_t {
+    unknown_server_error = -1,
+    none = 0,
+    offset_out_of_range = 1,
+    corrupt_message = 2,
+    unknown_topic_or_partition = 3,
+    invalid_fetch_size = 4,
+    leader_not_available = 5,
+    not_leader_or_follower = 6,
+    request_timed_out = 7,
+    message_too_large = 10,
+    coordinator_not_available = 15,
+    not_coordinator = 16,
+    invalid_topic_exception = 17,
+    record_list_too_large = 18,
+    not_enough_replicas = 19,
+    invalid_required_acks = 21,
+    invalid_timestamp = 32,
+    unsupported_version = 35,
+    topic_already_exists = 36,
+    invalid_partitions = 37,
+    invalid_replication_factor = 38,
+    invalid_replica_assignment = 39,
+    invalid_config = 40,
+    invalid_request = 42,
+    unsupported_for_message_format = 43,
+    out_of_order_sequence_number = 45,
+    duplicate_sequence_number = 46,
+    invalid_producer_epoch = 47,
+    invalid_txn_state = 48,
+    invalid_transaction_timeout = 50,
+    kafka_storage_error = 56,
+    unknown_producer_id = 59,
+    fetch_session_id_not_found = 70,
+    invalid_fetch_session_epoch = 71,
+    fenced_leader_epoch = 74,
+    unknown_leader_epoch = 75,
+    unsupported_compression_type = 76,
+    invalid_record = 87,
+    unknown_topic_id = 100,
+    inconsistent_topic_id = 103,
+};
+
+constexpr int16_t code(error_code e) { return static_cast<int16_t>(e); }
+const char* error_name(error_code e);
+
+}  // namespace riacho::protocol
