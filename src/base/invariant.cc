@@ -5,9 +5,10 @@
 
 namespace riacho {
 
-void invariant_failed(const char* expr, const std::string& message, std::source_location where) {
-    std::fprintf(stderr, "riacho: invariant violated at %s:%u (%s): %s %s\n", where.file_name(),
-                 static_cast<unsigned>(where.line()), where.function_name(), expr, message.c_str());
+void invariant_failed(const char* expr, const std::string& message, const char* file, int line,
+                      const char* function) {
+    std::fprintf(stderr, "riacho: invariant violated at %s:%d (%s): %s %s\n", file, line,
+                 function, expr, message.c_str());
     std::fflush(stderr);
     std::abort();
 }

@@ -53,6 +53,13 @@ struct records_data {
     bool is_null = true;
 
     size_t size_bytes() const { return file ? file_size_bytes : memory.size(); }
+    // Identity, not content: the same bytes in the same place (generated messages compare
+    // their fields, and records are never compared by content on the hot path).
+    bool operator==(const records_data& o) const {
+        return is_null == o.is_null && memory.data() == o.memory.data() &&
+               memory.size() == o.memory.size() && file == o.file &&
+               file_position == o.file_position && file_size_bytes == o.file_size_bytes;
+    }
     static records_data from_memory(bytes_view b) {
         records_data r;
         r.memory = b;
