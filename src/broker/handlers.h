@@ -23,6 +23,7 @@ asio::awaitable<net::reply> handle_create_partitions(broker_context& ctx, net::r
 asio::awaitable<net::reply> handle_describe_configs(broker_context& ctx, net::request& req);
 asio::awaitable<net::reply> handle_init_producer_id(broker_context& ctx, net::request& req);
 asio::awaitable<net::reply> handle_describe_cluster(broker_context& ctx, net::request& req);
+asio::awaitable<net::reply> handle_find_coordinator(broker_context& ctx, net::request& req);
 
 // Decodes the request body as `Request` at the header's version. On failure logs the client
 // and returns false; the caller answers net::reply::close().

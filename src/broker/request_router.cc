@@ -30,6 +30,8 @@ asio::awaitable<net::reply> request_router::handle(net::request& req) {
             co_return co_await handle_describe_configs(_ctx, req);
         case keys::init_producer_id:
             co_return co_await handle_init_producer_id(_ctx, req);
+        case keys::find_coordinator:
+            co_return co_await handle_find_coordinator(_ctx, req);
         case keys::describe_cluster:
             co_return co_await handle_describe_cluster(_ctx, req);
         default:
