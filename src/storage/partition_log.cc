@@ -323,6 +323,14 @@ status partition_log::truncate_to(kafka_offset offset) {
     }
     _log_end_offset = active().next_offset();
     _recovery_point = std::min(_recovery_point, _log_end_offset);
+    if (_log_start_offset > _log_end_offset) {
+        // The batch holding the log start was cut: the log is now empty at its end.
+        _log_start_offset = _log_end_offset;
+        auto ck = write_offset_checkpoint(_dir / log_start_offset_file, _log_start_offset);
+        if (!ck) {
+            return ck;
+        }
+    }
     auto rp = write_offset_checkpoint(_dir / recovery_point_file, _recovery_point);
     if (!rp) {
         return rp;

@@ -169,7 +169,7 @@ result<std::unique_ptr<segment>, storage_errc> segment::open(const std::filesyst
         }
     }
     if (need_recovery) {
-        auto r = s->recover(true);
+        auto r = s->recover(scan_mode::recovery);
         if (!r) {
             return unexpected{r.error()};
         }
@@ -178,8 +178,9 @@ result<std::unique_ptr<segment>, storage_errc> segment::open(const std::filesyst
 }
 
 result<uint64_t, storage_errc> segment::scan(uint64_t position, uint64_t end,
-                                             kafka_offset expected_next, bool check_crc,
+                                             kafka_offset expected_next, scan_mode mode,
                                              const batch_fn& fn) const {
+    const bool strict = mode == scan_mode::recovery;
     header_reader headers(_fd, end);
     std::vector<uint8_t> body;
     while (position < end) {
@@ -195,10 +196,11 @@ result<uint64_t, storage_errc> segment::scan(uint64_t position, uint64_t end,
         if (h.magic != protocol::batch_magic_v2 || h.batch_length < 0 ||
             total < batch_header_size || position + total > end || h.last_offset_delta < 0 ||
             h.base_offset < expected_next.value() ||
+            (strict && h.base_offset != expected_next.value()) ||
             h.last_offset() - _base.value() > max_relative_offset) {
             break;
         }
-        if (check_crc) {
+        if (strict) {
             body.resize(total);
             auto r = pread_full(_fd, body.data(), total, position);
             if (!r) {
@@ -264,7 +266,7 @@ status segment::load_tail() {
     }
     bool first_batch = true;
     status st = ok_status();
-    auto end = scan(last_entry.position, _size_bytes, _base, false,
+    auto end = scan(last_entry.position, _size_bytes, _base, scan_mode::loose,
                     [&](const batch_header& h, uint64_t pos) {
                         if (first_batch && !_offset_index.empty() &&
                             (pos != last_entry.position ||
@@ -290,7 +292,7 @@ status segment::load_tail() {
     return ok_status();
 }
 
-status segment::recover(bool check_crc) {
+status segment::recover(scan_mode mode) {
     _next_offset = _base;
     _max_timestamp = -1;
     _offset_of_max_timestamp = _base;
@@ -302,7 +304,7 @@ status segment::recover(bool check_crc) {
         return unexpected{storage_errc::io_error};
     }
     status st = ok_status();
-    auto end = scan(0, _size_bytes, _base, check_crc, [&](const batch_header& h, uint64_t pos) {
+    auto end = scan(0, _size_bytes, _base, mode, [&](const batch_header& h, uint64_t pos) {
         if (_offset_index.full() || _time_index.full()) {
             return false;  // cannot index more; truncate here like a roll would have
         }
@@ -366,7 +368,7 @@ result<read_slice, storage_errc> segment::read(kafka_offset from, kafka_offset m
     auto start = _offset_index.lookup(from);
     uint64_t end_pos = 0;
     bool have_first = false;
-    auto scanned = scan(start.position, _size_bytes, _base, false,
+    auto scanned = scan(start.position, _size_bytes, _base, scan_mode::loose,
                         [&](const batch_header& h, uint64_t pos) {
                             if (h.last_offset() < from.value()) {
                                 return true;  // before the fetch offset
@@ -403,7 +405,7 @@ result<std::optional<batch_location>, storage_errc> segment::find_batch(
     kafka_offset offset) const {
     std::optional<batch_location> found;
     auto start = _offset_index.lookup(offset);
-    auto r = scan(start.position, _size_bytes, _base, false,
+    auto r = scan(start.position, _size_bytes, _base, scan_mode::loose,
                   [&](const batch_header& h, uint64_t pos) {
                       if (h.last_offset() < offset.value()) {
                           return true;
@@ -422,7 +424,7 @@ result<std::optional<batch_location>, storage_errc> segment::find_batch_by_times
     std::optional<batch_location> found;
     kafka_offset from = std::max(_time_index.lookup(ts), min_offset);
     auto start = _offset_index.lookup(from);
-    auto r = scan(start.position, _size_bytes, _base, false,
+    auto r = scan(start.position, _size_bytes, _base, scan_mode::loose,
                   [&](const batch_header& h, uint64_t pos) {
                       if (h.last_offset() < min_offset.value() || h.max_timestamp < ts) {
                           return true;
@@ -438,7 +440,7 @@ result<std::optional<batch_location>, storage_errc> segment::find_batch_by_times
 
 status segment::for_each_batch(kafka_offset from, const batch_fn& fn) const {
     auto start = _offset_index.lookup(from);
-    auto r = scan(start.position, _size_bytes, _base, false,
+    auto r = scan(start.position, _size_bytes, _base, scan_mode::loose,
                   [&](const batch_header& h, uint64_t pos) {
                       if (h.last_offset() < from.value()) {
                           return true;
@@ -477,7 +479,7 @@ status segment::truncate_to(kafka_offset offset) {
         return t;
     }
     _size_bytes = (*loc)->position;
-    return recover(false);
+    return recover(scan_mode::loose);  // the data was validated when written
 }
 
 void segment::on_roll() {

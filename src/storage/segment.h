@@ -113,16 +113,21 @@ public:
 private:
     segment(std::filesystem::path dir, kafka_offset base, const log_config& cfg);
     status open_files(bool create);
-    // Validates batches from position 0 (CRC when `check_crc`), truncates at the first bad one
-    // and rebuilds indexes and in-memory stats.
-    status recover(bool check_crc);
-    // Scans batches from `position` up to the end of the file, checking lengths, magic, offset
-    // order (and the CRC when `check_crc`), calling fn for each valid one until it returns
-    // false. Returns the position after the last valid batch visited.
+    // How strictly scan() checks: `loose` (reads of trusted data) needs offsets to grow;
+    // `recovery` also checks each CRC and that every batch starts exactly where the previous one
+    // ended (the base offset is outside the CRC, and appends never leave gaps; compaction, when
+    // it lands, will need to relax this for cleaned segments).
+    enum class scan_mode { loose, recovery };
+    // Scans batches from `position` up to `end`, checking lengths, magic and offsets per
+    // `mode`, calling fn for each valid one until it returns false. Returns the position after
+    // the last valid batch visited.
     using batch_fn = std::function<bool(const protocol::batch_header&, uint64_t)>;
     result<uint64_t, storage_errc> scan(uint64_t position, uint64_t end,
-                                        kafka_offset expected_next, bool check_crc,
+                                        kafka_offset expected_next, scan_mode mode,
                                         const batch_fn& fn) const;
+    // Scans batches from position 0 per `mode`, truncates at the first bad one and rebuilds
+    // indexes and in-memory stats.
+    status recover(scan_mode mode);
     // Updates next offset, max timestamp, and (when `index`) the sparse index entries.
     status account(const protocol::batch_header& h, uint64_t position, bool index);
     status load_tail();

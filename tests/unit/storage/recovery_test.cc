@@ -135,6 +135,19 @@ TEST(log_recovery, crc_mismatch_in_last_batch_is_truncated) {
     expect_recovered_to(c->dir, c->end - 2, 29);
 }
 
+TEST(log_recovery, flipped_base_offset_outside_the_crc_is_truncated) {
+    auto c = crash_after_writes();
+    uint64_t last = c->sizes.back();
+    damage(last_log_file(c->dir), [&](int fd, uint64_t size) {
+        uint8_t b = 0;
+        off_t at = static_cast<off_t>(size - last + 4);  // a high byte of base_offset
+        ASSERT_EQ(::pread(fd, &b, 1, at), 1);
+        b ^= 0x08;
+        ASSERT_EQ(::pwrite(fd, &b, 1, at), 1);
+    });
+    expect_recovered_to(c->dir, c->end - 2, 29);
+}
+
 TEST(log_recovery, corrupt_first_batch_of_last_segment_empties_it) {
     auto c = crash_after_writes();
     auto logs = test::files_with_suffix(c->dir, ".log");
