@@ -13,7 +13,8 @@ recovery without losing a record; partition directories use Kafka's layout
 import time
 
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, KafkaError, Producer, TopicCollection
+from confluent_kafka import (OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicCollection,
+                             TopicPartition)
 from confluent_kafka.admin import AdminClient, NewTopic
 
 import kwire
@@ -71,7 +72,7 @@ def test_kill9_mid_produce_loses_nothing_acknowledged(broker_factory, topic_name
         else:
             failed.append(err.code())
 
-    p = Producer({"bootstrap.servers": b.bootstrap, "acks": "all", "linger.ms": 2,
+    p = Producer({"bootstrap.servers": b.bootstrap, "acks": "all", "linger.ms": 2, "log_level": 2,
                   "batch.num.messages": 20, "message.timeout.ms": 60000})
     sent = 0
     deadline = time.monotonic() + 60
@@ -91,7 +92,14 @@ def test_kill9_mid_produce_loses_nothing_acknowledged(broker_factory, topic_name
 
     b.start()
     end = max(acked_snapshot) + 1
-    msgs = confluent_consume(b.bootstrap, t, 0, OFFSET_BEGINNING, end)
+    c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "riacho-it-assign-only"})
+    try:
+        low, high = c.get_watermark_offsets(TopicPartition(t, 0), timeout=15)
+    finally:
+        c.close()
+    assert low == 0 and high >= end, (low, high, end)
+    msgs = confluent_consume(b.bootstrap, t, 0, OFFSET_BEGINNING, high)
+    assert len(msgs) == high
     got = {m.offset(): m.value() for m in msgs}
     assert [m.offset() for m in msgs] == list(range(len(msgs))), "offsets not contiguous from 0"
     assert len(msgs) >= end
