@@ -360,8 +360,9 @@ def parse_fetch_v4(resp: bytes):
             n = r.i32()
             for _ in range(max(n, 0)):
                 r.i64(); r.i64()
-            recs = r.bytes_() or b""
-            out[(t, p)] = dict(error=err, high_watermark=hw, last_stable_offset=lso, records=recs)
+            recs = r.bytes_()
+            out[(t, p)] = dict(error=err, high_watermark=hw, last_stable_offset=lso,
+                               records=recs or b"", records_null=recs is None)
     return corr, out
 
 

@@ -155,8 +155,12 @@ def test_fetch_errors(broker, wire_topic):
         _, res = kwire.parse_fetch_v4(c.roundtrip(
             kwire.fetch_v4_request(53, wire_topic, 0, end + 1000)))
         assert res[(wire_topic, 0)]["error"] == 1  # OFFSET_OUT_OF_RANGE
+        # Kafka sends empty (size 0), never null (-1), records with a partition error:
+        # librdkafka treats MessageSetSize -1 as a protocol error and never resets.
+        assert res[(wire_topic, 0)]["records_null"] is False
         _, res = kwire.parse_fetch_v4(c.roundtrip(kwire.fetch_v4_request(54, wire_topic, 7, 0)))
         assert res[(wire_topic, 7)]["error"] == 3  # UNKNOWN_TOPIC_OR_PARTITION
+        assert res[(wire_topic, 7)]["records_null"] is False
         _, res = kwire.parse_fetch_v4(c.roundtrip(kwire.fetch_v4_request(55, wire_topic, 0, end)))
         assert res[(wire_topic, 0)]["error"] == 0 and res[(wire_topic, 0)]["records"] == b""
 
