@@ -251,8 +251,9 @@ def parse_metadata_v1(resp: bytes):
 
 # ---------------------------------------------------------------- record batch v2
 def record_batch(records, base_ts=1_700_000_000_000, producer_id=-1, producer_epoch=-1,
-                 base_sequence=-1, attributes=0, corrupt_crc=False, magic=2):
-    """records: list of (key, value, [(hkey, hval)]) with bytes/None fields."""
+                 base_sequence=-1, attributes=0, corrupt_crc=False, magic=2, compress=None):
+    """records: list of (key, value, [(hkey, hval)]) with bytes/None fields.
+    compress: optional (codec_id, fn) applied to the records section."""
     recs = b""
     for i, (k, v, hdrs) in enumerate(records):
         body = i8(0) + varint(i) + varint(i)  # attributes, timestampDelta, offsetDelta
@@ -264,6 +265,10 @@ def record_batch(records, base_ts=1_700_000_000_000, producer_id=-1, producer_ep
             body += varint(len(hk)) + hk + (varint(-1) if hv is None else varint(len(hv)) + hv)
         recs += varint(len(body)) + body
     n = len(records)
+    if compress is not None:
+        codec, fn = compress
+        attributes = (attributes & ~7) | codec
+        recs = fn(recs)
     after_crc = (i16(attributes) + i32(n - 1) + i64(base_ts) + i64(base_ts + n - 1)
                  + i64(producer_id) + i16(producer_epoch) + i32(base_sequence) + i32(n) + recs)
     crc = crc32c(after_crc)
@@ -271,6 +276,18 @@ def record_batch(records, base_ts=1_700_000_000_000, producer_id=-1, producer_ep
         crc ^= 0x5A5A5A5A
     after_len = i32(0) + i8(magic) + struct.pack(">I", crc) + after_crc
     return i64(0) + i32(len(after_len)) + after_len
+
+
+def xerial_snappy(raw: bytes, chunk: int = 32 * 1024) -> bytes:
+    """The framed ("xerial", snappy-java) stream the Java client writes: magic
+    header, version 1, compatible version 1, then (int32 length, raw block)*."""
+    import snappy
+
+    out = b"\x82SNAPPY\x00" + i32(1) + i32(1)
+    for k in range(0, len(raw), chunk):
+        block = snappy.compress(raw[k:k + chunk])
+        out += i32(len(block)) + block
+    return out
 
 
 def parse_batches(data: bytes):

@@ -7,7 +7,10 @@ ApiVersions version (error 35 plus only the {18, 0, 4} entry), INVALID_REQUEST
 for a malformed client software name, pipelined requests answered in order, an
 acks=0 produce answered with nothing, a produced batch stored verbatim (raw
 Fetch returns the same records, offsets assigned), CORRUPT_MESSAGE for a bad
-CRC, OFFSET_OUT_OF_RANGE and UNKNOWN_TOPIC_OR_PARTITION on fetch, ListOffsets
+CRC, each codec's batch (snappy both raw and xerial-framed) stored verbatim and an
+undecodable compressed payload rejected with Kafka's error (UNKNOWN_SERVER_ERROR),
+OFFSET_OUT_OF_RANGE and UNKNOWN_TOPIC_OR_PARTITION on fetch (empty, not null,
+records), ListOffsets
 earliest/latest, and connection closes (no reply) for an unknown api key, an
 unsupported version of another API, an oversized frame, a negative size and a
 truncated or garbage body — after all of which the broker keeps serving other
@@ -142,6 +145,63 @@ def test_produce_bad_crc_is_corrupt_message(broker, wire_topic):
             43, wire_topic, 0, kwire.record_batch([(b"k", b"ok", [])]))))
         assert res[(wire_topic, 0)]["error"] == 0
         assert res[(wire_topic, 0)]["base_offset"] == before[(wire_topic, 0)]["offset"]
+
+
+def _codecs():
+    import gzip
+
+    import lz4.frame
+    import snappy
+    import zstandard
+    return {
+        "gzip": (1, gzip.compress),
+        "snappy-raw": (2, snappy.compress),
+        "snappy-xerial": (2, kwire.xerial_snappy),
+        "lz4": (3, lambda b: lz4.frame.compress(b, block_linked=False, content_checksum=False)),
+        "zstd": (4, lambda b: zstandard.ZstdCompressor().compress(b)),
+    }
+
+
+@pytest.mark.parametrize("codec", ["gzip", "snappy-raw", "snappy-xerial", "lz4", "zstd"])
+def test_produce_compressed_batch_stored_verbatim(broker, wire_topic, codec):
+    """Both snappy streams (raw: librdkafka/franz-go, framed: Java) and every
+    other codec are accepted, and Fetch returns the batch byte-for-byte except
+    the base offset (and the leader epoch) the broker assigns."""
+    recs = [(b"k%d" % i, (b"%s-%d-" % (codec.encode(), i)) * 20, [("h", b"v")]) for i in range(7)]
+    batch = kwire.record_batch(recs, compress=_codecs()[codec])
+    with Conn(broker.bootstrap) as c:
+        _, res = kwire.parse_produce_v7(c.roundtrip(kwire.produce_v7_request(71, wire_topic, 0, batch)))
+        assert res[(wire_topic, 0)]["error"] == 0
+        base = res[(wire_topic, 0)]["base_offset"]
+        _, res = kwire.parse_fetch_v4(c.roundtrip(kwire.fetch_v4_request(72, wire_topic, 0, base)))
+    got = res[(wire_topic, 0)]["records"]
+    (b, *_) = kwire.parse_batches(got)
+    assert (b["base_offset"], b["count"], b["compression"], b["crc_ok"]) == \
+        (base, 7, _codecs()[codec][0], True)
+    stored = got[:12 + b["length"]]
+    assert stored[8:12] == batch[8:12] and stored[16:] == batch[16:]  # only offset/epoch differ
+
+
+@pytest.mark.parametrize("codec", ["gzip", "snappy-raw", "lz4", "zstd"])
+def test_produce_undecodable_compressed_batch_rejected(broker, wire_topic, codec):
+    codec_id = _codecs()[codec][0]
+    garbage = (codec_id, lambda b: b"\x00\x01not-a-compressed-stream" * 3)
+    batch = kwire.record_batch([(b"k", b"v", [])], compress=garbage)
+    with Conn(broker.bootstrap) as c:
+        _, before = kwire.parse_list_offsets_v1(c.roundtrip(
+            kwire.list_offsets_v1_request(81, wire_topic, 0, -1)))
+        _, res = kwire.parse_produce_v7(c.roundtrip(kwire.produce_v7_request(82, wire_topic, 0, batch)))
+        err = res[(wire_topic, 0)]["error"]
+        _, after = kwire.parse_list_offsets_v1(c.roundtrip(
+            kwire.list_offsets_v1_request(83, wire_topic, 0, -1)))
+    assert err == EXPECTED_UNDECODABLE_ERROR[codec], err
+    assert after[(wire_topic, 0)]["offset"] == before[(wire_topic, 0)]["offset"]
+
+
+# Apache Kafka 4.1 answers a batch whose compressed payload cannot be decoded with
+# UNKNOWN_SERVER_ERROR (-1), not CORRUPT_MESSAGE (2); clients treat -1 as fatal for the
+# batch (Java: not retriable), so the same code keeps client behaviour identical.
+EXPECTED_UNDECODABLE_ERROR = {"gzip": -1, "snappy-raw": -1, "lz4": -1, "zstd": -1}
 
 
 def test_fetch_errors(broker, wire_topic):
