@@ -1,13 +1,13 @@
 #include "storage/checkpoint.h"
 
+#include "base/log.h"
+#include "storage/file_io.h"
+
 #include <fmt/format.h>
 
 #include <charconv>
 #include <string>
 #include <string_view>
-
-#include "base/log.h"
-#include "storage/file_io.h"
 
 namespace riacho::storage {
 

@@ -5,11 +5,11 @@
 // Stateless; any thread.
 #pragma once
 
-#include <filesystem>
-#include <optional>
-
 #include "base/strong_int.h"
 #include "storage/storage_errc.h"
+
+#include <filesystem>
+#include <optional>
 
 namespace riacho::storage {
 

@@ -1,14 +1,13 @@
 #include "storage/file_io.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include "base/invariant.h"
+#include "base/log.h"
 
 #include <cerrno>
 #include <cstring>
-
-#include "base/invariant.h"
-#include "base/log.h"
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace riacho::storage {
 

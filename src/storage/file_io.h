@@ -4,14 +4,14 @@
 // big-endian encode/decode for the on-disk formats. Stateless; callable from any thread.
 #pragma once
 
+#include "storage/storage_errc.h"
+
 #include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
-
-#include "storage/storage_errc.h"
 
 namespace riacho::storage {
 

@@ -1,5 +1,6 @@
 // Per-partition log configuration, with Kafka's defaults and names (topic-level config keys in
-// comments). Plain data, copied into each partition_log at open.
+// comments). Plain data, copied into each partition_log at open; any thread. Not persisted by
+// the storage module (the broker's metadata owns topic configs), so nothing to recover.
 #pragma once
 
 #include <cstdint>
@@ -30,9 +31,10 @@ struct log_config {
 
     // True if the values are usable (the broker validates configs before they get here).
     bool is_valid() const {
-        return segment_bytes >= 64 && segment_bytes <= uint64_t{std::numeric_limits<int32_t>::max()} &&
-               segment_ms > 0 && index_interval_bytes > 0 && segment_index_bytes >= 12 &&
-               flush_messages > 0 && flush_ms > 0;
+        return segment_bytes >= 64 &&
+               segment_bytes <= uint64_t{std::numeric_limits<int32_t>::max()} && segment_ms > 0 &&
+               index_interval_bytes > 0 && segment_index_bytes >= 12 && flush_messages > 0 &&
+               flush_ms > 0;
     }
 };
 

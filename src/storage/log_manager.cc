@@ -1,5 +1,8 @@
 #include "storage/log_manager.h"
 
+#include "base/log.h"
+#include "protocol/wire.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -7,9 +10,6 @@
 #include <charconv>
 #include <system_error>
 #include <thread>
-
-#include "base/log.h"
-#include "protocol/wire.h"
 
 namespace riacho::storage {
 
@@ -27,7 +27,8 @@ std::optional<topic_partition> parse_partition_dir(std::string_view name) {
     auto digits = name.substr(dash + 1);
     int32_t p = 0;
     auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), p);
-    if (ec != std::errc() || ptr != digits.data() + digits.size() || p < 0 || digits[0] == '+') {
+    if (ec != std::errc() || ptr != digits.data() + digits.size() || p < 0 ||
+        (digits.size() > 1 && digits[0] == '0')) {  // must round-trip to the same name
         return std::nullopt;
     }
     return topic_partition{std::string(name.substr(0, dash)), partition_id(p)};
@@ -79,11 +80,12 @@ result<std::unique_ptr<log_manager>, storage_errc> log_manager::open(std::filesy
     std::atomic<size_t> next{0};
     auto worker = [&] {
         for (size_t i = next++; i < found.size(); i = next++) {
-            opened[i].emplace(partition_log::open(data_dir / partition_dir_name(found[i]),
-                                                  cfg(found[i])));
+            opened[i].emplace(
+                partition_log::open(data_dir / partition_dir_name(found[i]), cfg(found[i])));
         }
     };
-    unsigned n = std::max(1u, std::min<unsigned>(open_threads, static_cast<unsigned>(found.size())));
+    unsigned n =
+        std::max(1u, std::min<unsigned>(open_threads, static_cast<unsigned>(found.size())));
     std::vector<std::thread> threads;
     for (unsigned t = 1; t < n; ++t) {
         threads.emplace_back(worker);

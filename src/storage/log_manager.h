@@ -11,6 +11,11 @@
 // interrupted delete are removed at the next open().
 #pragma once
 
+#include "base/strong_int.h"
+#include "storage/log_config.h"
+#include "storage/partition_log.h"
+#include "storage/storage_errc.h"
+
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -21,11 +26,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include "base/strong_int.h"
-#include "storage/log_config.h"
-#include "storage/partition_log.h"
-#include "storage/storage_errc.h"
 
 namespace riacho::storage {
 
@@ -42,6 +42,7 @@ std::string partition_dir_name(const topic_partition& tp);
 class log_manager {
 public:
     // Config for an existing log found at open (per-topic overrides come from the caller).
+    // Called from open()'s worker threads: it must only read immutable data.
     using config_for = std::function<log_config(const topic_partition&)>;
 
     ~log_manager();

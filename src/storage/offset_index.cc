@@ -1,12 +1,12 @@
 #include "storage/offset_index.h"
 
+#include "base/invariant.h"
+#include "storage/file_io.h"
+
 #include <algorithm>
 #include <limits>
 #include <system_error>
 #include <utility>
-
-#include "base/invariant.h"
-#include "storage/file_io.h"
 
 namespace riacho::storage {
 
@@ -32,7 +32,8 @@ offset_index& offset_index::operator=(offset_index&& o) noexcept {
 offset_index::~offset_index() { close_fd(_fd); }
 
 result<offset_index, storage_errc> offset_index::open(std::filesystem::path path,
-                                                      kafka_offset base, size_t max_entries) {
+                                                      kafka_offset base,
+                                                      size_t max_entries) {
     auto fd = open_file_rw(path, true);
     if (!fd) {
         return unexpected{fd.error()};
@@ -67,8 +68,8 @@ result<offset_index, storage_errc> offset_index::open(std::filesystem::path path
 
 status offset_index::append(kafka_offset offset, uint32_t position) {
     INVARIANT(!full(), "offset index {} is full", _path.string());
-    INVARIANT(_entries.empty() || (offset > _entries.back().offset &&
-                                   position > _entries.back().position),
+    INVARIANT(_entries.empty() ||
+                  (offset > _entries.back().offset && position > _entries.back().position),
               "offset index {} entries must grow", _path.string());
     int64_t rel = offset - _base;
     INVARIANT(rel >= 0 && rel <= std::numeric_limits<int32_t>::max(), "relative offset {}", rel);
@@ -93,9 +94,8 @@ offset_index::entry offset_index::lookup(kafka_offset target) const {
 }
 
 status offset_index::truncate_to_position(uint64_t position) {
-    auto it = std::lower_bound(
-        _entries.begin(), _entries.end(), position,
-        [](const entry& e, uint64_t p) { return uint64_t{e.position} < p; });
+    auto it = std::lower_bound(_entries.begin(), _entries.end(), position,
+                               [](const entry& e, uint64_t p) { return uint64_t{e.position} < p; });
     _entries.erase(it, _entries.end());
     return truncate_file(_fd, _entries.size() * offset_index_entry_bytes);
 }

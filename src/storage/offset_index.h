@@ -9,12 +9,12 @@
 // segment's recovery rebuilds the index from the log.
 #pragma once
 
+#include "base/strong_int.h"
+#include "storage/storage_errc.h"
+
 #include <cstdint>
 #include <filesystem>
 #include <vector>
-
-#include "base/strong_int.h"
-#include "storage/storage_errc.h"
 
 namespace riacho::storage {
 
@@ -23,8 +23,8 @@ inline constexpr size_t offset_index_entry_bytes = 8;
 class offset_index {
 public:
     struct entry {
-        kafka_offset offset;     // absolute (base + relative)
-        uint32_t position = 0;   // byte position of the batch in the .log file
+        kafka_offset offset;    // absolute (base + relative)
+        uint32_t position = 0;  // byte position of the batch in the .log file
     };
 
     offset_index() = default;
@@ -35,7 +35,8 @@ public:
     ~offset_index();
 
     // Opens or creates the file and loads its entries. A partial trailing entry is dropped.
-    static result<offset_index, storage_errc> open(std::filesystem::path path, kafka_offset base,
+    static result<offset_index, storage_errc> open(std::filesystem::path path,
+                                                   kafka_offset base,
                                                    size_t max_entries);
 
     // REQUIRES: !full(), offset > last entry's, position > last entry's, offset - base fits int32.

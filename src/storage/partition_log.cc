@@ -1,12 +1,12 @@
 #include "storage/partition_log.h"
 
-#include <algorithm>
-#include <system_error>
-
 #include "base/invariant.h"
 #include "base/log.h"
 #include "storage/checkpoint.h"
 #include "storage/file_io.h"
+
+#include <algorithm>
+#include <system_error>
 
 namespace riacho::storage {
 
@@ -15,8 +15,8 @@ partition_log::partition_log(std::filesystem::path dir, log_config cfg)
 
 partition_log::~partition_log() = default;  // without close(): the next open recovers
 
-result<std::unique_ptr<partition_log>, storage_errc> partition_log::open(
-    std::filesystem::path dir, log_config cfg) {
+result<std::unique_ptr<partition_log>, storage_errc> partition_log::open(std::filesystem::path dir,
+                                                                         log_config cfg) {
     INVARIANT(cfg.is_valid(), "invalid log config for {}", dir.string());
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
@@ -25,6 +25,7 @@ result<std::unique_ptr<partition_log>, storage_errc> partition_log::open(
         return unexpected{storage_errc::io_error};
     }
     std::unique_ptr<partition_log> log(new partition_log(dir, cfg));
+    bool fresh = std::filesystem::is_empty(dir, ec);
     auto clean_marker = read_offset_checkpoint(dir / clean_shutdown_file);
     auto start_ckpt = read_offset_checkpoint(dir / log_start_offset_file);
     auto recovery_ckpt = read_offset_checkpoint(dir / recovery_point_file);
@@ -41,8 +42,7 @@ result<std::unique_ptr<partition_log>, storage_errc> partition_log::open(
         return unexpected{segments.error()};
     }
     log->_segments = std::move(segments).value();
-    if (clean_marker && !log->_segments.empty() &&
-        log->active().next_offset() != *clean_marker) {
+    if (clean_marker && !log->_segments.empty() && log->active().next_offset() != *clean_marker) {
         LOG_WARN("storage", "{}: log end {} differs from the clean-shutdown marker {}, recovering",
                  dir.string(), log->active().next_offset().value(), clean_marker->value());
         log->_segments.clear();
@@ -68,8 +68,8 @@ result<std::unique_ptr<partition_log>, storage_errc> partition_log::open(
     log->_log_start_offset = std::max(start, log->_segments.begin()->first);
     if (log->_log_start_offset > log->_log_end_offset) {
         // The data up to the checkpointed log start was lost in a crash: start empty there.
-        LOG_WARN("storage", "{}: log start {} beyond log end {}, restarting the log",
-                 dir.string(), log->_log_start_offset.value(), log->_log_end_offset.value());
+        LOG_WARN("storage", "{}: log start {} beyond log end {}, restarting the log", dir.string(),
+                 log->_log_start_offset.value(), log->_log_end_offset.value());
         auto st = log->reset_to(log->_log_start_offset);
         if (!st) {
             return unexpected{st.error()};
@@ -88,8 +88,10 @@ result<std::unique_ptr<partition_log>, storage_errc> partition_log::open(
         return unexpected{rp.error()};
     }
     LOG_INFO("storage", "{}: opened ({}), {} segments, log start {}, log end {}", dir.string(),
-             clean_marker ? "clean" : "recovered", log->_segments.size(),
-             log->_log_start_offset.value(), log->_log_end_offset.value());
+             fresh          ? "new"
+             : clean_marker ? "clean"
+                            : "recovered",
+             log->_segments.size(), log->_log_start_offset.value(), log->_log_end_offset.value());
     return log;
 }
 
@@ -125,7 +127,8 @@ status partition_log::reset_to(kafka_offset offset) {
 }
 
 result<append_result, storage_errc> partition_log::append(std::span<uint8_t> batch,
-                                                          leader_epoch epoch, int64_t now_ms) {
+                                                          leader_epoch epoch,
+                                                          int64_t now_ms) {
     INVARIANT(!_closed, "append to closed log {}", _dir.string());
     INVARIANT(batch.size() >= protocol::batch_header_size, "batch of {} bytes", batch.size());
     protocol::batch_header h = decode_batch_header(batch.data());
@@ -156,7 +159,8 @@ result<append_result, storage_errc> partition_log::append(std::span<uint8_t> bat
     int64_t append_time_ms = -1;
     if (_cfg.message_timestamp_type == timestamp_type::log_append_time) {
         protocol::set_log_append_time(batch, now_ms);
-        h.attributes = static_cast<int16_t>(h.attributes | protocol::batch_attributes::log_append_time);
+        h.attributes =
+            static_cast<int16_t>(h.attributes | protocol::batch_attributes::log_append_time);
         h.max_timestamp = now_ms;
         append_time_ms = now_ms;
     }
@@ -198,7 +202,8 @@ status partition_log::roll(int64_t now_ms) {
     return write_offset_checkpoint(_dir / recovery_point_file, _recovery_point);
 }
 
-result<read_slice, storage_errc> partition_log::read(kafka_offset from, size_t max_bytes,
+result<read_slice, storage_errc> partition_log::read(kafka_offset from,
+                                                     size_t max_bytes,
                                                      bool min_one_batch,
                                                      std::optional<kafka_offset> max_offset) const {
     INVARIANT(!_closed, "read from closed log {}", _dir.string());

@@ -18,18 +18,18 @@
 // producer state. Files: docs/formats/log-segment.md.
 #pragma once
 
-#include <cstdint>
-#include <filesystem>
-#include <memory>
-#include <optional>
-#include <span>
-
 #include "base/strong_int.h"
 #include "storage/log_config.h"
 #include "storage/producer_state.h"
 #include "storage/recovery.h"
 #include "storage/segment.h"
 #include "storage/storage_errc.h"
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
 
 namespace riacho::storage {
 
@@ -64,16 +64,19 @@ public:
     // base offset to log_end_offset() and its partition leader epoch, in place (and
     // LogAppendTime when configured), rolling the segment first when needed.
     // Errors: out_of_order_sequence, invalid_producer_epoch (nothing written), io_error.
-    result<append_result, storage_errc> append(std::span<uint8_t> batch, leader_epoch epoch,
+    result<append_result, storage_errc> append(std::span<uint8_t> batch,
+                                               leader_epoch epoch,
                                                int64_t now_ms);
 
     // Whole batches from the one containing `from`, up to `max_bytes` (at least one batch when
     // `min_one_batch`, KIP-74), never a batch reaching `max_offset` (exclusive; e.g. the high
     // watermark; defaults to the log end). An empty slice at the end of the log.
     // Errors: offset_out_of_range when from < log_start_offset() or from > log_end_offset().
-    result<read_slice, storage_errc> read(kafka_offset from, size_t max_bytes, bool min_one_batch,
-                                          std::optional<kafka_offset> max_offset = std::nullopt)
-        const;
+    result<read_slice, storage_errc> read(
+        kafka_offset from,
+        size_t max_bytes,
+        bool min_one_batch,
+        std::optional<kafka_offset> max_offset = std::nullopt) const;
 
     kafka_offset log_start_offset() const { return _log_start_offset; }
     kafka_offset log_end_offset() const { return _log_end_offset; }

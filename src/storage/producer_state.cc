@@ -1,13 +1,13 @@
 #include "storage/producer_state.h"
 
-#include <algorithm>
-#include <limits>
-#include <system_error>
-
 #include "base/log.h"
 #include "protocol/crc32c.h"
 #include "storage/file_io.h"
 #include "storage/segment.h"
+
+#include <algorithm>
+#include <limits>
+#include <system_error>
 
 namespace riacho::storage {
 
@@ -192,7 +192,8 @@ std::vector<kafka_offset> producer_state::list_snapshots(const std::filesystem::
             continue;
         }
         auto digits = name.substr(0, 20);
-        if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        if (!std::all_of(digits.begin(), digits.end(),
+                         [](char c) { return c >= '0' && c <= '9'; })) {
             continue;
         }
         out.emplace_back(std::stoll(digits));
@@ -201,8 +202,7 @@ std::vector<kafka_offset> producer_state::list_snapshots(const std::filesystem::
     return out;
 }
 
-status producer_state::write_snapshot(const std::filesystem::path& dir,
-                                      kafka_offset offset) const {
+status producer_state::write_snapshot(const std::filesystem::path& dir, kafka_offset offset) const {
     auto bytes = encode();
     return write_file_atomic(dir / offset_file_name(offset, snapshot_suffix), bytes);
 }
@@ -229,8 +229,7 @@ std::optional<std::pair<kafka_offset, producer_state>> producer_state::load_late
     return std::nullopt;
 }
 
-void producer_state::remove_snapshots_above(const std::filesystem::path& dir,
-                                            kafka_offset offset) {
+void producer_state::remove_snapshots_above(const std::filesystem::path& dir, kafka_offset offset) {
     for (kafka_offset o : list_snapshots(dir)) {
         if (o > offset) {
             std::error_code ec;

@@ -12,6 +12,10 @@
 // Owned by partition_log; same thread. Not yet: producer id expiration, transactions (LSO).
 #pragma once
 
+#include "base/strong_int.h"
+#include "protocol/record_batch.h"
+#include "storage/storage_errc.h"
+
 #include <cstdint>
 #include <deque>
 #include <filesystem>
@@ -19,10 +23,6 @@
 #include <span>
 #include <unordered_map>
 #include <vector>
-
-#include "base/strong_int.h"
-#include "protocol/record_batch.h"
-#include "storage/storage_errc.h"
 
 namespace riacho::storage {
 

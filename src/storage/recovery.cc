@@ -1,11 +1,11 @@
 #include "storage/recovery.h"
 
+#include "base/log.h"
+
 #include <algorithm>
 #include <string>
 #include <system_error>
 #include <vector>
-
-#include "base/log.h"
 
 namespace riacho::storage {
 

@@ -10,14 +10,14 @@
 // thread per log).
 #pragma once
 
+#include "storage/log_config.h"
+#include "storage/producer_state.h"
+#include "storage/segment.h"
+
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
-
-#include "storage/log_config.h"
-#include "storage/producer_state.h"
-#include "storage/segment.h"
 
 namespace riacho::storage {
 

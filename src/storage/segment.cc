@@ -1,15 +1,15 @@
 #include "storage/segment.h"
 
+#include "base/invariant.h"
+#include "base/log.h"
+#include "storage/file_io.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <limits>
 #include <system_error>
 #include <vector>
-
-#include "base/invariant.h"
-#include "base/log.h"
-#include "storage/file_io.h"
 
 namespace riacho::storage {
 
@@ -156,8 +156,10 @@ result<std::unique_ptr<segment>, storage_errc> segment::open(const std::filesyst
         return unexpected{st.error()};
     }
     bool need_recovery = recover;
-    if (!need_recovery && (!s->_offset_index.is_sane(s->_size_bytes) || !s->_time_index.is_sane())) {
-        LOG_WARN("storage", "{}: index files look wrong, rebuilding", (dir / offset_file_name(base, ".log")).string());
+    if (!need_recovery &&
+        (!s->_offset_index.is_sane(s->_size_bytes) || !s->_time_index.is_sane())) {
+        LOG_WARN("storage", "{}: index files look wrong, rebuilding",
+                 (dir / offset_file_name(base, ".log")).string());
         need_recovery = true;
     }
     if (!need_recovery) {
@@ -177,8 +179,10 @@ result<std::unique_ptr<segment>, storage_errc> segment::open(const std::filesyst
     return s;
 }
 
-result<uint64_t, storage_errc> segment::scan(uint64_t position, uint64_t end,
-                                             kafka_offset expected_next, scan_mode mode,
+result<uint64_t, storage_errc> segment::scan(uint64_t position,
+                                             uint64_t end,
+                                             kafka_offset expected_next,
+                                             scan_mode mode,
                                              const batch_fn& fn) const {
     const bool strict = mode == scan_mode::recovery;
     header_reader headers(_fd, end);
@@ -266,19 +270,19 @@ status segment::load_tail() {
     }
     bool first_batch = true;
     status st = ok_status();
-    auto end = scan(last_entry.position, _size_bytes, _base, scan_mode::loose,
-                    [&](const batch_header& h, uint64_t pos) {
-                        if (first_batch && !_offset_index.empty() &&
-                            (pos != last_entry.position ||
-                             h.last_offset() != last_entry.offset.value())) {
-                            st = unexpected{storage_errc::corrupt};
-                            return false;
-                        }
-                        first_batch = false;
-                        // account() without indexing; recompute bytes since the last entry.
-                        st = account(h, pos, false);
-                        return bool(st);
-                    });
+    auto end =
+        scan(last_entry.position, _size_bytes, _base, scan_mode::loose,
+             [&](const batch_header& h, uint64_t pos) {
+                 if (first_batch && !_offset_index.empty() &&
+                     (pos != last_entry.position || h.last_offset() != last_entry.offset.value())) {
+                     st = unexpected{storage_errc::corrupt};
+                     return false;
+                 }
+                 first_batch = false;
+                 // account() without indexing; recompute bytes since the last entry.
+                 st = account(h, pos, false);
+                 return bool(st);
+             });
     if (!end) {
         return unexpected{end.error()};
     }
@@ -337,12 +341,10 @@ bool segment::should_roll(size_t batch_bytes, kafka_offset last_offset, int64_t 
     }
     return _size_bytes + batch_bytes > _cfg.segment_bytes ||
            (_rolling_base_ms && now_ms - *_rolling_base_ms > _cfg.segment_ms) ||
-           _offset_index.full() || _time_index.full() ||
-           last_offset - _base > max_relative_offset;
+           _offset_index.full() || _time_index.full() || last_offset - _base > max_relative_offset;
 }
 
-status segment::append(std::span<const uint8_t> batch, const batch_header& header,
-                       int64_t now_ms) {
+status segment::append(std::span<const uint8_t> batch, const batch_header& header, int64_t now_ms) {
     INVARIANT(header.base_offset >= _next_offset.value(), "append at {} below next offset {}",
               header.base_offset, _next_offset.value());
     INVARIANT(batch.size() == header.total_size_bytes(), "batch size mismatch");
@@ -362,8 +364,10 @@ status segment::append(std::span<const uint8_t> batch, const batch_header& heade
     return account(header, position, true);
 }
 
-result<read_slice, storage_errc> segment::read(kafka_offset from, kafka_offset max_offset,
-                                               size_t max_bytes, bool min_one_batch) const {
+result<read_slice, storage_errc> segment::read(kafka_offset from,
+                                               kafka_offset max_offset,
+                                               size_t max_bytes,
+                                               bool min_one_batch) const {
     read_slice out;
     auto start = _offset_index.lookup(from);
     uint64_t end_pos = 0;
@@ -401,8 +405,7 @@ result<read_slice, storage_errc> segment::read(kafka_offset from, kafka_offset m
     return out;
 }
 
-result<std::optional<batch_location>, storage_errc> segment::find_batch(
-    kafka_offset offset) const {
+result<std::optional<batch_location>, storage_errc> segment::find_batch(kafka_offset offset) const {
     std::optional<batch_location> found;
     auto start = _offset_index.lookup(offset);
     auto r = scan(start.position, _size_bytes, _base, scan_mode::loose,

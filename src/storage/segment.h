@@ -10,13 +10,6 @@
 // batch and rebuilds both indexes.
 #pragma once
 
-#include <cstdint>
-#include <filesystem>
-#include <functional>
-#include <memory>
-#include <optional>
-#include <span>
-
 #include "base/strong_int.h"
 #include "protocol/record_batch.h"
 #include "protocol/wire.h"
@@ -24,6 +17,13 @@
 #include "storage/offset_index.h"
 #include "storage/storage_errc.h"
 #include "storage/time_index.h"
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
 
 namespace riacho::storage {
 
@@ -40,6 +40,18 @@ struct read_slice {
     kafka_offset first_offset;  // base offset of the first batch in the range
     kafka_offset next_offset;   // last offset of the last batch in the range + 1
 };
+
+// The slice as Fetch response records (file-backed, sent with sendfile).
+inline protocol::records_data to_records_data(const read_slice& s) {
+    protocol::records_data r;
+    r.is_null = false;
+    if (s.size_bytes > 0) {
+        r.file = s.file;
+        r.file_position = s.position;
+        r.file_size_bytes = s.size_bytes;
+    }
+    return r;
+}
 
 struct batch_location {
     protocol::batch_header header;
@@ -80,14 +92,17 @@ public:
 
     // Appends one batch whose header already holds its final base offset.
     // REQUIRES: base_offset >= next_offset(); fits (see should_roll).
-    status append(std::span<const uint8_t> batch, const protocol::batch_header& header,
+    status append(std::span<const uint8_t> batch,
+                  const protocol::batch_header& header,
                   int64_t now_ms);
 
     // Whole batches from the one containing `from`, stopping before any batch reaching
     // `max_offset` (exclusive) or past `max_bytes` (except the first when `min_one_batch`).
     // Empty when no batch here holds an offset >= from.
-    result<read_slice, storage_errc> read(kafka_offset from, kafka_offset max_offset,
-                                          size_t max_bytes, bool min_one_batch) const;
+    result<read_slice, storage_errc> read(kafka_offset from,
+                                          kafka_offset max_offset,
+                                          size_t max_bytes,
+                                          bool min_one_batch) const;
     // First batch whose last offset >= `offset`, if any.
     result<std::optional<batch_location>, storage_errc> find_batch(kafka_offset offset) const;
     // First batch with max_timestamp >= ts and last offset >= min_offset, if any.
@@ -95,9 +110,9 @@ public:
         int64_t ts, kafka_offset min_offset) const;
     // Calls fn(header, position) for each batch with last offset >= `from`; fn returns false
     // to stop early.
-    status for_each_batch(kafka_offset from,
-                          const std::function<bool(const protocol::batch_header&, uint64_t)>& fn)
-        const;
+    status for_each_batch(
+        kafka_offset from,
+        const std::function<bool(const protocol::batch_header&, uint64_t)>& fn) const;
     // Copies one batch's bytes (for ListOffsets record lookups; not on the fetch path).
     result<std::vector<uint8_t>, storage_errc> read_batch_bytes(const batch_location& loc) const;
 
@@ -122,8 +137,10 @@ private:
     // `mode`, calling fn for each valid one until it returns false. Returns the position after
     // the last valid batch visited.
     using batch_fn = std::function<bool(const protocol::batch_header&, uint64_t)>;
-    result<uint64_t, storage_errc> scan(uint64_t position, uint64_t end,
-                                        kafka_offset expected_next, scan_mode mode,
+    result<uint64_t, storage_errc> scan(uint64_t position,
+                                        uint64_t end,
+                                        kafka_offset expected_next,
+                                        scan_mode mode,
                                         const batch_fn& fn) const;
     // Scans batches from position 0 per `mode`, truncates at the first bad one and rebuilds
     // indexes and in-memory stats.

@@ -6,11 +6,13 @@
 //
 // A duplicate idempotent batch is not an error: append() succeeds with
 // append_result::duplicate set and the original offsets (an error value cannot carry them).
+// Plain values; any thread. After io_error the broker should take the log dir offline; a failed
+// fsync never returns (it stops the process, see file_io.h).
 #pragma once
 
-#include <variant>
-
 #include "base/result.h"
+
+#include <variant>
 
 namespace riacho::storage {
 

@@ -1,12 +1,12 @@
 #include "storage/time_index.h"
 
+#include "base/invariant.h"
+#include "storage/file_io.h"
+
 #include <algorithm>
 #include <limits>
 #include <system_error>
 #include <utility>
-
-#include "base/invariant.h"
-#include "storage/file_io.h"
 
 namespace riacho::storage {
 
@@ -31,7 +31,8 @@ time_index& time_index::operator=(time_index&& o) noexcept {
 
 time_index::~time_index() { close_fd(_fd); }
 
-result<time_index, storage_errc> time_index::open(std::filesystem::path path, kafka_offset base,
+result<time_index, storage_errc> time_index::open(std::filesystem::path path,
+                                                  kafka_offset base,
                                                   size_t max_entries) {
     auto fd = open_file_rw(path, true);
     if (!fd) {

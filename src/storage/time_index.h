@@ -8,12 +8,12 @@
 // Owned by its segment; same thread. Not synced per entry; recovery rebuilds it after a crash.
 #pragma once
 
+#include "base/strong_int.h"
+#include "storage/storage_errc.h"
+
 #include <cstdint>
 #include <filesystem>
 #include <vector>
-
-#include "base/strong_int.h"
-#include "storage/storage_errc.h"
 
 namespace riacho::storage {
 
@@ -33,7 +33,8 @@ public:
     time_index& operator=(time_index&& o) noexcept;
     ~time_index();
 
-    static result<time_index, storage_errc> open(std::filesystem::path path, kafka_offset base,
+    static result<time_index, storage_errc> open(std::filesystem::path path,
+                                                 kafka_offset base,
                                                  size_t max_entries);
 
     // Appends if `timestamp` is above the last entry's (else does nothing).

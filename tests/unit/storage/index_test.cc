@@ -1,15 +1,15 @@
 // offset_index and time_index on their own: big-endian 8/12-byte entries on disk, binary-search
 // lookups (the last entry at or below the target, or the segment base), truncation, a partial
 // trailing entry dropped on open, sanity checks, and the segment file naming.
-#include <gtest/gtest.h>
-
-#include <fstream>
-
 #include "storage/file_io.h"
 #include "storage/offset_index.h"
 #include "storage/segment.h"
 #include "storage/time_index.h"
 #include "storage_test_util.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
 
 namespace riacho::storage {
 namespace {

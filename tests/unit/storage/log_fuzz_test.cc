@@ -8,16 +8,16 @@
 // end. After a crash the log must be a prefix of the model that lost only the damaged batches;
 // the model is then cut to match. After every reopen the whole log is read back and compared
 // batch by batch (offsets, CRC, leader epoch). A failure prints the seed and step.
-#include <gtest/gtest.h>
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cstdlib>
-#include <fstream>
-#include <random>
-
 #include "storage/partition_log.h"
 #include "storage_test_util.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fcntl.h>
+#include <fstream>
+#include <random>
+#include <unistd.h>
 
 namespace riacho::storage {
 namespace {
@@ -99,15 +99,18 @@ private:
         ASSERT_TRUE(r.has_value());
         ASSERT_FALSE(r->duplicate);
         ASSERT_EQ(r->base_offset, kafka_offset(leo()));
-        model_batch m{leo(), leo() + h.last_offset_delta, b.size(), decode_batch_header(b.data()).crc,
-                      epoch, ts, first_seq, first_seq < 0 ? -1 : first_seq + h.last_offset_delta};
+        model_batch m{leo(),     leo() + h.last_offset_delta,
+                      b.size(),  decode_batch_header(b.data()).crc,
+                      epoch,     ts,
+                      first_seq, first_seq < 0 ? -1 : first_seq + h.last_offset_delta};
         _batches.push_back(m);
         ASSERT_EQ(_log->log_end_offset(), kafka_offset(leo()));
     }
 
     void append_plain() {
         int64_t ts = _now + pick(-5000, 5000);
-        auto b = make_batch(batch_spec{.records = static_cast<int>(pick(1, 6)), .timestamp = ts,
+        auto b = make_batch(batch_spec{.records = static_cast<int>(pick(1, 6)),
+                                       .timestamp = ts,
                                        .value_bytes = static_cast<size_t>(pick(0, 400)),
                                        .fill = static_cast<uint8_t>(pick(0, 255))});
         do_append(std::move(b), -1, ts);
@@ -128,8 +131,11 @@ private:
         int32_t seq = pb.empty() ? 0 : pb.back()->last_seq + 1;
         int64_t ts = _now + pick(-5000, 5000);
         int records = static_cast<int>(pick(1, 4));
-        auto b = make_batch(batch_spec{.records = records, .timestamp = ts, .value_bytes = 30,
-                                       .producer_id = 7, .producer_epoch = 0,
+        auto b = make_batch(batch_spec{.records = records,
+                                       .timestamp = ts,
+                                       .value_bytes = 30,
+                                       .producer_id = 7,
+                                       .producer_epoch = 0,
                                        .base_sequence = seq});
         do_append(std::move(b), seq, ts);
     }
@@ -141,15 +147,18 @@ private:
         }
         // Only the last five batches in the log are remembered.
         size_t window = std::min<size_t>(5, pb.size());
-        const model_batch& m = *pb[pb.size() - 1 - static_cast<size_t>(pick(0, int64_t(window) - 1))];
+        const model_batch& m =
+            *pb[pb.size() - 1 - static_cast<size_t>(pick(0, int64_t(window) - 1))];
         if (m.last < _log->log_start_offset().value()) {
             // Its segment may be deleted: after a restart only the snapshot would remember it
             // (Kafka also forgets producer batches below the log start).
             return;
         }
         auto b = make_batch(batch_spec{.records = static_cast<int>(m.last - m.base + 1),
-                                       .timestamp = m.first_timestamp, .value_bytes = 30,
-                                       .producer_id = 7, .producer_epoch = 0,
+                                       .timestamp = m.first_timestamp,
+                                       .value_bytes = 30,
+                                       .producer_id = 7,
+                                       .producer_epoch = 0,
                                        .base_sequence = m.first_seq});
         auto r = _log->append(b, leader_epoch(0), _now);
         ASSERT_TRUE(r.has_value()) << to_string(r.error()) << " retrying seq " << m.first_seq
@@ -268,8 +277,8 @@ private:
             uint64_t last_batch = last_batch_position(last);
             uint64_t at = 0;
             do {
-                at = static_cast<uint64_t>(pick(static_cast<int64_t>(last_batch),
-                                                static_cast<int64_t>(size) - 1));
+                at = static_cast<uint64_t>(
+                    pick(static_cast<int64_t>(last_batch), static_cast<int64_t>(size) - 1));
             } while (at - last_batch >= 12 && at - last_batch < 16);
             int fd = ::open(last.c_str(), O_RDWR);
             ASSERT_GE(fd, 0);

@@ -2,10 +2,11 @@
 // '-' and '.' work; open() reopens every partition (in parallel) with its data; create/get/
 // remove/close_all; a remove interrupted after the rename (a `...-delete` folder) is finished at
 // the next open; stray folders are ignored.
-#include <gtest/gtest.h>
-
 #include "storage/log_manager.h"
+
 #include "storage_test_util.h"
+
+#include <gtest/gtest.h>
 
 namespace riacho::storage {
 namespace {
@@ -24,6 +25,8 @@ TEST(log_manager, parses_partition_dir_names_at_the_last_dash) {
     EXPECT_FALSE(parse_partition_dir("-1").has_value());
     EXPECT_FALSE(parse_partition_dir("topic-x1").has_value());
     EXPECT_FALSE(parse_partition_dir("topic-+1").has_value());
+    EXPECT_FALSE(parse_partition_dir("topic-01").has_value());
+    EXPECT_EQ(parse_partition_dir("topic-0")->partition, partition_id(0));
     EXPECT_FALSE(parse_partition_dir("t-0.abc-delete").has_value());
     EXPECT_EQ(partition_dir_name({"a-b.c", partition_id(7)}), "a-b.c-7");
 }
@@ -36,12 +39,10 @@ log_config cfg_for(const topic_partition&) {
 
 TEST(log_manager, reopens_all_partitions) {
     temp_dir tmp;
-    std::vector<topic_partition> tps = {{"orders", partition_id(0)},
-                                        {"orders", partition_id(1)},
-                                        {"my-events.v1", partition_id(0)},
-                                        {"my-events.v1", partition_id(12)},
-                                        {"a-b-c", partition_id(3)},
-                                        {"__cluster_metadata", partition_id(0)}};
+    std::vector<topic_partition> tps = {
+        {"orders", partition_id(0)},       {"orders", partition_id(1)},
+        {"my-events.v1", partition_id(0)}, {"my-events.v1", partition_id(12)},
+        {"a-b-c", partition_id(3)},        {"__cluster_metadata", partition_id(0)}};
     {
         auto mgr = log_manager::open(tmp.path(), cfg_for, 3);
         ASSERT_TRUE(mgr.has_value());

@@ -5,10 +5,13 @@
 // by time; byte limits, KIP-74 min-one-batch, the max-offset bound and out-of-range offsets;
 // timestamp lookups (offset_for_timestamp, max_timestamp_offset); LogAppendTime; reopen after a
 // clean close keeps everything; truncate_to and advance_log_start_offset.
+#include "storage/partition_log.h"
+
+#include "storage_test_util.h"
+
 #include <gtest/gtest.h>
 
-#include "storage/partition_log.h"
-#include "storage_test_util.h"
+#include <unistd.h>
 
 namespace riacho::storage {
 namespace {
@@ -290,6 +293,45 @@ TEST(partition_log, advance_log_start_deletes_whole_segments_only) {
     EXPECT_EQ(b[0].base_offset, 50);
     ASSERT_TRUE(log->advance_log_start_offset(kafka_offset(100)).has_value());
     EXPECT_EQ(log->segment_count(), 1u);  // the active segment stays
+}
+
+TEST(partition_log, flush_policy_moves_the_recovery_point) {
+    temp_dir tmp;
+    log_config cfg;
+    cfg.flush_messages = 5;
+    auto log = open_log(tmp.path() / "t-0", cfg);
+    auto b = make_batch(3);
+    ASSERT_TRUE(log->append(b, leader_epoch(0), 0).has_value());
+    EXPECT_EQ(log->recovery_point(), kafka_offset(0));
+    b = make_batch(3);
+    ASSERT_TRUE(log->append(b, leader_epoch(0), 0).has_value());
+    EXPECT_EQ(log->recovery_point(), kafka_offset(6));
+    b = make_batch(1);
+    ASSERT_TRUE(log->append(b, leader_epoch(0), 0).has_value());
+    EXPECT_EQ(log->recovery_point(), kafka_offset(6));
+    log->flush();
+    EXPECT_EQ(log->recovery_point(), kafka_offset(7));
+}
+
+TEST(partition_log, read_slice_becomes_file_backed_records) {
+    temp_dir tmp;
+    auto log = open_log(tmp.path() / "t-0", small_config());
+    auto b = make_batch(2);
+    ASSERT_TRUE(log->append(b, leader_epoch(0), 0).has_value());
+    auto r = log->read(kafka_offset(0), 1 << 20, true);
+    ASSERT_TRUE(r.has_value());
+    auto records = to_records_data(*r);
+    EXPECT_FALSE(records.is_null);
+    ASSERT_TRUE(records.file != nullptr);
+    EXPECT_EQ(records.size_bytes(), b.size());
+    EXPECT_EQ(records.file_position, 0u);
+    // The descriptor outlives the log.
+    ASSERT_TRUE(log->close().has_value());
+    log.reset();
+    std::vector<uint8_t> back(b.size());
+    EXPECT_EQ(::pread(records.file->fd, back.data(), back.size(), 0),
+              static_cast<ssize_t>(b.size()));
+    EXPECT_EQ(back, b);
 }
 
 }  // namespace

@@ -5,11 +5,12 @@
 // accepted at any sequence; sequences wrap at INT32_MAX. The state must survive a restart:
 // from the snapshot written at roll/close, and from a log scan after an unclean stop. Also the
 // snapshot encoding round-trips and rejects corruption.
-#include <gtest/gtest.h>
+#include "storage/producer_state.h"
 
 #include "storage/partition_log.h"
-#include "storage/producer_state.h"
 #include "storage_test_util.h"
+
+#include <gtest/gtest.h>
 
 namespace riacho::storage {
 namespace {
@@ -21,8 +22,8 @@ using test::temp_dir;
 constexpr int64_t pid = 4242;
 
 std::vector<uint8_t> idem(int16_t epoch, int32_t seq, int records = 2, int64_t id = pid) {
-    return make_batch(batch_spec{.records = records, .producer_id = id, .producer_epoch = epoch,
-                                 .base_sequence = seq});
+    return make_batch(batch_spec{
+        .records = records, .producer_id = id, .producer_epoch = epoch, .base_sequence = seq});
 }
 
 result<append_result, storage_errc> append(partition_log& log, std::vector<uint8_t> b) {
@@ -104,8 +105,8 @@ TEST(producer_state, sequence_wraps_at_int32_max) {
     EXPECT_TRUE(append(*log, idem(0, 0, 2))->duplicate);
     // A batch straddling the wrap: max, 0.
     ASSERT_TRUE(append(*log, idem(1, 0, 1)).has_value());
-    auto b = make_batch(batch_spec{.records = 2, .producer_id = pid + 9, .producer_epoch = 0,
-                                   .base_sequence = max});
+    auto b = make_batch(batch_spec{
+        .records = 2, .producer_id = pid + 9, .producer_epoch = 0, .base_sequence = max});
     ASSERT_TRUE(log->append(b, leader_epoch(0), 0).has_value());
     EXPECT_TRUE(append(*log, idem(0, 1, 1, pid + 9)).has_value());
 }

@@ -5,14 +5,14 @@
 // log must truncate exactly the damaged batch (and everything after it), rebuild the indexes,
 // and continue appending at the right offset. Also: a clean close skips the scan, a damaged
 // index file is rebuilt, a corrupt middle segment drops the later segments.
-#include <gtest/gtest.h>
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <fstream>
-
 #include "storage/partition_log.h"
 #include "storage_test_util.h"
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <fstream>
+#include <unistd.h>
 
 namespace riacho::storage {
 namespace {
@@ -43,7 +43,8 @@ std::filesystem::path last_log_file(const std::filesystem::path& dir) {
     return test::files_with_suffix(dir, ".log").back();
 }
 
-void damage(const std::filesystem::path& file, const std::function<void(int fd, uint64_t size)>& fn) {
+void damage(const std::filesystem::path& file,
+            const std::function<void(int fd, uint64_t size)>& fn) {
     int fd = ::open(file.c_str(), O_RDWR);
     ASSERT_GE(fd, 0);
     fn(fd, std::filesystem::file_size(file));
@@ -68,7 +69,8 @@ std::unique_ptr<crashed_log> crash_after_writes() {
     return c;  // the log is destroyed without close()
 }
 
-void expect_recovered_to(const std::filesystem::path& dir, kafka_offset expected_end,
+void expect_recovered_to(const std::filesystem::path& dir,
+                         kafka_offset expected_end,
                          size_t expected_batches) {
     auto log = partition_log::open(dir, small_config());
     ASSERT_TRUE(log.has_value());
@@ -94,7 +96,8 @@ TEST(log_recovery, intact_log_after_crash_loses_nothing) {
 
 TEST(log_recovery, torn_tail_is_truncated) {
     auto c = crash_after_writes();
-    damage(last_log_file(c->dir), [](int fd, uint64_t size) { ASSERT_EQ(::ftruncate(fd, size - 5), 0); });
+    damage(last_log_file(c->dir),
+           [](int fd, uint64_t size) { ASSERT_EQ(::ftruncate(fd, size - 5), 0); });
     expect_recovered_to(c->dir, c->end - 2, 29);
 }
 
@@ -228,7 +231,8 @@ TEST(log_recovery, clean_marker_with_wrong_end_offset_triggers_recovery) {
         ASSERT_TRUE((*log)->close().has_value());
     }
     // Damage after the clean close: the tail no longer matches the marker.
-    damage(last_log_file(dir), [](int fd, uint64_t size) { ASSERT_EQ(::ftruncate(fd, size - 1), 0); });
+    damage(last_log_file(dir),
+           [](int fd, uint64_t size) { ASSERT_EQ(::ftruncate(fd, size - 1), 0); });
     auto log = partition_log::open(dir, small_config());
     ASSERT_TRUE(log.has_value());
     EXPECT_EQ((*log)->log_end_offset(), kafka_offset(18));

@@ -3,25 +3,26 @@
 // covers (pread of the returned file range, then header parsing and CRC checks).
 #pragma once
 
-#include <gtest/gtest.h>
-#include <unistd.h>
-
-#include <cstdlib>
-#include <filesystem>
-#include <string>
-#include <vector>
-
 #include "protocol/record_batch.h"
 #include "storage/file_io.h"
 #include "storage/partition_log.h"
 #include "storage/segment.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <unistd.h>
+#include <vector>
 
 namespace riacho::storage::test {
 
 class temp_dir {
 public:
     temp_dir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "riacho-storage-XXXXXX").string();
+        std::string tmpl =
+            (std::filesystem::temp_directory_path() / "riacho-storage-XXXXXX").string();
         char* p = ::mkdtemp(tmpl.data());
         EXPECT_NE(p, nullptr);
         _path = tmpl;
@@ -38,7 +39,7 @@ private:
 
 struct batch_spec {
     int records = 1;
-    int64_t timestamp = 1000;     // first record; record i has timestamp + i
+    int64_t timestamp = 1000;  // first record; record i has timestamp + i
     size_t value_bytes = 10;
     int64_t producer_id = -1;
     int16_t producer_epoch = -1;
@@ -60,10 +61,11 @@ inline std::vector<uint8_t> make_batch(const batch_spec& s) {
     return b.build();
 }
 
-inline std::vector<uint8_t> make_batch(int records, int64_t timestamp = 1000,
+inline std::vector<uint8_t> make_batch(int records,
+                                       int64_t timestamp = 1000,
                                        size_t value_bytes = 10) {
-    return make_batch(batch_spec{.records = records, .timestamp = timestamp,
-                                 .value_bytes = value_bytes});
+    return make_batch(
+        batch_spec{.records = records, .timestamp = timestamp, .value_bytes = value_bytes});
 }
 
 inline std::vector<uint8_t> slice_bytes(const read_slice& s) {
