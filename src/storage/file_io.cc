@@ -23,6 +23,10 @@ const char* to_string(storage_errc e) {
             return "out_of_order_sequence";
         case storage_errc::invalid_producer_epoch:
             return "invalid_producer_epoch";
+        case storage_errc::batch_too_large:
+            return "batch_too_large";
+        case storage_errc::invalid_batch:
+            return "invalid_batch";
         case storage_errc::not_found:
             return "not_found";
         case storage_errc::already_exists:

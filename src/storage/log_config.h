@@ -26,6 +26,11 @@ struct log_config {
     int64_t flush_ms = std::numeric_limits<int64_t>::max();
     // message.timestamp.type: log_append_time overwrites max_timestamp with the broker's time.
     timestamp_type message_timestamp_type = timestamp_type::create_time;
+    // retention.ms / retention.bytes: delete_old_segments() removes the oldest non-active
+    // segments whose max timestamp is older than retention_ms, or while the log is larger than
+    // retention_bytes. -1 = unlimited.
+    int64_t retention_ms = 7ll * 24 * 60 * 60 * 1000;
+    int64_t retention_bytes = -1;
     // How many producer-state snapshots to keep in the partition directory.
     uint32_t producer_snapshots_retained = 2;
 

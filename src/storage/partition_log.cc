@@ -132,8 +132,13 @@ result<append_result, storage_errc> partition_log::append(std::span<uint8_t> bat
     INVARIANT(!_closed, "append to closed log {}", _dir.string());
     INVARIANT(batch.size() >= protocol::batch_header_size, "batch of {} bytes", batch.size());
     protocol::batch_header h = decode_batch_header(batch.data());
-    INVARIANT(h.total_size_bytes() == batch.size() && h.last_offset_delta >= 0,
-              "append REQUIRES one validated batch");
+    INVARIANT(h.total_size_bytes() == batch.size(), "append REQUIRES one validated batch");
+    if (h.last_offset_delta < 0) {
+        return unexpected{storage_errc::invalid_batch};  // validation lets empty batches through
+    }
+    if (batch.size() > _cfg.segment_bytes) {
+        return unexpected{storage_errc::batch_too_large};
+    }
 
     auto check = _producers.check(h);
     if (!check) {
@@ -363,6 +368,37 @@ status partition_log::advance_log_start_offset(kafka_offset offset) {
         _segments.erase(_segments.begin());
     }
     return ok_status();
+}
+
+result<size_t, storage_errc> partition_log::delete_old_segments(int64_t now_ms) {
+    INVARIANT(!_closed, "retention on closed log {}", _dir.string());
+    uint64_t total = size_bytes();
+    size_t deleted = 0;
+    while (_segments.size() > 1) {
+        const segment& oldest = *_segments.begin()->second;
+        bool by_time = _cfg.retention_ms >= 0 && oldest.max_timestamp() >= 0 &&
+                       now_ms - oldest.max_timestamp() > _cfg.retention_ms;
+        bool by_size = _cfg.retention_bytes >= 0 &&
+                       total - oldest.size_bytes() >= uint64_t(_cfg.retention_bytes);
+        if (!by_time && !by_size) {
+            break;
+        }
+        total -= oldest.size_bytes();
+        auto st = _segments.begin()->second->remove_files();
+        if (!st) {
+            return unexpected{st.error()};
+        }
+        _segments.erase(_segments.begin());
+        ++deleted;
+    }
+    if (deleted > 0 && _segments.begin()->first > _log_start_offset) {
+        _log_start_offset = _segments.begin()->first;
+        auto ck = write_offset_checkpoint(_dir / log_start_offset_file, _log_start_offset);
+        if (!ck) {
+            return unexpected{ck.error()};
+        }
+    }
+    return deleted;
 }
 
 status partition_log::close() {

@@ -63,7 +63,8 @@ public:
     // Appends exactly one v2 batch already checked by protocol::validate_batch. Sets its
     // base offset to log_end_offset() and its partition leader epoch, in place (and
     // LogAppendTime when configured), rolling the segment first when needed.
-    // Errors: out_of_order_sequence, invalid_producer_epoch (nothing written), io_error.
+    // Errors (nothing written): out_of_order_sequence, invalid_producer_epoch, batch_too_large,
+    // invalid_batch; io_error (a partial write is cut off again).
     result<append_result, storage_errc> append(std::span<uint8_t> batch,
                                                leader_epoch epoch,
                                                int64_t now_ms);
@@ -97,6 +98,10 @@ public:
     // DeleteRecords / retention: moves the log start forward and deletes segments entirely
     // below it (never the active segment). REQUIRES: offset <= log_end_offset().
     status advance_log_start_offset(kafka_offset offset);
+    // Retention: deletes the oldest segments past retention_ms (by their max timestamp) or
+    // beyond retention_bytes, never the active one, and moves the log start to the first
+    // remaining segment. Returns how many segments were deleted. Call periodically.
+    result<size_t, storage_errc> delete_old_segments(int64_t now_ms);
     // Flushes and writes producer snapshot, checkpoints and the clean-shutdown marker. After
     // close() only the destructor may be called.
     status close();

@@ -22,6 +22,9 @@ enum class storage_errc {
     corrupt,                 // on-disk data is invalid where it cannot be repaired by truncation
     out_of_order_sequence,   // idempotent producer skipped or reordered sequence numbers
     invalid_producer_epoch,  // idempotent producer with an epoch older than the one we know
+    batch_too_large,         // batch larger than segment.bytes (RECORD_LIST_TOO_LARGE)
+    invalid_batch,           // batch passed validation but cannot be stored, e.g. an empty batch
+                             // with a negative last_offset_delta (INVALID_RECORD)
     not_found,               // log_manager: no such partition log
     already_exists,          // log_manager: create() of a partition that exists
 };

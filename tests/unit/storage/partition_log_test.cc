@@ -334,5 +334,60 @@ TEST(partition_log, read_slice_becomes_file_backed_records) {
     EXPECT_EQ(back, b);
 }
 
+TEST(partition_log, retention_deletes_old_segments_by_time_and_size) {
+    temp_dir tmp;
+    log_config cfg = small_config();
+    cfg.retention_ms = 10'000;
+    auto log = open_log(tmp.path() / "t-0", cfg);
+    // Batch i has timestamps around 1000 * i; ~200 bytes each, so ~20 per 4 KiB segment.
+    for (int i = 0; i < 100; ++i) {
+        auto b = make_batch(1, 1000 * i, 130);
+        ASSERT_TRUE(log->append(b, leader_epoch(0), 0).has_value());
+    }
+    size_t segments = log->segment_count();
+    ASSERT_GE(segments, 5u);
+    auto d = log->delete_old_segments(50'000);  // keeps segments with data newer than 40 s
+    ASSERT_TRUE(d.has_value());
+    EXPECT_GT(*d, 0u);
+    EXPECT_EQ(log->segment_count(), segments - *d);
+    EXPECT_GT(log->log_start_offset(), kafka_offset(0));
+    EXPECT_LE(log->log_start_offset(), kafka_offset(41));
+    auto first = read_batches(*log, log->log_start_offset(), 1);
+    ASSERT_EQ(first.size(), 1u);
+    // By size: keep at most ~2 segments' worth.
+    cfg.retention_ms = -1;
+    cfg.retention_bytes = 8192;
+    ASSERT_TRUE(log->close().has_value());
+    log = open_log(tmp.path() / "t-0", cfg);
+    d = log->delete_old_segments(50'000);
+    ASSERT_TRUE(d.has_value());
+    // As in Kafka: whole segments go while the rest still holds retention.bytes.
+    EXPECT_GE(log->size_bytes(), 8192u);
+    EXPECT_LT(log->size_bytes(), 8192u + 4096u);
+    // Never the active segment.
+    cfg.retention_bytes = 0;
+    ASSERT_TRUE(log->close().has_value());
+    log = open_log(tmp.path() / "t-0", cfg);
+    ASSERT_TRUE(log->delete_old_segments(1'000'000).has_value());
+    EXPECT_EQ(log->segment_count(), 1u);
+    EXPECT_EQ(log->log_end_offset(), kafka_offset(100));
+    kafka_offset start = log->log_start_offset();
+    EXPECT_GT(start, kafka_offset(41));
+    log.reset();  // even without close(), the new log start was checkpointed
+    log = open_log(tmp.path() / "t-0", cfg);
+    EXPECT_EQ(log->log_start_offset(), start);
+}
+
+TEST(partition_log, rejects_batches_it_cannot_store) {
+    temp_dir tmp;
+    auto log = open_log(tmp.path() / "t-0", small_config());
+    auto big = make_batch(1, 0, 5000);
+    EXPECT_EQ(log->append(big, leader_epoch(0), 0).error(), storage_errc::batch_too_large);
+    protocol::batch_builder empty;
+    auto e = empty.build();  // records_count 0, last_offset_delta -1
+    EXPECT_EQ(log->append(e, leader_epoch(0), 0).error(), storage_errc::invalid_batch);
+    EXPECT_EQ(log->log_end_offset(), kafka_offset(0));
+}
+
 }  // namespace
 }  // namespace riacho::storage
