@@ -86,6 +86,14 @@ java_cmd() {
 }
 java_run() { java_cmd; "${JAVA_CMD[@]}" "$@"; }
 
+# alive <pid>: running and not a zombie (the JVM is not our child once we exit)
+alive() {
+    kill -0 "$1" 2>/dev/null || return 1
+    local state
+    state="$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || echo X)"
+    [[ "$state" != "Z" && "$state" != "X" ]]
+}
+
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 start() {
@@ -96,7 +104,7 @@ start() {
     local cport="${KAFKA_CONTROLLER_PORT:-$((port + 1))}"
     mkdir -p "$dir/logs"
     dir="$(cd "$dir" && pwd)"
-    if [[ -f "$dir/kafka.pid" ]] && kill -0 "$(cat "$dir/kafka.pid")" 2>/dev/null; then
+    if [[ -f "$dir/kafka.pid" ]] && alive "$(cat "$dir/kafka.pid")"; then
         die "a broker is already running on $dir (pid $(cat "$dir/kafka.pid"))"
     fi
     {
@@ -132,7 +140,7 @@ start() {
     echo "$pid" >"$dir/kafka.pid"
     local deadline=$((SECONDS + ${KAFKA_START_TIMEOUT:-90}))
     until port_open "$port"; do
-        if ! kill -0 "$pid" 2>/dev/null; then
+        if ! alive "$pid"; then
             tail -30 "$dir/kafka.log" >&2; die "broker exited during startup"
         fi
         if ((SECONDS >= deadline)); then
@@ -151,11 +159,12 @@ stop() {
     [[ -f "$dir/kafka.pid" ]] || return 0
     local pid
     pid="$(cat "$dir/kafka.pid")"
-    if kill -0 "$pid" 2>/dev/null; then
+    if alive "$pid"; then
         kill -s "$sig" "$pid" 2>/dev/null || true
         local deadline=$((SECONDS + 30))
-        while kill -0 "$pid" 2>/dev/null; do
+        while alive "$pid"; do
             if ((SECONDS >= deadline)); then kill -9 "$pid" 2>/dev/null || true; fi
+            if ((SECONDS >= deadline + 10)); then die "pid $pid did not exit"; fi
             sleep 0.1
         done
     fi
@@ -167,5 +176,5 @@ case "${1:-}" in
     classpath) classpath ;;
     start) shift; start "$@" ;;
     stop) shift; stop "$@" ;;
-    *) sed -n '2,32p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,/^set -euo/p' "$0" | grep '^#' >&2; exit 2 ;;
 esac

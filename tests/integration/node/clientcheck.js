@@ -76,10 +76,32 @@ async function errorType(fn) {
   }
 }
 
+const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
+
+// createTopics + wait until metadata shows a leader for every partition. kafkajs'
+// own waitForLeaders retries only LEADER_NOT_AVAILABLE, but a KRaft broker may
+// briefly answer UNKNOWN_TOPIC_OR_PARTITION for a topic it has just created.
+async function ensureTopics(adm, topics, numPartitions = 1) {
+  const created = await adm.createTopics({
+    topics: topics.map((topic) => ({ topic, numPartitions, replicationFactor: 1 })),
+    waitForLeaders: false });
+  const deadline = Date.now() + 30000;
+  for (;;) {
+    try {
+      const md = await adm.fetchTopicMetadata({ topics });
+      if (md.topics.every((t) => t.partitions.length === numPartitions
+          && t.partitions.every((p) => p.leader >= 0))) return created;
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+    }
+    if (Date.now() > deadline) throw new Error(`topics ${topics} not ready in 30 s`);
+    await sleep(100);
+  }
+}
+
 async function admin(adm, t) {
   const r = {};
-  r.created = await adm.createTopics({ topics: [{ topic: t, numPartitions: 3, replicationFactor: 1 }],
-    waitForLeaders: true });
+  r.created = await ensureTopics(adm, [t], 3);
   r.listed = (await adm.listTopics()).includes(t);
   const md = await adm.fetchTopicMetadata({ topics: [t] });
   r.partitions = md.topics[0].partitions
@@ -96,7 +118,7 @@ async function admin(adm, t) {
   r.deleted = false;
   while (!r.deleted && Date.now() < deadline) {
     r.deleted = !(await adm.listTopics()).includes(t);
-    if (!r.deleted) await new Promise((res) => setTimeout(res, 100));
+    if (!r.deleted) await sleep(100);
   }
   return r;
 }
@@ -166,7 +188,7 @@ async function main() {
   await codecs();
   const kafka = new Kafka({
     clientId: 'riacho-it-kafkajs', brokers: [bootstrap], logLevel: logLevel.WARN,
-    retry: { retries: 5, initialRetryTime: 100 },
+    retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 2000 },
     logCreator: () => ({ namespace, label, log }) =>
       process.stderr.write(`${label} ${namespace} ${log.message} ${log.error || ''}\n`),
   });
@@ -180,8 +202,7 @@ async function main() {
       out.admin = await scenario(() => admin(adm, `${prefix}-admin`));
       const data = `${prefix}-data`;
       const idem = `${prefix}-idem`;
-      await adm.createTopics({ topics: [data, idem].map((topic) => ({ topic, numPartitions: 1 })),
-        waitForLeaders: true });
+      await ensureTopics(adm, [data, idem]);
       out.produce = await scenario(() => produce(kafka, data, {}, 1, 'none'));
       out.idempotent = await scenario(() => produce(kafka, idem,
         { idempotent: true, maxInFlightRequests: 1 }, 4, 'idem'));
@@ -192,7 +213,7 @@ async function main() {
         ['zstd', CompressionTypes.ZSTD]]) {
         const t = `${prefix}-${name}`;
         out.compression[name] = await scenario(async () => {
-          await adm.createTopics({ topics: [{ topic: t, numPartitions: 1 }], waitForLeaders: true });
+          await ensureTopics(adm, [t]);
           return produce(kafka, t, {}, 1, name, type);
         });
       }
