@@ -31,6 +31,8 @@ size_t read_partition(broker_context& ctx, const fetch_target& t, bool use_ids,
                       int8_t isolation_level, size_t bytes_left, bool first_data,
                       partition_data& out) {
     out.partition_index = t.partition;
+    // Kafka sends empty (not null) records even with an error; librdkafka cannot parse null.
+    out.records = protocol::records_data::from_memory({});
     out.high_watermark = -1;
     out.last_stable_offset = -1;
     out.log_start_offset = -1;
@@ -57,7 +59,6 @@ size_t read_partition(broker_context& ctx, const fetch_target& t, bool use_ids,
         out.error_code = protocol::code(error_code::offset_out_of_range);
         return 0;
     }
-    out.records = protocol::records_data::from_memory({});
     if (t.fetch_offset == high_watermark) {
         return 0;
     }
@@ -67,7 +68,6 @@ size_t read_partition(broker_context& ctx, const fetch_target& t, bool use_ids,
                           kafka_offset(high_watermark));
     if (!read) {
         out.error_code = protocol::code(to_error_code(read.error()));
-        out.records = {};
         return 0;
     }
     if (read->size_bytes == 0) {

@@ -25,11 +25,14 @@ error_code batch_error(protocol::batch_errc e) {
             return error_code::corrupt_message;
         case protocol::batch_errc::unsupported_codec:
             return error_code::unsupported_compression_type;
+        case protocol::batch_errc::decompression_failed:
+            // What Apache Kafka 4.1 answers for a payload its codec cannot decode (checked
+            // against it in tests/integration/test_wire.py).
+            return error_code::unknown_server_error;
         case protocol::batch_errc::truncated:
         case protocol::batch_errc::bad_magic:
         case protocol::batch_errc::bad_length:
         case protocol::batch_errc::bad_records:
-        case protocol::batch_errc::decompression_failed:
         case protocol::batch_errc::too_large:
             return error_code::invalid_record;
     }

@@ -18,6 +18,10 @@ inline protocol::error_code to_error_code(storage::storage_errc e) {
             return error_code::out_of_order_sequence_number;
         case storage::storage_errc::invalid_producer_epoch:
             return error_code::invalid_producer_epoch;
+        case storage::storage_errc::batch_too_large:
+            return error_code::record_list_too_large;
+        case storage::storage_errc::invalid_batch:
+            return error_code::invalid_record;
         case storage::storage_errc::not_found:
             return error_code::unknown_topic_or_partition;
         case storage::storage_errc::already_exists:
