@@ -93,6 +93,15 @@ offset_index::entry offset_index::lookup(kafka_offset target) const {
     return *std::prev(it);
 }
 
+offset_index::entry offset_index::lookup_position(uint64_t position) const {
+    auto it = std::upper_bound(_entries.begin(), _entries.end(), position,
+                               [](uint64_t p, const entry& e) { return p < uint64_t{e.position}; });
+    if (it == _entries.begin()) {
+        return {_base, 0};
+    }
+    return *std::prev(it);
+}
+
 status offset_index::truncate_to_position(uint64_t position) {
     auto it = std::lower_bound(_entries.begin(), _entries.end(), position,
                                [](const entry& e, uint64_t p) { return uint64_t{e.position} < p; });

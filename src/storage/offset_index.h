@@ -43,6 +43,8 @@ public:
     status append(kafka_offset offset, uint32_t position);
     // The last entry with offset <= target, or {base, 0}.
     entry lookup(kafka_offset target) const;
+    // The last entry with position <= `position`, or {base, 0}.
+    entry lookup_position(uint64_t position) const;
     // Drops every entry (and file bytes) with position >= `position`.
     status truncate_to_position(uint64_t position);
     status clear() { return truncate_to_position(0); }

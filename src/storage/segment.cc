@@ -46,7 +46,7 @@ public:
     }
 
 private:
-    static constexpr size_t window_bytes = 32 * 1024;
+    static constexpr size_t window_bytes = 4096;  // about one index interval
     int _fd;
     uint64_t _end;
     std::vector<uint8_t> _buf = std::vector<uint8_t>(window_bytes);
@@ -369,39 +369,58 @@ result<read_slice, storage_errc> segment::read(kafka_offset from,
                                                size_t max_bytes,
                                                bool min_one_batch) const {
     read_slice out;
-    auto start = _offset_index.lookup(from);
-    uint64_t end_pos = 0;
-    bool have_first = false;
-    auto scanned = scan(start.position, _size_bytes, _base, scan_mode::loose,
-                        [&](const batch_header& h, uint64_t pos) {
-                            if (h.last_offset() < from.value()) {
-                                return true;  // before the fetch offset
-                            }
-                            if (h.last_offset() >= max_offset.value()) {
-                                return false;
-                            }
-                            uint64_t size = h.total_size_bytes();
-                            if (!have_first) {
-                                if (size > max_bytes && !min_one_batch) {
-                                    return false;
-                                }
-                                have_first = true;
-                                out.position = pos;
-                                out.first_offset = kafka_offset(h.base_offset);
-                            } else if (pos + size - out.position > max_bytes) {
-                                return false;
-                            }
-                            end_pos = pos + size;
-                            out.next_offset = kafka_offset(h.last_offset() + 1);
-                            return true;
-                        });
-    if (!scanned) {
-        return unexpected{scanned.error()};
+    auto first = find_batch(from);
+    if (!first) {
+        return unexpected{first.error()};
     }
-    if (have_first) {
-        out.file = _file;
-        out.size_bytes = static_cast<uint32_t>(end_pos - out.position);
+    if (!*first || (*first)->header.last_offset() >= max_offset.value()) {
+        return out;
     }
+    const batch_header& h0 = (*first)->header;
+    uint64_t size0 = h0.total_size_bytes();
+    if (size0 > max_bytes && !min_one_batch) {
+        return out;
+    }
+    out.file = _file;
+    out.position = (*first)->position;
+    out.first_offset = kafka_offset(h0.base_offset);
+    out.next_offset = kafka_offset(h0.last_offset() + 1);
+    uint64_t end_pos = out.position + size0;
+    uint64_t limit = out.position + max_bytes;
+    if (end_pos < limit) {
+        // Jump with the offset index to the last indexed batch starting at or before the byte
+        // limit: every batch before it ends before the limit and below max_offset (its last
+        // offset is below the entry's). Then only the headers after it are read.
+        auto jump = _offset_index.lookup_position(limit);
+        bool jumped = jump.position > end_pos && jump.offset < max_offset;
+        uint64_t from_pos = jumped ? uint64_t{jump.position} : end_pos;
+        auto extend = [&](const batch_header& h, uint64_t pos) {
+            if (jumped) {
+                jumped = false;
+                end_pos = pos;
+                out.next_offset = kafka_offset(h.base_offset);
+            }
+            if (h.last_offset() >= max_offset.value() || pos + h.total_size_bytes() > limit) {
+                return false;
+            }
+            end_pos = pos + h.total_size_bytes();
+            out.next_offset = kafka_offset(h.last_offset() + 1);
+            return true;
+        };
+        auto scanned = scan(from_pos, _size_bytes, _base, scan_mode::loose, extend);
+        if (scanned && jumped) {
+            // The index entry does not point at a batch: disk data is input, so fall back to
+            // scanning every header.
+            LOG_WARN("storage", "{}: bad offset index entry at position {}",
+                     (_dir / offset_file_name(_base, ".index")).string(), from_pos);
+            jumped = false;
+            scanned = scan(end_pos, _size_bytes, _base, scan_mode::loose, extend);
+        }
+        if (!scanned) {
+            return unexpected{scanned.error()};
+        }
+    }
+    out.size_bytes = static_cast<uint32_t>(end_pos - out.position);
     return out;
 }
 

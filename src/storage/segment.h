@@ -38,7 +38,7 @@ struct read_slice {
     uint64_t position = 0;
     uint32_t size_bytes = 0;
     kafka_offset first_offset;  // base offset of the first batch in the range
-    kafka_offset next_offset;   // last offset of the last batch in the range + 1
+    kafka_offset next_offset;   // the offset after the range (last offset of its last batch + 1)
 };
 
 // The slice as Fetch response records (file-backed, sent with sendfile).

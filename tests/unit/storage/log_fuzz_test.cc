@@ -181,31 +181,45 @@ private:
     void check_read() {
         int64_t start = _log->log_start_offset().value();
         int64_t from = pick(start, leo());
-        size_t max_bytes = static_cast<size_t>(pick(1, 3000));
+        size_t max_bytes = static_cast<size_t>(pick(1, pick(0, 1) ? 3000 : 20000));
         bool min_one = pick(0, 1) == 1;
-        auto r = _log->read(kafka_offset(from), max_bytes, min_one);
+        std::optional<kafka_offset> bound;
+        if (pick(0, 2) == 0) {
+            bound = kafka_offset(pick(from, leo()));
+        }
+        int64_t limit = bound ? bound->value() : leo();
+        auto r = _log->read(kafka_offset(from), max_bytes, min_one, bound);
         ASSERT_TRUE(r.has_value());
         auto got = test::parse_batches(test::slice_bytes(*r));
         size_t i = first_index_for(from);
-        if (i == _batches.size()) {
-            EXPECT_TRUE(got.empty());
-            return;
-        }
-        if (_batches[i].size > max_bytes && !min_one) {
+        if (i == _batches.size() || _batches[i].last >= limit ||
+            (_batches[i].size > max_bytes && !min_one)) {
             EXPECT_TRUE(got.empty());
             return;
         }
         ASSERT_FALSE(got.empty()) << "from " << from;
         EXPECT_LE(r->size_bytes, std::max(max_bytes, _batches[i].size));
+        size_t total = 0;
         for (size_t k = 0; k < got.size(); ++k) {
             ASSERT_LT(i + k, _batches.size());
             const auto& m = _batches[i + k];
             EXPECT_EQ(got[k].base_offset, m.base);
             EXPECT_EQ(got[k].last_offset(), m.last);
             EXPECT_EQ(got[k].crc, m.crc);
+            EXPECT_LT(m.last, limit);
+            total += m.size;
         }
-        // Reads stop at a segment end, so only check it is at most what fits.
-        EXPECT_TRUE(r->next_offset.value() == got.back().last_offset() + 1);
+        EXPECT_EQ(r->next_offset.value(), got.back().last_offset() + 1);
+        // As much as allowed: the next batch does not fit, reaches the bound, or starts the
+        // next segment (a read never spans segments).
+        size_t n = i + got.size();
+        if (n < _batches.size()) {
+            const auto& next = _batches[n];
+            bool segment_start =
+                std::filesystem::exists(_dir / offset_file_name(kafka_offset(next.base), ".log"));
+            EXPECT_TRUE(total + next.size > max_bytes || next.last >= limit || segment_start)
+                << "read stopped early at " << next.base;
+        }
     }
 
     void check_timestamp() {
@@ -376,7 +390,8 @@ private:
     std::string trace() const {
         std::string s = "ops:";
         for (size_t i = _ops.size() > 30 ? _ops.size() - 30 : 0; i < _ops.size(); ++i) {
-            s += " " + std::to_string(_ops[i]);
+            s += ' ';
+            s += std::to_string(_ops[i]);
         }
         return s;
     }
