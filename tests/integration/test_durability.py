@@ -72,7 +72,11 @@ def test_kill9_mid_produce_loses_nothing_acknowledged(broker_factory, topic_name
         else:
             failed.append(err.code())
 
-    p = Producer({"bootstrap.servers": b.bootstrap, "acks": "all", "linger.ms": 2, "log_level": 2,
+    # idempotent: without it librdkafka may legitimately reorder or duplicate on retry
+    # (seen with Kafka itself: a first batch retried after later ones), and then the
+    # ordering and duplicate checks below would not be Kafka's guarantees.
+    p = Producer({"bootstrap.servers": b.bootstrap, "enable.idempotence": True,
+                  "acks": "all", "linger.ms": 2, "log_level": 2,
                   "batch.num.messages": 20, "message.timeout.ms": 60000})
     sent = 0
     deadline = time.monotonic() + 60
