@@ -3,9 +3,10 @@
 Each test starts its own broker (temp data dir, ephemeral port) and restarts it
 on the same data dir and port. Checks: after SIGTERM + start every record,
 header, timestamp and the topic id are back and new records continue at the
-next offset; after kill -9 in the middle of an acks=all produce stream every
-record acknowledged before the kill is readable at exactly its acknowledged
-offset and the log's offsets are contiguous from 0 with no duplicates; garbage
+next offset; after kill -9 in the middle of an idempotent acks=all produce
+stream every record acknowledged before the kill is readable at exactly its
+acknowledged offset and the log's offsets are contiguous from 0 with no
+duplicates and no reordering; garbage
 appended to the active segment after a kill -9 (a torn write) is truncated on
 recovery without losing a record; partition directories use Kafka's layout
 (<topic>-<partition>/00000000000000000000.log|.index|.timeindex).
