@@ -113,6 +113,9 @@ status segment::open_files(bool create) {
         return unexpected{size.error()};
     }
     _size_bytes = *size;
+    std::error_code ec;
+    _indexes_missing = !std::filesystem::exists(_dir / offset_file_name(_base, ".index"), ec) ||
+                       !std::filesystem::exists(_dir / offset_file_name(_base, ".timeindex"), ec);
     auto oi = offset_index::open(_dir / offset_file_name(_base, ".index"), _base,
                                  _cfg.segment_index_bytes / offset_index_entry_bytes);
     if (!oi) {
@@ -156,9 +159,9 @@ result<std::unique_ptr<segment>, storage_errc> segment::open(const std::filesyst
         return unexpected{st.error()};
     }
     bool need_recovery = recover;
-    if (!need_recovery &&
-        (!s->_offset_index.is_sane(s->_size_bytes) || !s->_time_index.is_sane())) {
-        LOG_WARN("storage", "{}: index files look wrong, rebuilding",
+    if (!need_recovery && (s->_indexes_missing || !s->_offset_index.is_sane(s->_size_bytes) ||
+                           !s->_time_index.is_sane())) {
+        LOG_WARN("storage", "{}: index files missing or wrong, rebuilding",
                  (dir / offset_file_name(base, ".log")).string());
         need_recovery = true;
     }

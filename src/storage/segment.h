@@ -163,6 +163,7 @@ private:
     uint64_t _bytes_since_index_entry = 0;
     std::optional<int64_t> _rolling_base_ms;  // first append time (or first batch timestamp)
     uint64_t _truncated_bytes = 0;
+    bool _indexes_missing = false;  // at open: rebuild them
 };
 
 }  // namespace riacho::storage

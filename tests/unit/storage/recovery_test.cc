@@ -221,6 +221,26 @@ TEST(log_recovery, clean_shutdown_skips_the_scan_but_rebuilds_a_bad_index) {
     }
 }
 
+TEST(log_recovery, missing_index_files_are_rebuilt) {
+    temp_dir tmp;
+    auto dir = tmp.path() / "t-0";
+    {
+        auto log = partition_log::open(dir, small_config());
+        ASSERT_TRUE(log.has_value());
+        fill(**log, 30);
+        ASSERT_TRUE((*log)->close().has_value());
+    }
+    auto index = test::files_with_suffix(dir, ".index").front();
+    auto size = std::filesystem::file_size(index);
+    ASSERT_GT(size, 0u);
+    std::filesystem::remove(index);
+    std::filesystem::remove(test::files_with_suffix(dir, ".timeindex").front());
+    auto log = partition_log::open(dir, small_config());
+    ASSERT_TRUE(log.has_value());
+    EXPECT_EQ(std::filesystem::file_size(index), size);
+    EXPECT_EQ(read_all(**log, kafka_offset(0)).size(), 30u);
+}
+
 TEST(log_recovery, clean_marker_with_wrong_end_offset_triggers_recovery) {
     temp_dir tmp;
     auto dir = tmp.path() / "t-0";
