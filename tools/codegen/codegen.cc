@@ -467,13 +467,25 @@ struct emitter {
         else if (t == "uuid") o << ind << w << ".write_uuid(" << value << ");\n";
         else if (t == "string") {
             if (f.has_nullable && !f.is_array()) {
-                o << ind << w << ".write_nullable_string(" << value << ", " << flex << ");\n";
+                o << ind << "if (" << version_check(f.nullable) << ") {\n"
+                  << ind << "    " << w << ".write_nullable_string(" << value << ", " << flex
+                  << ");\n"
+                  << ind << "} else {\n"
+                  << ind << "    " << w << ".write_string(" << value << " ? *" << value
+                  << " : std::string(), " << flex << ");\n"
+                  << ind << "}\n";;
             } else {
                 o << ind << w << ".write_string(" << value << ", " << flex << ");\n";
             }
         } else if (t == "bytes") {
             if (f.has_nullable && !f.is_array()) {
-                o << ind << w << ".write_nullable_bytes(" << value << ", " << flex << ");\n";
+                o << ind << "if (" << version_check(f.nullable) << ") {\n"
+                  << ind << "    " << w << ".write_nullable_bytes(" << value << ", " << flex
+                  << ");\n"
+                  << ind << "} else {\n"
+                  << ind << "    " << w << ".write_bytes(" << value << " ? ::riacho::protocol::bytes_view(*"
+                  << value << ") : ::riacho::protocol::bytes_view(), " << flex << ");\n"
+                  << ind << "}\n";;
             } else {
                 o << ind << w << ".write_bytes(" << value << ", " << flex << ");\n";
             }
@@ -496,8 +508,11 @@ struct emitter {
         ef.type = f.element_type();
         ef.has_nullable = false;
         if (f.has_nullable) {
+            // Null in a version where the field is not nullable goes out as empty: the
+            // nearest legal value, and the same meaning where Kafka defines both.
             o << ind << "if (!" << m << ") {\n"
-              << ind << "    " << w << ".write_array_length(-1, " << flex << ");\n"
+              << ind << "    " << w << ".write_array_length((" << version_check(f.nullable)
+              << ") ? -1 : 0, " << flex << ");\n"
               << ind << "} else {\n"
               << ind << "    " << w << ".write_array_length(static_cast<int32_t>(" << m
               << "->size()), " << flex << ");\n"
