@@ -65,7 +65,11 @@ def confluent_produce(bootstrap, topic, records, partition=0, conf=None, timeout
     def on_delivery(err, msg):
         reports.append((err, msg.offset(), msg.key()))
 
-    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, **(conf or {})})
+    conf = dict(conf or {})
+    if not conf.get("enable.idempotence"):
+        # one request in flight keeps order across retries (as Kafka needs it to)
+        conf.setdefault("max.in.flight.requests.per.connection", 1)
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, **conf})
     for r in records:
         p.produce(topic, value=r["value"], key=r["key"], headers=r.get("headers"),
                   timestamp=r.get("timestamp", 0), partition=partition, on_delivery=on_delivery)
@@ -79,3 +83,16 @@ def confluent_produce(bootstrap, topic, records, partition=0, conf=None, timeout
 def normalize_headers(h):
     """Header list as [(str, bytes|None)] regardless of client representation."""
     return [(k, None if v is None else bytes(v)) for k, v in (h or [])]
+
+
+def confluent_wait_topic(admin, topic, partitions, timeout=30.0):
+    """Waits until metadata lists every partition of a just-created topic with a
+    leader (a KRaft broker may briefly not know a topic it has just created)."""
+    from conftest import wait_until
+
+    def ready():
+        tm = admin.list_topics(topic=topic, timeout=10).topics.get(topic)
+        return (tm is not None and tm.error is None and len(tm.partitions) == partitions
+                and all(p.leader >= 0 for p in tm.partitions.values()))
+
+    wait_until(ready, timeout, interval=0.05, what=f"topic {topic} ready")

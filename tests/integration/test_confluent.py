@@ -19,8 +19,8 @@ from confluent_kafka import (OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError,
 from confluent_kafka.admin import AdminClient, ConfigResource, NewPartitions, NewTopic
 
 import kwire
-from clients import (BASE_TS, CODEC_ID, confluent_consume, confluent_produce, make_records,
-                     normalize_headers)
+from clients import (BASE_TS, CODEC_ID, confluent_consume, confluent_produce,
+                     confluent_wait_topic, make_records, normalize_headers)
 from conftest import wait_until
 
 
@@ -32,6 +32,7 @@ def admin(broker):
 def create(admin, name, partitions=1, **kw):
     admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1, **kw)],
                         operation_timeout=15)[name].result(timeout=30)
+    confluent_wait_topic(admin, name, partitions)
 
 
 def create_error(admin, topic):

@@ -19,7 +19,8 @@ from confluent_kafka import (OFFSET_BEGINNING, Consumer, KafkaError, Producer, T
 from confluent_kafka.admin import AdminClient, NewTopic
 
 import kwire
-from clients import confluent_consume, confluent_produce, make_records, normalize_headers
+from clients import (confluent_consume, confluent_produce, confluent_wait_topic, make_records,
+                     normalize_headers)
 from conftest import is_kafka, wait_until
 
 
@@ -27,6 +28,7 @@ def create(bootstrap, name, partitions=1):
     a = AdminClient({"bootstrap.servers": bootstrap})
     a.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)],
                     operation_timeout=15)[name].result(timeout=30)
+    confluent_wait_topic(a, name, partitions)
     return a
 
 

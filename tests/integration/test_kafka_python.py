@@ -33,9 +33,19 @@ def create(admin, name, partitions=1):
     admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)],
                         timeout_ms=15000)
 
+    def ready():  # a KRaft broker may briefly not know a topic it has just created
+        (d,) = admin.describe_topics([name])
+        return d["error_code"] == 0 and len(d["partitions"]) == partitions and \
+            all(p["leader_id"] >= 0 for p in d["partitions"])
+
+    wait_until(ready, 30, what=f"topic {name} ready")
+
 
 def produce(bootstrap, topic, records, partition=0, **conf):
-    p = KafkaProducer(bootstrap_servers=bootstrap, **{"linger_ms": 5, **conf})
+    defaults = {"linger_ms": 5}
+    if not conf.get("enable_idempotence"):
+        defaults["max_in_flight_requests_per_connection"] = 1  # order across retries
+    p = KafkaProducer(bootstrap_servers=bootstrap, **{**defaults, **conf})
     try:
         futs = [p.send(topic, value=r["value"], key=r["key"], headers=r.get("headers"),
                        timestamp_ms=r.get("timestamp"), partition=partition) for r in records]

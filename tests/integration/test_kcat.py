@@ -17,7 +17,7 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 import kwire
-from clients import CODEC_ID
+from clients import CODEC_ID, confluent_wait_topic
 
 KCAT = shutil.which("kcat") or shutil.which("kafkacat")
 pytestmark = pytest.mark.skipif(KCAT is None, reason="kcat not installed")
@@ -40,6 +40,7 @@ def admin(broker):
 def create(admin, name, partitions=1):
     admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)],
                         operation_timeout=15)[name].result(timeout=30)
+    confluent_wait_topic(admin, name, partitions)
 
 
 def test_metadata_json(broker, admin, topic_name):
