@@ -1,0 +1,380 @@
+// rdkafka_load: the librdkafka-based load generator of bench/run.sh.
+//
+// One process, one mode, one JSON line on stdout:
+//   produce  sends --records records of --size bytes to --topic (partition 0) with
+//            --acks, librdkafka's default linger/batching, and measures throughput
+//            (first send to last delivery report) and per-record latency (delivery
+//            report time - send time, so queueing inside librdkafka is included:
+//            this is an open-throttle producer, not a fixed-rate one).
+//   consume  reads --records records of partition 0 from the beginning with the
+//            legacy (group-less) consumer and measures throughput (consume start
+//            to the last record).
+//   create   creates --topic with 1 partition, replication factor 1, through the
+//            admin API (CreateTopics), so both brokers get the same topic settings.
+// Extra librdkafka properties: --set key=value (repeatable).
+// Exit status 0 only if every record was delivered/read without error; on failure the
+// JSON line still comes out, with "ok":false and the first error in "error".
+#include <librdkafka/rdkafka.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               steady::now().time_since_epoch())
+        .count();
+}
+
+struct options {
+    std::string mode;
+    std::string brokers = "127.0.0.1:9092";
+    std::string topic = "bench";
+    int64_t records = 200000;
+    size_t size_bytes = 1024;
+    std::string acks = "1";
+    int timeout_s = 120;
+    std::vector<std::pair<std::string, std::string>> props;
+};
+
+[[noreturn]] void usage(const char* msg) {
+    std::fprintf(stderr,
+                 "rdkafka_load: %s\n"
+                 "usage: rdkafka_load produce|consume|create --brokers host:port --topic T\n"
+                 "         [--records N] [--size BYTES] [--acks 0|1|-1] [--timeout S]\n"
+                 "         [--set key=value]...\n",
+                 msg);
+    std::exit(2);
+}
+
+options parse(int argc, char** argv) {
+    options o;
+    if (argc < 2) {
+        usage("missing mode");
+    }
+    o.mode = argv[1];
+    for (int i = 2; i < argc; ++i) {
+        std::string a = argv[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= argc) {
+                usage(("missing value for " + a).c_str());
+            }
+            return argv[++i];
+        };
+        if (a == "--brokers") {
+            o.brokers = value();
+        } else if (a == "--topic") {
+            o.topic = value();
+        } else if (a == "--records") {
+            o.records = std::stoll(value());
+        } else if (a == "--size") {
+            o.size_bytes = std::stoull(value());
+        } else if (a == "--acks") {
+            o.acks = value();
+        } else if (a == "--timeout") {
+            o.timeout_s = std::stoi(value());
+        } else if (a == "--set") {
+            std::string kv = value();
+            auto eq = kv.find('=');
+            if (eq == std::string::npos) {
+                usage("--set needs key=value");
+            }
+            o.props.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+        } else {
+            usage(("unknown argument " + a).c_str());
+        }
+    }
+    if (o.records <= 0) {
+        usage("--records must be > 0");
+    }
+    return o;
+}
+
+rd_kafka_conf_t* make_conf(const options& o) {
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    char err[512];
+    auto set = [&](const std::string& k, const std::string& v) {
+        if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+            std::fprintf(stderr, "rdkafka_load: %s\n", err);
+            std::exit(2);
+        }
+    };
+    set("bootstrap.servers", o.brokers);
+    set("client.id", "riacho-bench");
+    for (const auto& [k, v] : o.props) {
+        set(k, v);
+    }
+    return conf;
+}
+
+// JSON string escaping for error messages.
+std::string json_str(const std::string& s) {
+    std::string out = "\"";
+    for (char c : s) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (static_cast<unsigned char>(c) < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", c);
+            out += buf;
+        } else {
+            out += c;
+        }
+    }
+    return out + "\"";
+}
+
+// ---------------------------------------------------------------------------- produce
+
+struct produce_state {
+    std::vector<int64_t> sent_ns;     // indexed by record number
+    std::vector<int64_t> latency_ns;  // filled by delivery reports
+    int64_t delivered = 0;
+    int64_t failed = 0;
+    int64_t last_dr_ns = 0;
+    std::string first_error;
+};
+
+void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+    auto* st = static_cast<produce_state*>(opaque);
+    int64_t t = now_ns();
+    st->last_dr_ns = t;
+    auto idx = reinterpret_cast<uintptr_t>(m->_private);
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (st->failed++ == 0) {
+            st->first_error = rd_kafka_err2str(m->err);
+        }
+        return;
+    }
+    st->delivered++;
+    st->latency_ns.push_back(t - st->sent_ns[idx]);
+}
+
+double pct_ms(std::vector<int64_t>& v, double p) {
+    if (v.empty()) {
+        return 0;
+    }
+    size_t k = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+    return static_cast<double>(v[std::min(k, v.size() - 1)]) / 1e6;
+}
+
+int run_produce(const options& o) {
+    produce_state st;
+    st.sent_ns.resize(static_cast<size_t>(o.records));
+    st.latency_ns.reserve(static_cast<size_t>(o.records));
+    rd_kafka_conf_t* conf = make_conf(o);
+    char err[512];
+    rd_kafka_conf_set(conf, "acks", o.acks.c_str(), err, sizeof err);
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_opaque(conf, &st);
+    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (rk == nullptr) {
+        std::fprintf(stderr, "rdkafka_load: %s\n", err);
+        return 2;
+    }
+    std::vector<char> payload(o.size_bytes);
+    for (size_t i = 0; i < payload.size(); ++i) {
+        payload[i] = static_cast<char>('a' + i % 26);
+    }
+    const int64_t deadline = now_ns() + int64_t{o.timeout_s} * 1'000'000'000;
+    std::string produce_error;
+    const int64_t start = now_ns();
+    int64_t i = 0;
+    for (; i < o.records && now_ns() < deadline; ++i) {
+        for (;;) {
+            st.sent_ns[static_cast<size_t>(i)] = now_ns();
+            rd_kafka_resp_err_t e = rd_kafka_producev(
+                rk, RD_KAFKA_V_TOPIC(o.topic.c_str()), RD_KAFKA_V_PARTITION(0),
+                RD_KAFKA_V_VALUE(payload.data(), payload.size()),
+                RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(i))),
+                RD_KAFKA_V_END);
+            if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                break;
+            }
+            if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && now_ns() < deadline) {
+                rd_kafka_poll(rk, 1);  // serve delivery reports to make room
+                continue;
+            }
+            produce_error = rd_kafka_err2str(e);
+            break;
+        }
+        if (!produce_error.empty()) {
+            break;
+        }
+        rd_kafka_poll(rk, 0);
+    }
+    while (st.delivered + st.failed < i && now_ns() < deadline) {
+        rd_kafka_poll(rk, 10);
+    }
+    const int64_t end = st.last_dr_ns > 0 ? st.last_dr_ns : now_ns();
+    const bool timed_out = st.delivered + st.failed < o.records;
+    rd_kafka_destroy(rk);
+
+    std::sort(st.latency_ns.begin(), st.latency_ns.end());
+    const double secs = static_cast<double>(end - start) / 1e9;
+    const double rps = secs > 0 ? static_cast<double>(st.delivered) / secs : 0;
+    const double mbps = rps * static_cast<double>(o.size_bytes) / 1e6;
+    std::string error = !produce_error.empty() ? "produce: " + produce_error
+                        : st.failed > 0 ? "delivery: " + st.first_error
+                        : timed_out     ? "timed out waiting for delivery reports"
+                                        : "";
+    const bool ok = error.empty() && st.delivered == o.records;
+    std::printf(
+        "{\"mode\":\"produce\",\"ok\":%s,\"topic\":%s,\"acks\":%s,\"records\":%" PRId64
+        ",\"size\":%zu,\"delivered\":%" PRId64 ",\"failed\":%" PRId64
+        ",\"seconds\":%.3f,\"records_per_s\":%.0f,\"mb_per_s\":%.2f,\"p50_ms\":%.3f,"
+        "\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,\"error\":%s}\n",
+        ok ? "true" : "false", json_str(o.topic).c_str(), json_str(o.acks).c_str(), o.records,
+        o.size_bytes, st.delivered, st.failed, secs, rps, mbps, pct_ms(st.latency_ns, 0.50),
+        pct_ms(st.latency_ns, 0.99), pct_ms(st.latency_ns, 0.999),
+        st.latency_ns.empty() ? 0.0 : static_cast<double>(st.latency_ns.back()) / 1e6,
+        json_str(error).c_str());
+    return ok ? 0 : 1;
+}
+
+// ---------------------------------------------------------------------------- consume
+
+int run_consume(const options& o) {
+    rd_kafka_conf_t* conf = make_conf(o);
+    char err[512];
+    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    if (rk == nullptr) {
+        std::fprintf(stderr, "rdkafka_load: %s\n", err);
+        return 2;
+    }
+    rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, o.topic.c_str(), nullptr);
+    const int64_t deadline = now_ns() + int64_t{o.timeout_s} * 1'000'000'000;
+    const int64_t start = now_ns();
+    int64_t got = 0;
+    int64_t bytes = 0;
+    int64_t last_offset = -1;
+    int64_t end = start;
+    std::string error;
+    if (rd_kafka_consume_start(rkt, 0, RD_KAFKA_OFFSET_BEGINNING) != 0) {
+        error = std::string("consume_start: ") + rd_kafka_err2str(rd_kafka_last_error());
+    }
+    std::vector<rd_kafka_message_t*> batch(10000);
+    while (error.empty() && got < o.records && now_ns() < deadline) {
+        ssize_t n = rd_kafka_consume_batch(rkt, 0, 100, batch.data(), batch.size());
+        if (n < 0) {
+            error = std::string("consume_batch: ") + rd_kafka_err2str(rd_kafka_last_error());
+            break;
+        }
+        for (ssize_t k = 0; k < n; ++k) {
+            rd_kafka_message_t* m = batch[static_cast<size_t>(k)];
+            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                // Reached the end before N records: keep polling until the deadline.
+            } else if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+                if (error.empty()) {
+                    error = std::string("fetch: ") + rd_kafka_err2str(m->err);
+                }
+            } else {
+                if (m->offset != last_offset + 1 && error.empty()) {
+                    error = "offset gap: expected " + std::to_string(last_offset + 1) + ", got " +
+                            std::to_string(m->offset);
+                }
+                last_offset = m->offset;
+                got++;
+                bytes += static_cast<int64_t>(m->len);
+                end = now_ns();
+            }
+            rd_kafka_message_destroy(m);
+        }
+    }
+    if (error.empty() && got < o.records) {
+        error = "timed out after " + std::to_string(got) + " records";
+    }
+    rd_kafka_consume_stop(rkt, 0);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(rk);
+    const double secs = static_cast<double>(end - start) / 1e9;
+    const double rps = secs > 0 ? static_cast<double>(got) / secs : 0;
+    const double mbps = secs > 0 ? static_cast<double>(bytes) / secs / 1e6 : 0;
+    const bool ok = error.empty();
+    std::printf("{\"mode\":\"consume\",\"ok\":%s,\"topic\":%s,\"records\":%" PRId64
+                ",\"consumed\":%" PRId64 ",\"bytes\":%" PRId64
+                ",\"seconds\":%.3f,\"records_per_s\":%.0f,\"mb_per_s\":%.2f,\"error\":%s}\n",
+                ok ? "true" : "false", json_str(o.topic).c_str(), o.records, got, bytes, secs, rps,
+                mbps, json_str(error).c_str());
+    return ok ? 0 : 1;
+}
+
+// ---------------------------------------------------------------------------- create
+
+int run_create(const options& o) {
+    rd_kafka_conf_t* conf = make_conf(o);
+    char err[512];
+    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (rk == nullptr) {
+        std::fprintf(stderr, "rdkafka_load: %s\n", err);
+        return 2;
+    }
+    rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(o.topic.c_str(), 1, 1, err, sizeof err);
+    if (nt == nullptr) {
+        std::fprintf(stderr, "rdkafka_load: %s\n", err);
+        return 2;
+    }
+    rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t* ao = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_operation_timeout(ao, 30000, err, sizeof err);
+    rd_kafka_CreateTopics(rk, &nt, 1, ao, q);
+    std::string error;
+    rd_kafka_event_t* ev = rd_kafka_queue_poll(q, o.timeout_s * 1000);
+    if (ev == nullptr) {
+        error = "CreateTopics timed out";
+    } else if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        error = rd_kafka_event_error_string(ev);
+    } else {
+        size_t n = 0;
+        const rd_kafka_topic_result_t** res =
+            rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+        for (size_t k = 0; k < n; ++k) {
+            if (rd_kafka_topic_result_error(res[k]) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+                error = std::string(rd_kafka_err2name(rd_kafka_topic_result_error(res[k]))) +
+                        ": " +
+                        (rd_kafka_topic_result_error_string(res[k])
+                             ? rd_kafka_topic_result_error_string(res[k])
+                             : "");
+            }
+        }
+    }
+    if (ev != nullptr) {
+        rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_AdminOptions_destroy(ao);
+    rd_kafka_NewTopic_destroy(nt);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_destroy(rk);
+    std::printf("{\"mode\":\"create\",\"ok\":%s,\"topic\":%s,\"error\":%s}\n",
+                error.empty() ? "true" : "false", json_str(o.topic).c_str(),
+                json_str(error).c_str());
+    return error.empty() ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    options o = parse(argc, argv);
+    if (o.mode == "produce") {
+        return run_produce(o);
+    }
+    if (o.mode == "consume") {
+        return run_consume(o);
+    }
+    if (o.mode == "create") {
+        return run_create(o);
+    }
+    usage(("unknown mode " + o.mode).c_str());
+}
