@@ -16,5 +16,8 @@ case "$kind" in
     *) echo "build.sh: unknown build kind '$kind' (release, asan or fuzz)" >&2; exit 2 ;;
 esac
 cmake -S "$root" -B "$dir" -G Ninja "${args[@]}" >/dev/null
-ninja -C "$dir" -j "$jobs" | grep -v '^\[' || true
-test "${PIPESTATUS[0]}" -eq 0
+if ! ninja -C "$dir" -j "$jobs" >"$dir/build.log" 2>&1; then
+    grep -v '^\[' "$dir/build.log" | tail -60
+    echo "build.sh: $kind build failed (full log: $dir/build.log)" >&2
+    exit 1
+fi
