@@ -1,5 +1,6 @@
-// riacho: the broker binary. `riacho serve` starts a single-node broker; with no options it
-// listens on localhost:9092 with data in a default directory.
+// riacho: the one binary. `riacho serve` starts a single-node broker; with no options it
+// listens on localhost:9092 with data in a default directory. The other subcommands (topic,
+// produce, consume, group, cluster, config, bench, help, completion) come from src/cli.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -8,6 +9,7 @@
 #include "base/log.h"
 #include "broker/broker.h"
 #include "broker/config.h"
+#include "cli/cli.h"
 
 namespace {
 
@@ -36,6 +38,24 @@ int serve(const std::optional<std::string>& config_path, const std::vector<std::
     return b.run();
 }
 
+// One line for any usage error, naming the command whose --help explains it.
+std::string usage_error(const CLI::App* app, const CLI::Error& e) {
+    std::string path = "riacho";
+    const CLI::App* cur = app;
+    while (cur != nullptr) {
+        auto parsed = cur->get_subcommands();
+        cur = parsed.empty() ? nullptr : parsed.front();
+        if (cur != nullptr) {
+            path += " " + cur->get_name();
+        }
+    }
+    std::string what = e.what();
+    for (auto& ch : what) {
+        if (ch == '\n') ch = ' ';
+    }
+    return "riacho: " + what + "; see `" + path + " --help`\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -61,9 +81,20 @@ int main(int argc, char** argv) {
         std::cout << "riacho 0.1.0\n";
     });
 
-    CLI11_PARSE(app, argc, argv);
+    auto cli_commands = riacho::cli::add_commands(app);
+    app.failure_message(usage_error);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        int rc = app.exit(e);
+        return rc == 0 ? 0 : riacho::cli::exit_usage;
+    }
     if (serve_cmd->parsed()) {
         return serve(config_path, sets, ready_file);
+    }
+    if (auto rc = riacho::cli::run_selected(*cli_commands)) {
+        return *rc;
     }
     return 0;
 }
