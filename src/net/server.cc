@@ -167,6 +167,31 @@ asio::awaitable<bool> send_file(asio::ip::tcp::socket& socket, int fd, uint64_t 
 
 }  // namespace
 
+asio::awaitable<void> server::reserve_bytes(size_t n) {
+    auto budget = _budget;
+    while (budget->in_flight_bytes > 0 &&
+           budget->in_flight_bytes + n > _limits.in_flight_max_bytes) {
+        auto timer = std::make_shared<asio::steady_timer>(_io, std::chrono::seconds(1));
+        budget->waiters.push_back(timer);
+        co_await timer->async_wait(use_nothrow);
+        if (_stopping) {
+            break;
+        }
+    }
+    budget->in_flight_bytes += n;
+}
+
+void server::byte_budget::release(size_t n) {
+    in_flight_bytes -= n;
+    auto woken = std::move(waiters);
+    waiters.clear();
+    for (auto& w : woken) {
+        if (auto t = w.lock()) {
+            t->cancel();
+        }
+    }
+}
+
 asio::awaitable<void> server::serve(std::shared_ptr<connection> conn) {
     auto& socket = conn->socket;
     asio::error_code ignored;
@@ -185,9 +210,17 @@ asio::awaitable<void> server::serve(std::shared_ptr<connection> conn) {
                      conn->peer, size, _limits.request_max_bytes);
             break;
         }
+        auto frame_bytes = static_cast<size_t>(size);
+        co_await reserve_bytes(frame_bytes);
+        // Released when this iteration ends, whichever way it ends.
+        struct release_guard {
+            std::shared_ptr<byte_budget> budget;
+            size_t n;
+            ~release_guard() { budget->release(n); }
+        } guard{_budget, frame_bytes};
         request req;
         req.peer = conn->peer;
-        req.frame.resize(static_cast<size_t>(size));
+        req.frame.resize(frame_bytes);
         auto [ec2, n2] = co_await asio::async_read(socket, asio::buffer(req.frame), use_nothrow);
         if (ec2) {
             break;

@@ -11,6 +11,7 @@
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
 
 #include <cstdint>
 #include <memory>
@@ -64,6 +65,10 @@ public:
 
 struct server_limits {
     size_t request_max_bytes = 100u << 20;  // socket.request.max.bytes
+    // queued.max.request.bytes: request bytes held by all connections at once. A connection
+    // whose next request would pass it waits before reading the body, so memory stays bounded
+    // however many clients connect. REQUIRES: >= request_max_bytes (so one request always fits).
+    size_t in_flight_max_bytes = 512u << 20;
 };
 
 // Owner: the broker. Must outlive every connection it accepted (stop() closes them).
@@ -80,6 +85,14 @@ private:
     struct connection;
     asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor);
     asio::awaitable<void> serve(std::shared_ptr<connection> conn);
+    // Shared with every connection so a connection that outlives the server (its coroutine
+    // frame destroyed with the io_context) releases into live memory.
+    struct byte_budget {
+        size_t in_flight_bytes = 0;
+        std::vector<std::weak_ptr<asio::steady_timer>> waiters;
+        void release(size_t n);
+    };
+    asio::awaitable<void> reserve_bytes(size_t n);
 
     asio::io_context& _io;
     request_handler& _handler;
@@ -87,6 +100,7 @@ private:
     std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> _acceptors;
     std::vector<std::weak_ptr<connection>> _connections;
     bool _stopping = false;
+    std::shared_ptr<byte_budget> _budget = std::make_shared<byte_budget>();
 };
 
 // Parses the request header from a frame. Returns false if the frame is not a request we
