@@ -238,6 +238,11 @@ std::optional<std::string> broker::start(const std::optional<std::string>& ready
     _sessions = std::make_unique<fetch_sessions>(*_controller);
     _context = std::make_unique<broker_context>(broker_context{
         _io, _config, *_controller, *_logs, *_appends, *_flusher, *_sessions, _cluster_id, {}});
+    _groups = std::make_unique<group_runtime>(*_context);
+    if (auto error = _groups->start()) {
+        return error;
+    }
+    _context->groups = _groups.get();
     _router = std::make_unique<request_router>(*_context);
     net::server_limits limits;
     limits.request_max_bytes = static_cast<size_t>(_config.socket_request_max_bytes);
@@ -294,6 +299,9 @@ void broker::shutdown() {
     _shut_down = true;
     if (_server) {
         _server->stop();
+    }
+    if (_groups) {
+        _groups->stop();
     }
     if (_logs) {
         auto closed = _logs->close_all();

@@ -23,6 +23,8 @@ struct advertised_endpoint {
     uint16_t port = 0;
 };
 
+class group_runtime;  // broker/handle_group_runtime.h
+
 struct broker_context {
     asio::io_context& io;
     broker_config& config;
@@ -33,6 +35,7 @@ struct broker_context {
     fetch_sessions& sessions;
     std::string cluster_id;
     advertised_endpoint endpoint;
+    group_runtime* groups = nullptr;  // the group coordinator; set by broker::start()
 
     int32_t node_id() const { return config.node_id; }
     storage::partition_log* log(const std::string& topic, int32_t partition) const {

@@ -74,6 +74,12 @@ const std::vector<config_key>& broker_config_keys() {
         {"transaction.state.log.replication.factor", t::int_type, "3", 1, 32767, "Replication of __transaction_state.", true},
         {"transaction.state.log.min.isr", t::int_type, "2", 1, int_max, "Min ISR of __transaction_state.", true},
         {"group.initial.rebalance.delay.ms", t::int_type, "3000", 0, int_max, "Delay of the first rebalance.", true},
+        {"group.min.session.timeout.ms", t::int_type, "6000", 0, int_max, "Smallest session timeout a member may ask for.", true},
+        {"group.max.session.timeout.ms", t::int_type, "1800000", 0, int_max, "Largest session timeout a member may ask for.", true},
+        {"group.max.size", t::int_type, "2147483647", 1, int_max, "Members per consumer group.", true},
+        {"offsets.retention.minutes", t::int_type, "10080", 1, int_max, "Committed offsets of an empty group are kept this long.", true},
+        {"offsets.retention.check.interval.ms", t::long_type, "600000", 1, long_max, "How often expired offsets are removed.", true},
+        {"offset.metadata.max.bytes", t::int_type, "4096", 0, int_max, "Largest metadata string of a committed offset.", true},
         {"riacho.log.level", t::string_type, "info", 0, 0, "debug, info, warn or error.", false},
     };
     return keys;

@@ -24,6 +24,16 @@ asio::awaitable<net::reply> handle_describe_configs(broker_context& ctx, net::re
 asio::awaitable<net::reply> handle_init_producer_id(broker_context& ctx, net::request& req);
 asio::awaitable<net::reply> handle_describe_cluster(broker_context& ctx, net::request& req);
 asio::awaitable<net::reply> handle_find_coordinator(broker_context& ctx, net::request& req);
+asio::awaitable<net::reply> handle_join_group(broker_context& ctx, net::request& req);
+asio::awaitable<net::reply> handle_sync_group(broker_context& ctx, net::request& req);
+asio::awaitable<net::reply> handle_heartbeat(broker_context& ctx, net::request& req);
+asio::awaitable<net::reply> handle_leave_group(broker_context& ctx, net::request& req);
+asio::awaitable<net::reply> handle_offset_commit(broker_context& ctx, net::request& req);
+asio::awaitable<net::reply> handle_offset_fetch(broker_context& ctx, net::request& req);
+asio::awaitable<net::reply> handle_offset_delete(broker_context& ctx, net::request& req);
+asio::awaitable<net::reply> handle_describe_groups(broker_context& ctx, net::request& req);
+asio::awaitable<net::reply> handle_list_groups(broker_context& ctx, net::request& req);
+asio::awaitable<net::reply> handle_delete_groups(broker_context& ctx, net::request& req);
 
 // Decodes the request body as `Request` at the header's version. On failure logs the client
 // and returns false; the caller answers net::reply::close().

@@ -34,6 +34,26 @@ asio::awaitable<net::reply> request_router::handle(net::request& req) {
             co_return co_await handle_find_coordinator(_ctx, req);
         case keys::describe_cluster:
             co_return co_await handle_describe_cluster(_ctx, req);
+        case keys::join_group:
+            co_return co_await handle_join_group(_ctx, req);
+        case keys::sync_group:
+            co_return co_await handle_sync_group(_ctx, req);
+        case keys::heartbeat:
+            co_return co_await handle_heartbeat(_ctx, req);
+        case keys::leave_group:
+            co_return co_await handle_leave_group(_ctx, req);
+        case keys::offset_commit:
+            co_return co_await handle_offset_commit(_ctx, req);
+        case keys::offset_fetch:
+            co_return co_await handle_offset_fetch(_ctx, req);
+        case keys::offset_delete:
+            co_return co_await handle_offset_delete(_ctx, req);
+        case keys::describe_groups:
+            co_return co_await handle_describe_groups(_ctx, req);
+        case keys::list_groups:
+            co_return co_await handle_list_groups(_ctx, req);
+        case keys::delete_groups:
+            co_return co_await handle_delete_groups(_ctx, req);
         default:
             break;
     }

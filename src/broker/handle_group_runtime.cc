@@ -1,0 +1,289 @@
+#include "broker/handle_group_runtime.h"
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/use_awaitable.hpp>
+#include <unistd.h>
+
+#include <chrono>
+#include <map>
+#include <random>
+
+#include "base/log.h"
+#include "broker/broker_context.h"
+#include "group/records.h"
+#include "protocol/record_batch.h"
+
+namespace riacho::broker {
+
+namespace {
+int64_t config_number(const broker_config& cfg, const char* key, int64_t fallback) {
+    auto it = cfg.values.find(key);
+    if (it == cfg.values.end() || it->second.empty()) {
+        return fallback;
+    }
+    return std::stoll(it->second);
+}
+
+template <typename T>
+struct waiter {
+    explicit waiter(asio::io_context& io)
+        : timer(io, std::chrono::steady_clock::time_point::max()) {}
+    asio::steady_timer timer;
+    std::optional<T> value;
+};
+}  // namespace
+
+group_runtime::group_runtime(broker_context& ctx)
+    : _ctx(ctx), _timer(ctx.io), _expiry_timer(ctx.io) {}
+
+group_runtime::~group_runtime() { stop(); }
+
+void group_runtime::stop() {
+    _stopped = true;
+    asio::error_code ignored;
+    _timer.cancel();
+    _expiry_timer.cancel();
+}
+
+int64_t group_runtime::now_ms() { return broker_context::now_ms(); }
+
+std::optional<std::string> group_runtime::start() {
+    const auto& c = _ctx.config;
+    group::coordinator_config cfg;
+    cfg.min_session_timeout_ms = static_cast<int32_t>(
+        config_number(c, "group.min.session.timeout.ms", cfg.min_session_timeout_ms));
+    cfg.max_session_timeout_ms = static_cast<int32_t>(
+        config_number(c, "group.max.session.timeout.ms", cfg.max_session_timeout_ms));
+    cfg.max_size = static_cast<int32_t>(config_number(c, "group.max.size", cfg.max_size));
+    cfg.initial_rebalance_delay_ms = static_cast<int32_t>(
+        config_number(c, "group.initial.rebalance.delay.ms", cfg.initial_rebalance_delay_ms));
+    cfg.offsets_partitions = static_cast<int32_t>(
+        config_number(c, "offsets.topic.num.partitions", cfg.offsets_partitions));
+    cfg.offsets_retention_ms = config_number(c, "offsets.retention.minutes", 10080) * 60 * 1000;
+    cfg.offset_metadata_max_bytes = static_cast<int32_t>(
+        config_number(c, "offset.metadata.max.bytes", cfg.offset_metadata_max_bytes));
+    _retention_check_ms =
+        std::max<int64_t>(1, config_number(c, "offsets.retention.check.interval.ms", 600000));
+    // An existing __consumer_offsets keeps its partition count (group -> partition mapping).
+    if (auto topic = _ctx.controller.image()->find_topic(group::offsets_topic)) {
+        cfg.offsets_partitions = static_cast<int32_t>(topic->partitions.size());
+    }
+    std::random_device rd;
+    uint64_t seed = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(now_ms());
+    _coordinator = std::make_unique<group::coordinator>(cfg, seed);
+    if (!load()) {
+        return "cannot read __consumer_offsets";
+    }
+    _coordinator->finish_loading(now_ms());
+    (void)settle();
+    arm_expiry();
+    return std::nullopt;
+}
+
+bool group_runtime::load() {
+    auto topic = _ctx.controller.image()->find_topic(group::offsets_topic);
+    if (!topic) {
+        return true;
+    }
+    size_t loaded = 0;
+    std::vector<uint8_t> buffer;
+    std::vector<uint8_t> scratch;
+    for (size_t p = 0; p < topic->partitions.size(); ++p) {
+        auto* log = _ctx.log(group::offsets_topic, static_cast<int32_t>(p));
+        if (log == nullptr) {
+            continue;
+        }
+        kafka_offset from = log->log_start_offset();
+        while (from < log->log_end_offset()) {
+            auto slice = log->read(from, 1u << 20, true);
+            if (!slice) {
+                LOG_ERROR("group", "reading {}-{} at {}: {}", group::offsets_topic, p,
+                          from.value(), storage::to_string(slice.error()));
+                return false;
+            }
+            if (slice->size_bytes == 0) {
+                break;
+            }
+            buffer.resize(slice->size_bytes);
+            ssize_t n = ::pread(slice->file->fd, buffer.data(), buffer.size(),
+                                static_cast<off_t>(slice->position));
+            if (n != static_cast<ssize_t>(buffer.size())) {
+                return false;
+            }
+            size_t pos = 0;
+            while (pos < buffer.size()) {
+                auto header =
+                    protocol::parse_batch_header(protocol::bytes_view(buffer).subspan(pos));
+                if (!header || header->total_size_bytes() > buffer.size() - pos) {
+                    break;
+                }
+                auto batch = protocol::bytes_view(buffer).subspan(pos, header->total_size_bytes());
+                pos += header->total_size_bytes();
+                if (header->is_control()) {
+                    continue;
+                }
+                auto records = protocol::decode_records(batch, scratch);
+                if (!records) {
+                    LOG_WARN("group", "skipping an undecodable batch in {}-{}",
+                             group::offsets_topic, p);
+                    continue;
+                }
+                for (const auto& r : *records) {
+                    if (r.key) {
+                        _coordinator->load_record(*r.key, r.value);
+                        ++loaded;
+                    }
+                }
+            }
+            from = slice->next_offset;
+        }
+    }
+    LOG_INFO("group", "loaded {} records from {}: {} groups", loaded, group::offsets_topic,
+             _coordinator->group_count());
+    return true;
+}
+
+bool group_runtime::ensure_offsets_topic() {
+    if (_ctx.controller.image()->find_topic(group::offsets_topic)) {
+        return true;
+    }
+    auto created = _ctx.controller.create_topic(
+        group::offsets_topic, _coordinator->config().offsets_partitions, 1,
+        {{"cleanup.policy", "compact"}}, false);
+    if (created.error != protocol::error_code::none &&
+        created.error != protocol::error_code::topic_already_exists) {
+        LOG_ERROR("group", "cannot create {}: {}", group::offsets_topic, created.message);
+        return false;
+    }
+    LOG_INFO("group", "created {} with {} partitions", group::offsets_topic,
+             _coordinator->config().offsets_partitions);
+    return true;
+}
+
+bool group_runtime::append_records(std::vector<std::pair<std::string, int32_t>>* touched) {
+    auto records = _coordinator->take_records();
+    if (records.empty()) {
+        return true;
+    }
+    if (!ensure_offsets_topic()) {
+        return false;
+    }
+    auto topic = _ctx.controller.image()->find_topic(group::offsets_topic);
+    std::map<int32_t, protocol::batch_builder> batches;
+    int64_t now = now_ms();
+    for (auto& r : records) {
+        protocol::batch_builder::record rec;
+        rec.timestamp = now;
+        rec.key = std::move(r.key);
+        rec.value = std::move(r.value);
+        batches[r.partition].add(std::move(rec));
+    }
+    bool ok = true;
+    for (auto& [partition, builder] : batches) {
+        auto* log = _ctx.log(group::offsets_topic, partition);
+        if (log == nullptr || !topic ||
+            static_cast<size_t>(partition) >= topic->partitions.size()) {
+            LOG_ERROR("group", "no log for {}-{}", group::offsets_topic, partition);
+            ok = false;
+            continue;
+        }
+        auto batch = builder.build();
+        auto epoch = leader_epoch(topic->partitions[static_cast<size_t>(partition)].leader_epoch);
+        auto appended = log->append(batch, epoch, now);
+        if (!appended) {
+            LOG_ERROR("group", "append to {}-{} failed: {}", group::offsets_topic, partition,
+                      storage::to_string(appended.error()));
+            ok = false;
+            continue;
+        }
+        if (touched) {
+            touched->emplace_back(group::offsets_topic, partition);
+        }
+    }
+    _ctx.appends.notify_all();
+    return ok;
+}
+
+bool group_runtime::settle() {
+    bool ok = append_records(nullptr);
+    arm_timer();
+    return ok;
+}
+
+asio::awaitable<bool> group_runtime::persist(bool durable) {
+    std::vector<std::pair<std::string, int32_t>> touched;
+    bool ok = append_records(&touched);
+    arm_timer();
+    if (ok && durable && _ctx.config.acks_all_fsync && !touched.empty()) {
+        ok = co_await _ctx.flusher.flush(std::move(touched));
+    }
+    co_return ok;
+}
+
+void group_runtime::arm_timer() {
+    if (_stopped) {
+        return;
+    }
+    auto next = _coordinator->next_deadline();
+    if (next == _armed_for) {
+        return;
+    }
+    _armed_for = next;
+    if (!next) {
+        _timer.cancel();
+        return;
+    }
+    auto delay = std::chrono::milliseconds(std::max<int64_t>(0, *next - now_ms()));
+    _timer.expires_after(delay);
+    _timer.async_wait([this](const asio::error_code& ec) {
+        if (ec || _stopped) {
+            return;
+        }
+        _armed_for.reset();
+        _coordinator->tick(now_ms());
+        (void)settle();
+    });
+}
+
+void group_runtime::arm_expiry() {
+    if (_stopped) {
+        return;
+    }
+    _expiry_timer.expires_after(std::chrono::milliseconds(_retention_check_ms));
+    _expiry_timer.async_wait([this](const asio::error_code& ec) {
+        if (ec || _stopped) {
+            return;
+        }
+        _coordinator->expire_offsets(now_ms());
+        (void)settle();
+        arm_expiry();
+    });
+}
+
+asio::awaitable<group::join_result> group_runtime::join(group::join_request r) {
+    auto w = std::make_shared<waiter<group::join_result>>(_ctx.io);
+    _coordinator->join(std::move(r), now_ms(), [w](group::join_result res) {
+        w->value = std::move(res);
+        w->timer.cancel();
+    });
+    (void)settle();
+    while (!w->value) {
+        co_await w->timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    }
+    co_return std::move(*w->value);
+}
+
+asio::awaitable<group::sync_result> group_runtime::sync(group::sync_request r) {
+    auto w = std::make_shared<waiter<group::sync_result>>(_ctx.io);
+    _coordinator->sync(std::move(r), now_ms(), [w](group::sync_result res) {
+        w->value = std::move(res);
+        w->timer.cancel();
+    });
+    (void)settle();
+    while (!w->value) {
+        co_await w->timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    }
+    co_return std::move(*w->value);
+}
+
+}  // namespace riacho::broker

@@ -1,0 +1,68 @@
+// group: the records of the internal topic __consumer_offsets, in Kafka's formats (key = int16
+// key version + key struct, value = int16 value version + value struct or null for a
+// tombstone): committed offsets (key versions 0/1) and classic group metadata (key version 2).
+// Pure functions, no state; any thread. Bytes read back are input: decode() never crashes on
+// garbage, it reports a record it cannot use.
+// Formats: docs/formats/consumer-offsets.md.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "protocol/messages/group_metadata_value.h"
+#include "protocol/messages/offset_commit_value.h"
+#include "protocol/wire.h"
+
+namespace riacho::group {
+
+inline constexpr const char* offsets_topic = "__consumer_offsets";
+inline constexpr int16_t offset_commit_key_version = 1;    // Kafka writes 1
+inline constexpr int16_t offset_commit_value_version = 3;  // v1 only with an explicit expiry
+inline constexpr int16_t group_metadata_key_version = 2;
+inline constexpr int16_t group_metadata_value_version = 3;
+
+// Java's String.hashCode over UTF-16 code units, as Kafka computes it for partitioning.
+int32_t java_string_hash(std::string_view utf8);
+// abs(hashCode) % partitions with abs(INT_MIN) = 0, as Kafka's Utils.abs.
+int32_t partition_for(std::string_view group_id, int32_t partitions);
+
+// One record to append to __consumer_offsets-<partition>.
+struct offsets_record {
+    int32_t partition = 0;
+    std::vector<uint8_t> key;
+    std::optional<std::vector<uint8_t>> value;  // nullopt = tombstone
+};
+
+std::vector<uint8_t> encode_offset_commit_key(const std::string& group, const std::string& topic,
+                                              int32_t partition);
+std::vector<uint8_t> encode_offset_commit_value(const protocol::msg::offset_commit_value& v);
+std::vector<uint8_t> encode_group_metadata_key(const std::string& group);
+std::vector<uint8_t> encode_group_metadata_value(const protocol::msg::group_metadata_value& v);
+
+struct offset_commit_key {
+    std::string group;
+    std::string topic;
+    int32_t partition = 0;
+};
+struct group_metadata_key {
+    std::string group;
+};
+// A decoded record: which key, and the value (nullopt = tombstone).
+struct decoded_offset_commit {
+    offset_commit_key key;
+    std::optional<protocol::msg::offset_commit_value> value;
+};
+struct decoded_group_metadata {
+    group_metadata_key key;
+    std::optional<protocol::msg::group_metadata_value> value;
+};
+struct unknown_record {};  // another key version (KIP-848, share groups) or garbage
+using decoded_record = std::variant<unknown_record, decoded_offset_commit, decoded_group_metadata>;
+
+decoded_record decode_record(protocol::bytes_view key, std::optional<protocol::bytes_view> value);
+
+}  // namespace riacho::group
