@@ -60,8 +60,15 @@ append_outcome append_partition(broker_context& ctx, net::request& req, int16_t 
     auto fail = [&](error_code e, std::string message) {
         resp.error_code = protocol::code(e);
         resp.error_message = std::move(message);
-        LOG_DEBUG("broker", "{} produce {}-{}: {} {}", req.peer, topic_name, data.index,
-                  protocol::error_name(e), *resp.error_message);
+        // Bad input is worth a warning naming the client; routine answers (unknown topic,
+        // sequence checks) are not.
+        bool bad_input = e == error_code::corrupt_message || e == error_code::invalid_record ||
+                         e == error_code::message_too_large ||
+                         e == error_code::unknown_server_error;
+        log::emit(bad_input ? log::level::warn : log::level::debug, "broker",
+                  "{} (client id '{}') produce to {}-{}: {}: {}", req.peer,
+                  req.header.client_id, topic_name, data.index, protocol::error_name(e),
+                  *resp.error_message);
         return out;
     };
 
