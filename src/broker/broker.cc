@@ -98,7 +98,11 @@ private:
 
 broker::broker(broker_config config) : _config(std::move(config)) {}
 
-broker::~broker() { shutdown(); }
+broker::~broker() {
+    shutdown();
+    _io.stop();
+    close_logs();
+}
 
 storage::log_config broker::log_config_for(const cluster::topic_info* topic) const {
     std::map<std::string, std::string> none;
@@ -246,6 +250,7 @@ std::optional<std::string> broker::start(const std::optional<std::string>& ready
     _router = std::make_unique<request_router>(*_context);
     net::server_limits limits;
     limits.request_max_bytes = static_cast<size_t>(_config.socket_request_max_bytes);
+    limits.in_flight_max_bytes = static_cast<size_t>(_config.queued_max_request_bytes);
     _server = std::make_unique<net::server>(_io, *_router, limits);
 
     std::string ready_address;
@@ -288,8 +293,25 @@ std::optional<std::string> broker::start(const std::optional<std::string>& ready
 }
 
 int broker::run() {
-    _io.run();
+    while (!_shut_down && !_io.stopped()) {
+        _io.run_one();
+    }
+    // Connections were closed by shutdown(): let their coroutines finish (a long-polling
+    // fetch wakes within its max_wait_ms) before the logs they use are closed.
+    _io.run_for(std::chrono::seconds(2));
+    _io.stop();
+    close_logs();
     return 0;
+}
+
+void broker::close_logs() {
+    if (_logs && !_logs_closed) {
+        _logs_closed = true;
+        auto closed = _logs->close_all();
+        if (!closed) {
+            LOG_ERROR("broker", "closing logs failed: {}", storage::to_string(closed.error()));
+        }
+    }
 }
 
 void broker::shutdown() {
@@ -303,15 +325,8 @@ void broker::shutdown() {
     if (_groups) {
         _groups->stop();
     }
-    if (_logs) {
-        auto closed = _logs->close_all();
-        if (!closed) {
-            LOG_ERROR("broker", "closing logs failed: {}", storage::to_string(closed.error()));
-        }
-    }
     asio::error_code ignored;
     _signals.cancel(ignored);
-    _io.stop();
 }
 
 }  // namespace riacho::broker

@@ -44,6 +44,7 @@ private:
     void reconcile(const cluster::metadata_image& image);
     storage::log_config log_config_for(const cluster::topic_info* topic) const;
     void shutdown();
+    void close_logs();
 
     broker_config _config;
     asio::io_context _io{1};
@@ -60,6 +61,7 @@ private:
     std::unique_ptr<request_router> _router;
     std::unique_ptr<net::server> _server;
     bool _shut_down = false;
+    bool _logs_closed = false;
 };
 
 }  // namespace riacho::broker

@@ -55,6 +55,7 @@ const std::vector<config_key>& broker_config_keys() {
         {"compression.type", t::string_type, "producer", 0, 0, "producer, uncompressed, gzip, snappy, lz4, zstd.", false},
         {"message.max.bytes", t::int_type, "1048588", 0, int_max, "Largest record batch accepted.", false},
         {"socket.request.max.bytes", t::int_type, "104857600", 1, int_max, "Largest request frame; larger frames close the connection.", true},
+        {"queued.max.request.bytes", t::long_type, "536870912", 1, long_max, "Request bytes all connections may hold at once; readers wait beyond it.", true},
         {"fetch.max.bytes", t::int_type, "57671680", 1024, int_max, "Largest fetch response.", false},
         {"replica.fetch.max.bytes", t::int_type, "1048576", 0, int_max, "Per-partition fetch size for replicas.", false},
         {"min.insync.replicas", t::int_type, "1", 1, int_max, "Minimum ISR for acks=-1.", false},
@@ -319,6 +320,12 @@ broker_config load_broker_config(const std::optional<std::string>& properties_pa
     cfg.message_max_bytes = static_cast<int32_t>(num("message.max.bytes"));
     cfg.socket_request_max_bytes = static_cast<int32_t>(num("socket.request.max.bytes"));
     cfg.fetch_max_bytes = static_cast<int32_t>(num("fetch.max.bytes"));
+    cfg.queued_max_request_bytes = num("queued.max.request.bytes");
+    if (cfg.queued_max_request_bytes < cfg.socket_request_max_bytes) {
+        throw std::invalid_argument(fmt::format(
+            "queued.max.request.bytes: {} is smaller than socket.request.max.bytes {}",
+            cfg.queued_max_request_bytes, cfg.socket_request_max_bytes));
+    }
     cfg.replica_fetch_max_bytes = static_cast<int32_t>(num("replica.fetch.max.bytes"));
     cfg.log_flush_interval_messages = num("log.flush.interval.messages");
     if (is_set("log.flush.interval.ms")) {

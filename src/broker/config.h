@@ -52,6 +52,7 @@ struct broker_config {
     int32_t message_max_bytes = 1048588;
     int32_t socket_request_max_bytes = 104857600;
     int32_t fetch_max_bytes = 57671680;
+    int64_t queued_max_request_bytes = 536870912;
     int32_t replica_fetch_max_bytes = 1048576;
     int64_t log_flush_interval_messages = INT64_MAX;
     std::optional<int64_t> log_flush_interval_ms;
