@@ -477,10 +477,10 @@ void coordinator::prepare_rebalance(classic_group& g, int64_t now_ms) {
     bool was_empty = g.state == group_state::empty;
     g.transition(group_state::preparing_rebalance, now_ms);
     int32_t rebalance_timeout = g.rebalance_timeout_ms();
-    if (was_empty) {
+    int32_t delay = std::min(_cfg.initial_rebalance_delay_ms, rebalance_timeout);
+    if (was_empty && delay > 0) {
         g.initial_delay = true;
         g.new_member_added = false;
-        int32_t delay = std::min(_cfg.initial_rebalance_delay_ms, rebalance_timeout);
         g.initial_delay_remaining_ms = std::max(0, rebalance_timeout - delay);
         g.join_deadline_ms = now_ms + delay;
     } else {
