@@ -4,7 +4,7 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <exception>
+#include <future>
 #include <ctime>
 #include <thread>
 #include <unistd.h>
@@ -148,13 +148,20 @@ client::~client() {
     if (_rk == nullptr) {
         return;
     }
-    if (std::uncaught_exceptions() > 0) {
-        // Failing: the process is about to exit with the error. librdkafka 2.0.2 can deadlock
-        // in rd_kafka_destroy after some failed admin requests (DescribeConsumerGroups against
-        // a broker without DescribeGroups), so leave the handle to the process exit.
-        return;
+    // librdkafka 2.0.2 can deadlock in rd_kafka_destroy after some failed admin requests
+    // (DescribeConsumerGroups against a broker without DescribeGroups). Destroy on a helper
+    // thread and give up waiting after a bound: then the process exits with the handle alive.
+    auto done = std::make_shared<std::promise<void>>();
+    auto finished = done->get_future();
+    std::thread destroyer([rk = _rk, done] {
+        rd_kafka_destroy(rk);
+        done->set_value();
+    });
+    if (finished.wait_for(std::chrono::seconds(3)) == std::future_status::ready) {
+        destroyer.join();
+    } else {
+        destroyer.detach();
     }
-    rd_kafka_destroy(_rk);
 }
 
 void client::on_error(rd_kafka_t* /*rk*/, int err, const char* reason, void* opaque) {
