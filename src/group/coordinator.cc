@@ -330,7 +330,7 @@ void coordinator::replace_static_member(classic_group& g, join_request& req, int
         cb(sync_error(error_code::fenced_instance_id));
     }
     std::string new_id = new_member_id(*req.group_instance_id);
-    bool protocols_changed = !same_protocols(m.protocols, req.protocols);
+    m.protocols = req.protocols;
     m.member_id = new_id;
     m.client_id = req.client_id;
     m.client_host = req.client_host;
@@ -345,15 +345,16 @@ void coordinator::replace_static_member(classic_group& g, join_request& req, int
     auto& placed = g.members.emplace(new_id, std::move(m)).first->second;
     switch (g.state) {
         case group_state::stable:
-            if (!protocols_changed) {
+            // Kafka rebalances only if the group would select another protocol; new metadata
+            // alone (e.g. owned partitions) does not.
+            if (select_protocol(g) == g.protocol_name) {
                 // KIP-345: a static member comes back without a rebalance. The leader (v9+)
                 // learns the members but skips the assignment (KIP-814).
+                // As Kafka 4: the leader always gets the members (so an older client that
+                // computes an assignment anyway sees the whole group; its SyncGroup in Stable
+                // changes nothing).
                 join_result r = current_join_result(g, placed);
-                bool leader = g.is_leader(new_id);
-                r.skip_assignment = leader && placed.supports_skip_assignment;
-                if (!r.skip_assignment) {
-                    r.members.clear();
-                }
+                r.skip_assignment = g.is_leader(new_id);
                 write_group_metadata(g, now_ms);
                 return done(std::move(r));
             }
