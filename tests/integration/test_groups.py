@@ -14,6 +14,7 @@ so joins and session timeouts take seconds (the same settings are given to Kafka
 from __future__ import annotations
 
 import os
+import select
 import subprocess
 import sys
 import threading
@@ -165,8 +166,16 @@ class member:
             else:
                 self._stop.set()
                 self._thread.join(30)
-                if not crash:
+                if crash:
+                    self._abandoned = True
+                else:
                     self.c.close()
+
+    def finalize(self):
+        """Closes what close(crash=True) abandoned (end of test)."""
+        if getattr(self, "_abandoned", False):
+            self._abandoned = False
+            self.c.close(autocommit=False)
 
 
 def poll_until(members, pred, timeout=45, what="group condition"):
@@ -206,6 +215,7 @@ def members():
     for m in made:
         try:
             m.close()
+            m.finalize()
         except Exception:  # noqa: BLE001
             pass
 
@@ -279,8 +289,9 @@ def test_killed_member_is_replaced_after_session_timeout(gbroker, members, clien
     create_topic(gbroker.bootstrap, topic)
     proc = subprocess.Popen([sys.executable, "-c", KILLABLE, client, gbroker.bootstrap, group,
                              topic], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    line = proc.stdout.readline()  # the killable member leads: assigned before the other joins
-    assert b"assigned" in line
+    # The killable member leads: assigned before the other joins.
+    ready, _, _ = select.select([proc.stdout], [], [], 60)
+    assert ready and b"assigned" in proc.stdout.readline(), "the killable member got nothing"
     try:
         members.append(member(client, gbroker.bootstrap, group, topic, session_ms=3000))
         poll_until(members, lambda: len(members[0].assignment()) in (1, 2), what="shared group")
