@@ -8,8 +8,7 @@ headers and timestamps lands at offsets 0..19 with exact content; an
 idempotent producer writes sequenced batches; fetchTopicOffsets and
 fetchTopicOffsetsByTimestamp; each codec (gzip, snappy via kafkajs-snappy,
 lz4 via lz4js, zstd via zstd-codec) is stored compressed and reads back. kafkajs
-consumers need a consumer group, so consuming through kafkajs is checked only
-where groups exist (Kafka; Riacho once issue 4 lands, or RIACHO_TEST_GROUPS=1).
+consumers need a consumer group, so consuming through kafkajs joins a group.
 """
 import json
 import os
@@ -22,7 +21,6 @@ from confluent_kafka import OFFSET_BEGINNING
 
 import kwire
 from clients import BASE_TS, CODEC_ID, confluent_consume, normalize_headers
-from conftest import is_kafka
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
 N = 20
@@ -108,8 +106,6 @@ def test_compression(js, broker, codec):
     assert read_back(broker, f"{PREFIX}-{codec}", codec)
 
 
-@pytest.mark.skipif(not is_kafka() and not os.environ.get("RIACHO_TEST_GROUPS"),
-                    reason="consumer groups: issue 4")
 def test_group_consume(js, broker):
     g = scenario(run_node(broker, "group-consume"), "group_consume")
     assert g["records"] == [dict(offset=i, key=f"key-{i}",
