@@ -1,6 +1,7 @@
 #include "broker/broker.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -123,6 +124,20 @@ storage::log_config broker::log_config_for(const cluster::topic_info* topic) con
     cfg.message_timestamp_type = value("message.timestamp.type") == "LogAppendTime"
                                      ? storage::timestamp_type::log_append_time
                                      : storage::timestamp_type::create_time;
+    // Retention applies where cleanup.policy includes "delete"; a compacted-only topic keeps
+    // every segment (the cleaner, not retention, shrinks it).
+    std::string policy = value("cleanup.policy");
+    if (policy.empty() || policy.find("delete") != std::string::npos) {
+        // The broker's own value already folds log.retention.{ms,minutes,hours} together.
+        auto ms = overrides.find("retention.ms");
+        cfg.retention_ms = ms != overrides.end() ? std::stoll(ms->second) : _config.log_retention_ms;
+        auto bytes = overrides.find("retention.bytes");
+        cfg.retention_bytes =
+            bytes != overrides.end() ? std::stoll(bytes->second) : _config.log_retention_bytes;
+    } else {
+        cfg.retention_ms = -1;
+        cfg.retention_bytes = -1;
+    }
     return cfg;
 }
 
@@ -217,7 +232,8 @@ void broker::reconcile(const cluster::metadata_image& image) {
     for (const auto& [name, topic] : image.topics_by_name) {
         for (const auto& p : topic->partitions) {
             storage::topic_partition tp{name, partition_id(p.partition)};
-            if (_logs->get(tp) != nullptr) {
+            if (auto* existing = _logs->get(tp); existing != nullptr) {
+                existing->set_config(log_config_for(topic.get()));
                 continue;
             }
             auto created = _logs->create(tp, log_config_for(topic.get()));
@@ -237,6 +253,9 @@ std::optional<std::string> broker::start(const std::optional<std::string>& ready
     if (auto error = open_data_dir()) {
         return error;
     }
+    // sendfile() to a socket the client already closed raises SIGPIPE (it has no
+    // MSG_NOSIGNAL); the default action would kill the broker silently. EPIPE is handled.
+    ::signal(SIGPIPE, SIG_IGN);
     _appends = std::make_unique<append_signal>(_io);
     _flusher = std::make_unique<flush_scheduler>(_io, *_logs);
     _sessions = std::make_unique<fetch_sessions>(*_controller);
@@ -247,6 +266,9 @@ std::optional<std::string> broker::start(const std::optional<std::string>& ready
         return error;
     }
     _context->groups = _groups.get();
+    _retention = std::make_unique<log_retention>(_io, *_logs,
+                                                 _config.log_retention_check_interval_ms);
+    _retention->start();
     _router = std::make_unique<request_router>(*_context);
     net::server_limits limits;
     limits.request_max_bytes = static_cast<size_t>(_config.socket_request_max_bytes);
@@ -324,6 +346,9 @@ void broker::shutdown() {
     }
     if (_groups) {
         _groups->stop();
+    }
+    if (_retention) {
+        _retention->stop();
     }
     asio::error_code ignored;
     _signals.cancel(ignored);

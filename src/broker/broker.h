@@ -21,6 +21,7 @@
 #include "broker/fetch_sessions.h"
 #include "broker/flush_scheduler.h"
 #include "broker/handle_group_runtime.h"
+#include "broker/log_retention.h"
 #include "broker/request_router.h"
 #include "cluster/controller.h"
 #include "net/server.h"
@@ -58,6 +59,7 @@ private:
     std::unique_ptr<fetch_sessions> _sessions;
     std::unique_ptr<broker_context> _context;
     std::unique_ptr<group_runtime> _groups;
+    std::unique_ptr<log_retention> _retention;
     std::unique_ptr<request_router> _router;
     std::unique_ptr<net::server> _server;
     bool _shut_down = false;

@@ -37,10 +37,10 @@ const std::vector<config_key>& broker_config_keys() {
         {"default.replication.factor", t::int_type, "1", 1, 32767, "Replication factor of auto-created topics.", false},
         {"auto.create.topics.enable", t::boolean, "true", 0, 0, "Create topics on metadata requests for unknown topics.", false},
         {"delete.topic.enable", t::boolean, "true", 0, 0, "Allow DeleteTopics.", false},
-        {"log.segment.bytes", t::int_type, "1073741824", 14, int_max, "Segment size before a roll.", false},
+        {"log.segment.bytes", t::int_type, "1073741824", 64, int_max, "Segment size before a roll.", false},
         {"log.roll.ms", t::long_type, "604800000", 1, long_max, "Segment age before a roll.", false},
         {"log.roll.hours", t::int_type, "168", 1, int_max, "Segment age before a roll, in hours (log.roll.ms wins).", false},
-        {"log.retention.ms", t::long_type, "604800000", -1, long_max, "Retention by time (enforced by the log cleaner, see issue 3).", false},
+        {"log.retention.ms", t::long_type, "604800000", -1, long_max, "Retention by time: whole segments older than this are deleted.", false},
         {"log.retention.minutes", t::int_type, "10080", -1, int_max, "Retention by time in minutes.", false},
         {"log.retention.hours", t::int_type, "168", -1, int_max, "Retention by time in hours.", false},
         {"log.retention.bytes", t::long_type, "-1", -1, long_max, "Retention by size per partition.", false},
@@ -315,6 +315,7 @@ broker_config load_broker_config(const std::optional<std::string>& properties_pa
                            : is_set("log.retention.minutes") ? num("log.retention.minutes") * 60000
                                                              : num("log.retention.hours") * 3600000;
     cfg.log_retention_bytes = num("log.retention.bytes");
+    cfg.log_retention_check_interval_ms = num("log.retention.check.interval.ms");
     cfg.log_index_interval_bytes = static_cast<int32_t>(num("log.index.interval.bytes"));
     cfg.log_index_size_max_bytes = static_cast<int32_t>(num("log.index.size.max.bytes"));
     cfg.message_max_bytes = static_cast<int32_t>(num("message.max.bytes"));

@@ -17,6 +17,7 @@ asio::awaitable<net::reply> handle_metadata(broker_context& ctx, net::request& r
 asio::awaitable<net::reply> handle_produce(broker_context& ctx, net::request& req);
 asio::awaitable<net::reply> handle_fetch(broker_context& ctx, net::request& req);
 asio::awaitable<net::reply> handle_list_offsets(broker_context& ctx, net::request& req);
+asio::awaitable<net::reply> handle_delete_records(broker_context& ctx, net::request& req);
 asio::awaitable<net::reply> handle_create_topics(broker_context& ctx, net::request& req);
 asio::awaitable<net::reply> handle_delete_topics(broker_context& ctx, net::request& req);
 asio::awaitable<net::reply> handle_create_partitions(broker_context& ctx, net::request& req);
@@ -24,6 +25,8 @@ asio::awaitable<net::reply> handle_describe_configs(broker_context& ctx, net::re
 asio::awaitable<net::reply> handle_init_producer_id(broker_context& ctx, net::request& req);
 asio::awaitable<net::reply> handle_describe_cluster(broker_context& ctx, net::request& req);
 asio::awaitable<net::reply> handle_find_coordinator(broker_context& ctx, net::request& req);
+asio::awaitable<net::reply> handle_alter_configs(broker_context& ctx, net::request& req);
+asio::awaitable<net::reply> handle_incremental_alter_configs(broker_context& ctx, net::request& req);
 asio::awaitable<net::reply> handle_join_group(broker_context& ctx, net::request& req);
 asio::awaitable<net::reply> handle_sync_group(broker_context& ctx, net::request& req);
 asio::awaitable<net::reply> handle_heartbeat(broker_context& ctx, net::request& req);

@@ -20,6 +20,8 @@ asio::awaitable<net::reply> request_router::handle(net::request& req) {
             co_return co_await handle_fetch(_ctx, req);
         case keys::list_offsets:
             co_return co_await handle_list_offsets(_ctx, req);
+        case keys::delete_records:
+            co_return co_await handle_delete_records(_ctx, req);
         case keys::create_topics:
             co_return co_await handle_create_topics(_ctx, req);
         case keys::delete_topics:
@@ -30,6 +32,10 @@ asio::awaitable<net::reply> request_router::handle(net::request& req) {
             co_return co_await handle_describe_configs(_ctx, req);
         case keys::init_producer_id:
             co_return co_await handle_init_producer_id(_ctx, req);
+        case keys::alter_configs:
+            co_return co_await handle_alter_configs(_ctx, req);
+        case keys::incremental_alter_configs:
+            co_return co_await handle_incremental_alter_configs(_ctx, req);
         case keys::find_coordinator:
             co_return co_await handle_find_coordinator(_ctx, req);
         case keys::describe_cluster:

@@ -245,6 +245,45 @@ change_result controller::create_partitions(const std::string& name, int32_t new
     return {error_code::none, "", _image->find_topic(name)};
 }
 
+change_result controller::alter_topic_configs(
+    const std::string& name, const std::map<std::string, std::optional<std::string>>& changes,
+    bool validate_only) {
+    using protocol::error_code;
+    auto topic = _image->find_topic(name);
+    if (!topic) {
+        return {error_code::unknown_topic_or_partition,
+                fmt::format("Topic {} does not exist.", name), nullptr};
+    }
+    for (const auto& [key, value] : changes) {
+        if (!find_topic_config_key(key)) {
+            return {error_code::invalid_config, fmt::format("Unknown topic config name: {}", key),
+                    nullptr};
+        }
+        if (value) {
+            if (auto bad = validate_topic_config(key, *value)) {
+                return {error_code::invalid_config, *bad, nullptr};
+            }
+        }
+    }
+    if (validate_only || changes.empty()) {
+        return {error_code::none, "", topic};
+    }
+    std::vector<protocol::msg::metadata_record> records;
+    for (const auto& [key, value] : changes) {
+        protocol::msg::metadata_record c;
+        c.config.resource_type = static_cast<int8_t>(config_resource::topic);
+        c.config.resource_name = name;
+        c.config.name = key;
+        c.config.value = value;
+        records.push_back(std::move(c));
+    }
+    if (!commit(std::move(records))) {
+        return {error_code::kafka_storage_error, "metadata log is not writable", nullptr};
+    }
+    LOG_INFO("cluster", "altered {} config(s) of topic {}", changes.size(), name);
+    return {error_code::none, "", _image->find_topic(name)};
+}
+
 int64_t controller::allocate_producer_id() {
     if (_producer_id_next >= _image->next_producer_id) {
         protocol::msg::metadata_record r;

@@ -53,6 +53,11 @@ public:
     change_result delete_topic(const std::shared_ptr<const topic_info>& topic);
     change_result create_partitions(const std::string& name, int32_t new_total,
                                     bool validate_only);
+    // Changes a topic's dynamic configs: a value sets the key, nullopt removes the override.
+    // All keys are validated before anything is recorded.
+    change_result alter_topic_configs(
+        const std::string& name, const std::map<std::string, std::optional<std::string>>& changes,
+        bool validate_only);
     // Hands out a fresh producer id; reserves blocks in the metadata log. -1 on IO failure.
     int64_t allocate_producer_id();
 

@@ -21,7 +21,7 @@ const std::vector<topic_config_key>& topic_config_keys() {
         {"min.insync.replicas", "min.insync.replicas", "int", 1, INT32_MAX, {}, "Minimum ISR for acks=-1."},
         {"retention.bytes", "log.retention.bytes", "long", -1, INT64_MAX, {}, "Size retention per partition."},
         {"retention.ms", "log.retention.ms", "long", -1, INT64_MAX, {}, "Time retention."},
-        {"segment.bytes", "log.segment.bytes", "int", 14, INT32_MAX, {}, "Segment size before a roll."},
+        {"segment.bytes", "log.segment.bytes", "int", 64, INT32_MAX, {}, "Segment size before a roll."},
         {"segment.index.bytes", "log.index.size.max.bytes", "int", 4, INT32_MAX, {}, "Index size limit."},
         {"segment.ms", "log.roll.ms", "long", 1, INT64_MAX, {}, "Segment age before a roll."},
     };

@@ -41,6 +41,7 @@ enum class error_code : int16_t {
     invalid_config = 40,
     invalid_request = 42,
     unsupported_for_message_format = 43,
+    policy_violation = 44,
     out_of_order_sequence_number = 45,
     duplicate_sequence_number = 46,
     invalid_producer_epoch = 47,

@@ -108,6 +108,10 @@ public:
     // Closes the files and deletes the directory.
     status remove();
 
+    // A topic's configs changed: later appends, rolls and retention use `cfg`.
+    // REQUIRES: cfg.is_valid().
+    void set_config(const log_config& cfg) { _cfg = cfg; }
+    const log_config& config() const { return _cfg; }
     uint64_t size_bytes() const;
     size_t segment_count() const { return _segments.size(); }
     const producer_state& producers() const { return _producers; }

@@ -228,7 +228,7 @@ class Broker:
             if os.environ.get("RIACHO_TEST_KEEP") is None:
                 shutil.rmtree(self.dir, ignore_errors=True)
 
-    def stderr_tail(self, lines=40) -> str:
+    def stderr_tail(self, lines=120) -> str:
         try:
             return "\n".join(self.stderr_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:

@@ -17,7 +17,9 @@ truncated or garbage body — after all of which the broker keeps serving other
 connections. Every expectation here was checked against Apache Kafka 4.x.
 """
 import os
+import socket
 import struct
+import time
 
 import pytest
 
@@ -276,3 +278,23 @@ def test_many_connections_then_still_serving(broker):
             c.close()
     assert_still_serving(broker)
 
+
+
+def test_client_resetting_mid_fetch_leaves_broker_serving(broker, wire_topic):
+    # Record bytes go out with sendfile, which raises SIGPIPE on a reset socket: the broker
+    # must treat that as a closed connection, not die.
+    with Conn(broker.bootstrap) as c:
+        batch = kwire.record_batch([(None, os.urandom(100_000), []) for _ in range(10)])
+        for i in range(4):
+            c.roundtrip(kwire.produce_v7_request(500 + i, wire_topic, 0, batch))
+    for attempt in range(5):
+        c = Conn(broker.bootstrap)
+        for i in range(20):
+            c.send(kwire.fetch_v4_request(600 + i, wire_topic, 0, 0, max_bytes=8 << 20))
+        # FIN first (the broker's side goes to CLOSE_WAIT), then RST with responses still
+        # being written: the next sendfile fails with EPIPE.
+        c.s.shutdown(socket.SHUT_WR)
+        time.sleep(0.1)
+        c.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.close()
+    assert_still_serving(broker)

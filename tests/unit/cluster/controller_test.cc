@@ -82,6 +82,31 @@ TEST(controller, invalid_requests_get_kafka_errors_and_change_nothing) {
     EXPECT_EQ(c.create_partitions("nope", 3, false).error, error_code::unknown_topic_or_partition);
 }
 
+TEST(controller, altered_topic_configs_are_validated_and_replayed) {
+    memory_metadata_log log;
+    controller c(log, 1);
+    ASSERT_TRUE(c.load());
+    ASSERT_EQ(c.create_topic("orders", 1, 1, {{"retention.ms", "1000"}}, false).error,
+              error_code::none);
+    EXPECT_EQ(c.alter_topic_configs("orders", {{"retention.ms", "soon"}}, false).error,
+              error_code::invalid_config);
+    EXPECT_EQ(c.alter_topic_configs("orders", {{"no.such.config", "1"}}, false).error,
+              error_code::invalid_config);
+    EXPECT_EQ(c.alter_topic_configs("missing", {{"segment.ms", "1"}}, false).error,
+              error_code::unknown_topic_or_partition);
+    EXPECT_EQ(c.alter_topic_configs("orders", {{"segment.ms", "60000"}}, true).error,
+              error_code::none);
+    EXPECT_FALSE(c.image()->find_topic("orders")->configs.contains("segment.ms"));
+    auto altered = c.alter_topic_configs(
+        "orders", {{"segment.ms", "60000"}, {"retention.ms", std::nullopt}}, false);
+    ASSERT_EQ(altered.error, error_code::none) << altered.message;
+
+    controller replayed(log, 1);
+    ASSERT_TRUE(replayed.load());
+    auto configs = replayed.image()->find_topic("orders")->configs;
+    EXPECT_EQ(configs, (std::map<std::string, std::string>{{"segment.ms", "60000"}}));
+}
+
 TEST(controller, a_failed_metadata_append_changes_nothing) {
     memory_metadata_log log;
     controller c(log, 1);

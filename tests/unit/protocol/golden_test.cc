@@ -12,15 +12,18 @@
 #include <typeinfo>
 #include <vector>
 
+#include "protocol/messages/alter_configs.h"
 #include "protocol/messages/api_catalog.h"
 #include "protocol/messages/api_versions.h"
 #include "protocol/messages/create_partitions.h"
 #include "protocol/messages/create_topics.h"
+#include "protocol/messages/delete_records.h"
 #include "protocol/messages/delete_topics.h"
 #include "protocol/messages/describe_cluster.h"
 #include "protocol/messages/describe_configs.h"
 #include "protocol/messages/fetch.h"
 #include "protocol/messages/find_coordinator.h"
+#include "protocol/messages/incremental_alter_configs.h"
 #include "protocol/messages/init_producer_id.h"
 #include "protocol/messages/list_offsets.h"
 #include "protocol/messages/metadata.h"
@@ -63,6 +66,9 @@ bool with_request_type(int16_t key, Fn&& fn) {
         case msg::describe_configs_request::api_key: fn.template operator()<msg::describe_configs_request>(); return true;
         case msg::create_partitions_request::api_key: fn.template operator()<msg::create_partitions_request>(); return true;
         case msg::describe_cluster_request::api_key: fn.template operator()<msg::describe_cluster_request>(); return true;
+        case msg::alter_configs_request::api_key: fn.template operator()<msg::alter_configs_request>(); return true;
+        case msg::incremental_alter_configs_request::api_key: fn.template operator()<msg::incremental_alter_configs_request>(); return true;
+        case msg::delete_records_request::api_key: fn.template operator()<msg::delete_records_request>(); return true;
         default: return false;
     }
 }
@@ -180,6 +186,21 @@ TEST(generated_messages, every_api_and_version_round_trips) {
     round_trip_all_versions(msg::describe_cluster_response{});
     round_trip_all_versions(msg::find_coordinator_request{});
     round_trip_all_versions(msg::find_coordinator_response{});
+    round_trip_all_versions(msg::alter_configs_request{});
+    round_trip_all_versions(msg::alter_configs_response{});
+    msg::incremental_alter_configs_request incremental;
+    incremental.resources.emplace_back();
+    incremental.resources[0].resource_type = 2;
+    incremental.resources[0].resource_name = "topic";
+    incremental.resources[0].configs.push_back({"retention.ms", 0, "1000"});
+    incremental.resources[0].configs.push_back({"segment.ms", 1, std::nullopt});
+    round_trip_all_versions(incremental);
+    round_trip_all_versions(msg::incremental_alter_configs_response{});
+    msg::delete_records_request delete_records;
+    delete_records.topics.push_back({"topic", {{0, 40}, {1, -1}}});
+    delete_records.timeout_ms = 30000;
+    round_trip_all_versions(delete_records);
+    round_trip_all_versions(msg::delete_records_response{});
 }
 
 }  // namespace

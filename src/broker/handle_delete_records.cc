@@ -1,0 +1,73 @@
+// DeleteRecords (21): moves partitions' log start offsets forward, as kafka-delete-records
+// and the admin clients' deleteRecords do. Offset -1 means "up to the high watermark"; an
+// offset past it is OFFSET_OUT_OF_RANGE; one at or below the log start changes nothing. As in
+// Kafka, topics whose cleanup.policy lacks "delete" refuse with POLICY_VIOLATION. Whole
+// segments below the new start are deleted at once; reads below it get OFFSET_OUT_OF_RANGE.
+#include "base/log.h"
+#include "broker/handlers.h"
+#include "broker/log_errors.h"
+#include "cluster/topic_config.h"
+#include "protocol/messages/delete_records.h"
+
+namespace riacho::broker {
+
+namespace {
+constexpr int64_t to_high_watermark = -1;
+
+bool deletes_allowed(const broker_context& ctx, const cluster::topic_info& topic) {
+    auto policy = cluster::effective_topic_config(
+        topic.configs, ctx.config.values, *cluster::find_topic_config_key("cleanup.policy"));
+    return policy.empty() || policy.find("delete") != std::string::npos;
+}
+}  // namespace
+
+asio::awaitable<net::reply> handle_delete_records(broker_context& ctx, net::request& req) {
+    using protocol::error_code;
+    using protocol::msg::delete_records_request;
+    using protocol::msg::delete_records_response;
+    delete_records_request request;
+    if (!decode_request(req, request)) {
+        co_return net::reply::close();
+    }
+    delete_records_response response;
+    auto image = ctx.controller.image();
+    for (const auto& topic : request.topics) {
+        delete_records_response::delete_records_topic_result tr;
+        tr.name = topic.name;
+        auto info = image->find_topic(topic.name);
+        for (const auto& p : topic.partitions) {
+            delete_records_response::delete_records_topic_result::delete_records_partition_result
+                pr;
+            pr.partition_index = p.partition_index;
+            pr.low_watermark = -1;
+            storage::partition_log* log = info ? ctx.log(topic.name, p.partition_index) : nullptr;
+            if (log == nullptr) {
+                pr.error_code = protocol::code(error_code::unknown_topic_or_partition);
+            } else if (!deletes_allowed(ctx, *info)) {
+                pr.error_code = protocol::code(error_code::policy_violation);
+            } else {
+                // Single node: the high watermark is the log end.
+                int64_t high_watermark = log->log_end_offset().value();
+                int64_t target = p.offset == to_high_watermark ? high_watermark : p.offset;
+                if (target < 0 || target > high_watermark) {
+                    pr.error_code = protocol::code(error_code::offset_out_of_range);
+                } else if (auto moved = log->advance_log_start_offset(kafka_offset(target));
+                           !moved) {
+                    pr.error_code = protocol::code(to_error_code(moved.error()));
+                } else {
+                    LOG_INFO("storage", "{}-{}: records deleted below {}, log start now {}",
+                             topic.name, p.partition_index, target,
+                             log->log_start_offset().value());
+                }
+                if (pr.error_code == 0) {
+                    pr.low_watermark = log->log_start_offset().value();
+                }
+            }
+            tr.partitions.push_back(std::move(pr));
+        }
+        response.topics.push_back(std::move(tr));
+    }
+    co_return encode_response(req, response);
+}
+
+}  // namespace riacho::broker

@@ -1,0 +1,214 @@
+"""Topic configs changed at runtime, DeleteRecords and retention, through confluent-kafka's
+admin client (librdkafka), the way operators and kafka-configs / kafka-delete-records use them.
+
+One broker checks retention every 300 ms. IncrementalAlterConfigs SET/DELETE/APPEND/SUBTRACT
+and AlterConfigs (which replaces every override) are read back through DescribeConfigs with
+their sources; bad values, unknown keys, APPEND to a non-list and unknown topics get errors and
+change nothing; validate_only changes nothing. DeleteRecords moves the low watermark (kept
+across a restart); reads below it reset to it; past the high watermark is
+OFFSET_OUT_OF_RANGE; compacted topics refuse with POLICY_VIOLATION. retention.bytes and
+retention.ms delete whole old segments and move the log start offset while the newest data
+stays readable.
+"""
+import time
+
+import pytest
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource,
+                                   ConfigSource, NewTopic, OffsetSpec, ResourceType)
+
+from conftest import Broker, is_kafka, wait_until
+
+SEGMENT_BYTES = 1048576  # Kafka 4's minimum segment.bytes, so the oracle runs this too
+RECORD = b"r" * 1000
+
+
+@pytest.fixture(scope="module")
+def engine():
+    settings = {"log.retention.check.interval.ms": 300}
+    if is_kafka():
+        settings["log.initial.task.delay.ms"] = 0  # Kafka waits 30 s before its first check
+    b = Broker(settings, name="engine").start()
+    yield b
+    b.cleanup()
+
+
+_admins = {}
+
+
+def admin(b):
+    # Kept alive: a collected AdminClient fails the futures it handed out.
+    if b.bootstrap not in _admins:
+        _admins[b.bootstrap] = AdminClient({"bootstrap.servers": b.bootstrap})
+    return _admins[b.bootstrap]
+
+
+def create(b, name, partitions=1, **configs):
+    configs = {k.replace("_", "."): str(v) for k, v in configs.items()}
+    admin(b).create_topics([NewTopic(name, partitions, 1, config=configs)],
+                           operation_timeout=15)[name].result(timeout=30)
+    wait_until(lambda: name in admin(b).list_topics(timeout=10).topics, 15, what="topic")
+
+
+def describe(b, topic):
+    res = ConfigResource(ResourceType.TOPIC, topic)
+    return admin(b).describe_configs([res])[res].result(timeout=30)
+
+
+def incremental(b, topic, *ops, validate_only=False):
+    entries = [ConfigEntry(name, value, incremental_operation=op) for name, value, op in ops]
+    res = ConfigResource(ResourceType.TOPIC, topic, incremental_configs=entries)
+    return admin(b).incremental_alter_configs([res], validate_only=validate_only)[res].result(
+        timeout=30)
+
+
+def error_of(fn):
+    with pytest.raises(KafkaException) as e:
+        fn()
+    return e.value.args[0]
+
+
+def produce(b, topic, count, timestamp_ms=None, partition=0):
+    p = Producer({"bootstrap.servers": b.bootstrap, "linger.ms": 5})
+    for i in range(count):
+        kw = {"timestamp": timestamp_ms} if timestamp_ms is not None else {}
+        p.produce(topic, RECORD, key=str(i).encode(), partition=partition, **kw)
+        if i % 1000 == 0:
+            p.poll(0)
+    assert p.flush(60) == 0
+
+
+def offsets(b, topic, spec):
+    tp = TopicPartition(topic, 0)
+    return admin(b).list_offsets({tp: spec})[tp].result(timeout=30).offset
+
+
+def first_offset_read(b, topic, start):
+    c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "unused",
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    try:
+        c.assign([TopicPartition(topic, 0, start)])
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            m = c.poll(0.5)
+            if m is not None and not m.error():
+                return m.offset()
+        raise AssertionError(f"nothing read from {topic} starting at {start}")
+    finally:
+        c.close()
+
+
+def test_incremental_alter_configs_read_back_with_sources(engine, topic_name):
+    t = topic_name()
+    create(engine, t, retention_ms=123456)
+    incremental(engine, t, ("segment.ms", "60000", AlterConfigOpType.SET),
+                ("retention.ms", None, AlterConfigOpType.DELETE))
+    got = describe(engine, t)
+    assert got["segment.ms"].value == "60000"
+    assert got["segment.ms"].source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value
+    assert got["retention.ms"].value == "604800000"
+    assert got["retention.ms"].source != ConfigSource.DYNAMIC_TOPIC_CONFIG.value
+
+    incremental(engine, t, ("cleanup.policy", "compact", AlterConfigOpType.APPEND))
+    assert describe(engine, t)["cleanup.policy"].value == "delete,compact"
+    incremental(engine, t, ("cleanup.policy", "delete", AlterConfigOpType.SUBTRACT))
+    assert describe(engine, t)["cleanup.policy"].value == "compact"
+
+    incremental(engine, t, ("max.message.bytes", "5000", AlterConfigOpType.SET),
+                validate_only=True)
+    assert describe(engine, t)["max.message.bytes"].source != \
+        ConfigSource.DYNAMIC_TOPIC_CONFIG.value
+
+
+def test_alter_configs_refuses_bad_input_and_changes_nothing(engine, topic_name):
+    t = topic_name()
+    create(engine, t, segment_ms=60000)
+    bad = [("retention.ms", "soon"), ("no.such.config", "1"), ("cleanup.policy", "sometimes"),
+           ("segment.bytes", "12")]
+    for name, value in bad:
+        err = error_of(lambda: incremental(engine, t, (name, value, AlterConfigOpType.SET)))
+        assert err.code() == 40, (name, err)  # INVALID_CONFIG
+    err = error_of(lambda: incremental(engine, t, ("segment.ms", "9", AlterConfigOpType.APPEND)))
+    assert err.code() == 40  # APPEND on a non-list config
+    err = error_of(lambda: incremental(engine, topic_name("-missing"),
+                                       ("segment.ms", "1", AlterConfigOpType.SET)))
+    assert err.code() == 3  # UNKNOWN_TOPIC_OR_PARTITION
+    got = describe(engine, t)
+    assert got["segment.ms"].value == "60000" and got["retention.ms"].value == "604800000"
+
+
+def test_legacy_alter_configs_replaces_every_override(engine, topic_name):
+    t = topic_name()
+    create(engine, t, segment_ms=60000)
+    res = ConfigResource(ResourceType.TOPIC, t, set_config={"max.message.bytes": "5000"})
+    admin(engine).alter_configs([res])[res].result(timeout=30)
+    got = describe(engine, t)
+    assert got["max.message.bytes"].value == "5000"
+    assert got["max.message.bytes"].source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value
+    assert got["segment.ms"].source != ConfigSource.DYNAMIC_TOPIC_CONFIG.value
+
+
+def test_delete_records_moves_the_low_watermark(engine, topic_name):
+    t = topic_name()
+    create(engine, t)
+    produce(engine, t, 100)
+    a = admin(engine)
+    tp = TopicPartition(t, 0, 40)
+    assert a.delete_records([tp])[tp].result(timeout=30).low_watermark == 40
+    assert offsets(engine, t, OffsetSpec.earliest()) == 40
+    # Below the new start: OFFSET_OUT_OF_RANGE, which the consumer resets to the start.
+    assert first_offset_read(engine, t, 10) == 40
+    # Moving it back changes nothing; past the high watermark is refused.
+    tp = TopicPartition(t, 0, 20)
+    assert a.delete_records([tp])[tp].result(timeout=30).low_watermark == 40
+    tp = TopicPartition(t, 0, 101)
+    err = error_of(lambda: a.delete_records([tp])[tp].result(timeout=30))
+    assert err.code() == 1  # OFFSET_OUT_OF_RANGE
+    assert offsets(engine, t, OffsetSpec.earliest()) == 40
+
+    engine.restart()
+    assert wait_until(lambda: offsets(engine, t, OffsetSpec.earliest()), 30,
+                      what="offsets after the restart") == 40
+    tp = TopicPartition(t, 0, -1)  # everything up to the high watermark
+    assert admin(engine).delete_records([tp])[tp].result(timeout=30).low_watermark == 100
+    produce(engine, t, 1)
+    assert first_offset_read(engine, t, 0) == 100
+
+
+def test_delete_records_refused_on_compacted_topic(engine, topic_name):
+    t = topic_name()
+    create(engine, t, cleanup_policy="compact")
+    produce(engine, t, 5)
+    tp = TopicPartition(t, 0, 2)
+    err = error_of(lambda: admin(engine).delete_records([tp])[tp].result(timeout=30))
+    assert err.code() == 44  # POLICY_VIOLATION
+    assert offsets(engine, t, OffsetSpec.earliest()) == 0
+
+
+def test_retention_bytes_deletes_the_oldest_segments(engine, topic_name):
+    t = topic_name()
+    create(engine, t, segment_bytes=SEGMENT_BYTES)
+    produce(engine, t, 5000)  # about 5 segments
+    end = offsets(engine, t, OffsetSpec.latest())
+    assert end == 5000 and offsets(engine, t, OffsetSpec.earliest()) == 0
+    incremental(engine, t, ("retention.bytes", str(2 * SEGMENT_BYTES), AlterConfigOpType.SET))
+    start = wait_until(lambda: offsets(engine, t, OffsetSpec.earliest()), 30,
+                       what="retention to move the log start")
+    # Whole segments only, at least the limit kept, the newest records still readable.
+    assert 1000 < start < end - 1500
+    assert first_offset_read(engine, t, 0) == start
+    assert first_offset_read(engine, t, end - 1) == end - 1
+
+
+def test_retention_ms_deletes_segments_whose_records_expired(engine, topic_name):
+    t = topic_name()
+    create(engine, t, segment_bytes=SEGMENT_BYTES)
+    hour_ago_ms = int(time.time() * 1000) - 3600 * 1000
+    produce(engine, t, 3000, timestamp_ms=hour_ago_ms)
+    produce(engine, t, 10)  # now: the newest segment stays
+    incremental(engine, t, ("retention.ms", str(600000), AlterConfigOpType.SET))
+    start = wait_until(lambda: offsets(engine, t, OffsetSpec.earliest()), 30,
+                       what="retention to move the log start")
+    assert 0 < start <= 3000
+    assert first_offset_read(engine, t, 0) == start
+    assert first_offset_read(engine, t, 3009) == 3009
