@@ -16,6 +16,7 @@ std::unique_ptr<commands> add_commands(CLI::App& app) {
     add_group_commands(app, *cmds);
     add_cluster_commands(app, *cmds);
     add_bench_commands(app, *cmds);
+    add_dump_log_command(app, *cmds);
     add_help_commands(app, *cmds);
     return cmds;
 }

@@ -37,5 +37,6 @@ void add_group_commands(CLI::App& app, commands& cmds);
 void add_cluster_commands(CLI::App& app, commands& cmds);
 void add_bench_commands(CLI::App& app, commands& cmds);
 void add_help_commands(CLI::App& app, commands& cmds);
+void add_dump_log_command(CLI::App& app, commands& cmds);
 
 }  // namespace riacho::cli

@@ -338,6 +338,48 @@ def check_config_set(b, t):
     assert rows[0]["value"] == "999"
 
 
+# ---------------------------------------------------------------- dump-log
+@pytest.mark.skipif(is_kafka(), reason="reads Riacho's data dir")
+def test_dump_log_prints_and_checks_segments(broker, topic_name, tmp_path):
+    b = broker.bootstrap
+    t = topic_name()
+    ok(cli("topic", "create", t, "-p", "1", bootstrap=b))
+    ok(cli("produce", t, "-k", ":", "-H", "h=1", stdin="".join(f"k{i}:v{i}\n" for i in range(50)),
+           bootstrap=b))
+    seg = broker.log_dir / f"{t}-0"
+    log = seg / "00000000000000000000.log"
+    out = json.loads(ok(cli("dump-log", str(log), "--records", "--values", "-o", "json")))
+    assert out["kind"] == "log" and out["problems"] == []
+    records = [r for batch in out["batches"] for r in batch["records"]]
+    assert [(r["offset"], r["key"], r["value"], r["header_keys"]) for r in records] == \
+        [(i, f"k{i}", f"v{i}", ["h"]) for i in range(50)]
+    text = ok(cli("dump-log", str(log), str(seg / "00000000000000000000.index"),
+                  str(seg / "00000000000000000000.timeindex")))
+    assert "PROBLEM" not in text and "base_offset: 0" in text
+
+    # A flipped byte inside a batch: its CRC no longer matches; exit 1.
+    data = bytearray(log.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    bad = tmp_path / "00000000000000000000.log"
+    bad.write_bytes(bytes(data))
+    res = cli("dump-log", str(bad))
+    assert res.returncode == 1 and "PROBLEM" in res.stdout and "CRC" in res.stdout.upper()
+    # A torn tail.
+    bad.write_bytes(log.read_bytes() + b"\x00\x00\x00")
+    res = cli("dump-log", str(bad))
+    assert res.returncode == 1 and "torn tail" in res.stdout
+    # An index entry pointing inside a batch.
+    bad.write_bytes(log.read_bytes())
+    (tmp_path / "00000000000000000000.index").write_bytes(
+        (0).to_bytes(4, "big") + (5).to_bytes(4, "big"))
+    res = cli("dump-log", str(tmp_path / "00000000000000000000.index"))
+    assert res.returncode == 1 and "not the start of a batch" in res.stdout
+
+    one_line_error(cli("dump-log", str(tmp_path / "missing.log")), 1, "not a file")
+    (tmp_path / "notes.txt").write_text("x")
+    one_line_error(cli("dump-log", str(tmp_path / "notes.txt")), 2, ".log, .index or .timeindex")
+
+
 # ---------------------------------------------------------------- groups
 def test_group_commands(broker, topic_name):
     b = broker.bootstrap
