@@ -10,7 +10,8 @@ step() { printf '\n=== %s\n' "$*"; }
 
 step "dependencies"
 "$root/scripts/install-deps.sh" clang libclang-rt-14-dev kcat
-"$root/scripts/install-test-deps.sh"
+# --with-kafka: Apache Kafka 4.x jars, so the CLI is also shown to work against real Kafka.
+"$root/scripts/install-test-deps.sh" --with-kafka
 
 step "build (asan)"
 "$root/scripts/build.sh" asan
