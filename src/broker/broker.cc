@@ -138,6 +138,21 @@ storage::log_config broker::log_config_for(const cluster::topic_info* topic) con
         cfg.retention_ms = -1;
         cfg.retention_bytes = -1;
     }
+    cfg.compact = policy.find("compact") != std::string::npos;
+    cfg.min_cleanable_dirty_ratio = std::stod(value("min.cleanable.dirty.ratio"));
+    cfg.min_compaction_lag_ms = std::stoll(value("min.compaction.lag.ms"));
+    cfg.max_compaction_lag_ms = std::stoll(value("max.compaction.lag.ms"));
+    cfg.delete_retention_ms = std::stoll(value("delete.retention.ms"));
+    return cfg;
+}
+
+storage::log_config broker::metadata_log_config() const {
+    // The metadata log is the cluster's state: never deleted by retention nor compacted (its
+    // records are replayed in full; snapshots, when they land, will bound it instead).
+    storage::log_config cfg = log_config_for(nullptr);
+    cfg.retention_ms = -1;
+    cfg.retention_bytes = -1;
+    cfg.compact = false;
     return cfg;
 }
 
@@ -170,7 +185,7 @@ std::optional<std::string> broker::open_data_dir() {
     // Replay the metadata log first, so the other logs open with their topics' configs.
     {
         auto metadata = storage::partition_log::open(
-            dir / storage::partition_dir_name(metadata_partition), log_config_for(nullptr));
+            dir / storage::partition_dir_name(metadata_partition), metadata_log_config());
         if (!metadata) {
             return fmt::format("cannot open the metadata log: {}",
                                storage::to_string(metadata.error()));
@@ -185,6 +200,9 @@ std::optional<std::string> broker::open_data_dir() {
     auto image = _controller->image();
     auto logs = storage::log_manager::open(
         dir, [&](const storage::topic_partition& tp) {
+            if (tp == metadata_partition) {
+                return metadata_log_config();
+            }
             auto topic = image->find_topic(tp.topic);
             return log_config_for(topic.get());
         });
@@ -266,9 +284,9 @@ std::optional<std::string> broker::start(const std::optional<std::string>& ready
         return error;
     }
     _context->groups = _groups.get();
-    _retention = std::make_unique<log_retention>(_io, *_logs,
-                                                 _config.log_retention_check_interval_ms);
-    _retention->start();
+    _maintenance = std::make_unique<log_maintenance>(
+        _io, *_logs, _config.log_retention_check_interval_ms, _config.log_cleaner_backoff_ms);
+    _maintenance->start();
     _router = std::make_unique<request_router>(*_context);
     net::server_limits limits;
     limits.request_max_bytes = static_cast<size_t>(_config.socket_request_max_bytes);
@@ -347,8 +365,8 @@ void broker::shutdown() {
     if (_groups) {
         _groups->stop();
     }
-    if (_retention) {
-        _retention->stop();
+    if (_maintenance) {
+        _maintenance->stop();
     }
     asio::error_code ignored;
     _signals.cancel(ignored);

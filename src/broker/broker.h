@@ -21,7 +21,7 @@
 #include "broker/fetch_sessions.h"
 #include "broker/flush_scheduler.h"
 #include "broker/handle_group_runtime.h"
-#include "broker/log_retention.h"
+#include "broker/log_maintenance.h"
 #include "broker/request_router.h"
 #include "cluster/controller.h"
 #include "net/server.h"
@@ -44,6 +44,7 @@ private:
     std::optional<std::string> open_data_dir();
     void reconcile(const cluster::metadata_image& image);
     storage::log_config log_config_for(const cluster::topic_info* topic) const;
+    storage::log_config metadata_log_config() const;
     void shutdown();
     void close_logs();
 
@@ -59,7 +60,7 @@ private:
     std::unique_ptr<fetch_sessions> _sessions;
     std::unique_ptr<broker_context> _context;
     std::unique_ptr<group_runtime> _groups;
-    std::unique_ptr<log_retention> _retention;
+    std::unique_ptr<log_maintenance> _maintenance;
     std::unique_ptr<request_router> _router;
     std::unique_ptr<net::server> _server;
     bool _shut_down = false;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "cluster/topic_config.h"
+
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
@@ -51,6 +53,11 @@ const std::vector<config_key>& broker_config_keys() {
         {"log.flush.interval.ms", t::long_type, "", 0, long_max, "Time before a forced flush.", false},
         {"riacho.acks.all.fsync", t::boolean, "true", 0, 0, "Acknowledge acks=-1 produces only after fdatasync (group commit).", false},
         {"log.cleanup.policy", t::list_type, "delete", 0, 0, "delete, compact or both.", false},
+        {"log.cleaner.backoff.ms", t::long_type, "15000", 0, long_max, "How often compacted logs are checked for cleaning.", false},
+        {"log.cleaner.delete.retention.ms", t::long_type, "86400000", 0, long_max, "How long tombstones are kept on compacted topics.", false},
+        {"log.cleaner.min.cleanable.ratio", t::string_type, "0.5", 0, 0, "Dirty ratio (0 to 1) before a log is compacted.", false},
+        {"log.cleaner.min.compaction.lag.ms", t::long_type, "0", 0, long_max, "Shortest a record stays uncompacted.", false},
+        {"log.cleaner.max.compaction.lag.ms", t::long_type, "9223372036854775807", 1, long_max, "Longest a record stays uncompacted.", false},
         {"log.message.timestamp.type", t::string_type, "CreateTime", 0, 0, "CreateTime or LogAppendTime.", false},
         {"compression.type", t::string_type, "producer", 0, 0, "producer, uncompressed, gzip, snappy, lz4, zstd.", false},
         {"message.max.bytes", t::int_type, "1048588", 0, int_max, "Largest record batch accepted.", false},
@@ -342,6 +349,13 @@ broker_config load_broker_config(const std::optional<std::string>& properties_pa
     cfg.log_cleanup_policy = get("log.cleanup.policy");
     check_enum("log.cleanup.policy", cfg.log_cleanup_policy,
                {"delete", "compact", "compact,delete", "delete,compact"});
+    if (auto bad = cluster::validate_topic_config("min.cleanable.dirty.ratio",
+                                                  get("log.cleaner.min.cleanable.ratio"))) {
+        throw std::invalid_argument(fmt::format("log.cleaner.min.cleanable.ratio: {} is not a "
+                                                "number from 0 to 1",
+                                                get("log.cleaner.min.cleanable.ratio")));
+    }
+    cfg.log_cleaner_backoff_ms = num("log.cleaner.backoff.ms");
     cfg.min_insync_replicas = static_cast<int32_t>(num("min.insync.replicas"));
     cfg.log_level = get("riacho.log.level");
     check_enum("riacho.log.level", cfg.log_level, {"debug", "info", "warn", "error"});

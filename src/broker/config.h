@@ -48,6 +48,7 @@ struct broker_config {
     int64_t log_retention_ms = 7LL * 24 * 3600 * 1000;
     int64_t log_retention_bytes = -1;
     int64_t log_retention_check_interval_ms = 300000;
+    int64_t log_cleaner_backoff_ms = 15000;
     int32_t log_index_interval_bytes = 4096;
     int32_t log_index_size_max_bytes = 10485760;
     int32_t message_max_bytes = 1048588;

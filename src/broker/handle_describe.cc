@@ -24,6 +24,7 @@ int8_t config_type_code(const std::string& type) {
     if (type == "string") return 2;
     if (type == "int") return 3;
     if (type == "long") return 5;
+    if (type == "double") return 6;
     if (type == "list") return 7;
     return 0;
 }

@@ -118,6 +118,25 @@ append_outcome append_partition(broker_context& ctx, net::request& req, int16_t 
         return fail(batch_error(valid.error()),
                     fmt::format("Invalid record batch: {}", protocol::to_string(valid.error())));
     }
+    if (log->config().compact) {
+        // A compacted topic keeps the latest record per key, so a record needs one (Kafka's
+        // rule). Only these topics pay for decoding the records on the produce path.
+        std::vector<uint8_t> scratch;
+        auto records = protocol::decode_records(data.records.memory, scratch);
+        if (!records) {
+            return fail(batch_error(records.error()),
+                        fmt::format("Invalid record batch: {}",
+                                    protocol::to_string(records.error())));
+        }
+        for (const auto& r : *records) {
+            if (!r.key) {
+                return fail(error_code::invalid_record,
+                            fmt::format("Compacted topic cannot accept message without key in "
+                                        "topic partition {}-{}.",
+                                        topic->name, data.index));
+            }
+        }
+    }
 
     // The frame buffer is ours: patch offsets and epoch in place, no copy.
     std::span<uint8_t> batch(const_cast<uint8_t*>(data.records.memory.data()),

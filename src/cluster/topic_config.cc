@@ -11,13 +11,15 @@ const std::vector<topic_config_key>& topic_config_keys() {
     static const std::vector<topic_config_key> keys = {
         {"cleanup.policy", "log.cleanup.policy", "list", 0, 0, {"delete", "compact", "compact,delete", "delete,compact"}, "delete or compact old segments."},
         {"compression.type", "compression.type", "string", 0, 0, {"producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"}, "Final compression of the topic."},
-        {"delete.retention.ms", "", "long", 0, INT64_MAX, {}, "How long tombstones are kept on compacted topics."},
+        {"delete.retention.ms", "log.cleaner.delete.retention.ms", "long", 0, INT64_MAX, {}, "How long tombstones are kept on compacted topics."},
         {"flush.messages", "log.flush.interval.messages", "long", 1, INT64_MAX, {}, "Messages between forced flushes."},
         {"flush.ms", "log.flush.interval.ms", "long", 0, INT64_MAX, {}, "Time between forced flushes."},
         {"index.interval.bytes", "log.index.interval.bytes", "int", 0, INT32_MAX, {}, "Bytes between offset index entries."},
         {"max.message.bytes", "message.max.bytes", "int", 0, INT32_MAX, {}, "Largest record batch."},
         {"message.timestamp.type", "log.message.timestamp.type", "string", 0, 0, {"CreateTime", "LogAppendTime"}, "Which timestamp is stored."},
-        {"min.cleanable.dirty.ratio", "", "string", 0, 0, {}, "Dirty ratio before compaction."},
+        {"max.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms", "long", 1, INT64_MAX, {}, "Longest a record stays uncompacted."},
+        {"min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio", "double", 0, 1, {}, "Dirty ratio before compaction."},
+        {"min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms", "long", 0, INT64_MAX, {}, "Shortest a record stays uncompacted."},
         {"min.insync.replicas", "min.insync.replicas", "int", 1, INT32_MAX, {}, "Minimum ISR for acks=-1."},
         {"retention.bytes", "log.retention.bytes", "long", -1, INT64_MAX, {}, "Size retention per partition."},
         {"retention.ms", "log.retention.ms", "long", -1, INT64_MAX, {}, "Time retention."},
@@ -57,6 +59,16 @@ std::optional<std::string> validate_topic_config(const std::string& name,
                                value, name, k->min_value);
         }
     }
+    if (type == "double") {
+        char* end = nullptr;
+        double v = std::strtod(value.c_str(), &end);
+        if (value.empty() || *end != '\0' || !(v >= double(k->min_value)) ||
+            !(v <= double(k->max_value))) {
+            return fmt::format("Invalid value {} for configuration {}: Value must be a number in "
+                               "[{}, {}]",
+                               value, name, k->min_value, k->max_value);
+        }
+    }
     if (!k->allowed.empty()) {
         bool ok = false;
         for (const char* a : k->allowed) {
@@ -79,12 +91,6 @@ std::string effective_topic_config(const std::map<std::string, std::string>& top
         if (auto it = broker_values.find(key.broker_synonym); it != broker_values.end()) {
             return it->second;
         }
-    }
-    if (std::string(key.name) == "delete.retention.ms") {
-        return "86400000";
-    }
-    if (std::string(key.name) == "min.cleanable.dirty.ratio") {
-        return "0.5";
     }
     return "";
 }

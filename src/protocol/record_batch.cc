@@ -504,4 +504,61 @@ std::vector<uint8_t> batch_builder::build() const {
     return batch;
 }
 
+std::vector<uint8_t> rebuild_batch(const batch_header& original,
+                                   std::span<const record_view> retained) {
+    writer records;
+    writer body;  // one record at a time, reused
+    auto write_nullable = [&body](const std::optional<bytes_view>& b) {
+        if (!b) {
+            body.write_varint(-1);
+            return;
+        }
+        body.write_varint(static_cast<int32_t>(b->size()));
+        body.write_raw(b->data(), b->size());
+    };
+    for (const record_view& r : retained) {
+        body.buffer().clear();
+        body.write_int8(0);
+        body.write_varlong(static_cast<int64_t>(static_cast<uint64_t>(r.timestamp) -
+                                                static_cast<uint64_t>(original.base_timestamp)));
+        body.write_varint(static_cast<int32_t>(r.offset - original.base_offset));
+        write_nullable(r.key);
+        write_nullable(r.value);
+        body.write_varint(static_cast<int32_t>(r.headers.size()));
+        for (const record_header_view& kv : r.headers) {
+            body.write_varint(static_cast<int32_t>(kv.key.size()));
+            body.write_raw(reinterpret_cast<const uint8_t*>(kv.key.data()), kv.key.size());
+            write_nullable(kv.value);
+        }
+        records.write_varint(static_cast<int32_t>(body.buffer().size()));
+        records.write_raw(body.buffer().data(), body.buffer().size());
+    }
+    writer out;
+    out.write_int64(original.base_offset);
+    out.write_int32(0);  // batch_length, patched below
+    out.write_int32(original.partition_leader_epoch);
+    out.write_int8(batch_magic_v2);
+    out.write_uint32(0);  // crc, patched below
+    out.write_int16(original.attributes);
+    out.write_int32(original.last_offset_delta);
+    out.write_int64(original.base_timestamp);
+    out.write_int64(original.max_timestamp);
+    out.write_int64(original.producer_id);
+    out.write_int16(original.producer_epoch);
+    out.write_int32(original.base_sequence);
+    out.write_int32(static_cast<int32_t>(retained.size()));
+    if (original.codec() == compression_codec::none || retained.empty()) {
+        out.write_raw(records.buffer().data(), records.buffer().size());
+    } else {
+        auto compressed = compress(original.codec(), records.buffer());
+        INVARIANT(compressed.has_value(), "compressing a rebuilt batch failed");
+        out.write_raw(compressed->data(), compressed->size());
+    }
+    std::vector<uint8_t> batch = std::move(out.buffer());
+    store_be32(batch.data() + batch_offsets::batch_length,
+               static_cast<uint32_t>(batch.size() - batch_log_overhead));
+    store_be32(batch.data() + batch_offsets::crc, compute_batch_crc(batch));
+    return batch;
+}
+
 }  // namespace riacho::protocol

@@ -139,6 +139,15 @@ result<std::vector<record_view>, batch_errc> decode_records(bytes_view batch,
                                                             size_t max_decompressed_bytes =
                                                                 64u << 20);
 
+// Compaction: re-encodes `original` keeping only `retained` (a subset of its records, in
+// order, as decode_records returned them). Base offset, last offset delta, base and max
+// timestamps, producer fields, leader epoch and attributes (codec included) are kept, so the
+// batch still spans the same offsets and sequence numbers; the records keep their offsets and
+// timestamps (deltas with gaps). With nothing retained the result has no records (Kafka keeps
+// such batches for the producer state they carry). The CRC is recomputed.
+std::vector<uint8_t> rebuild_batch(const batch_header& original,
+                                   std::span<const record_view> retained);
+
 // Builds one v2 batch. Used for tests, control records and internal logs.
 class batch_builder {
 public:

@@ -31,6 +31,13 @@ struct log_config {
     // retention_bytes. -1 = unlimited.
     int64_t retention_ms = 7ll * 24 * 60 * 60 * 1000;
     int64_t retention_bytes = -1;
+    // cleanup.policy includes compact: compact() keeps the latest record per key in the
+    // segments before the active one. The others are Kafka's topic configs of the same names.
+    bool compact = false;
+    double min_cleanable_dirty_ratio = 0.5;
+    int64_t min_compaction_lag_ms = 0;
+    int64_t max_compaction_lag_ms = std::numeric_limits<int64_t>::max();
+    int64_t delete_retention_ms = 24ll * 60 * 60 * 1000;
     // How many producer-state snapshots to keep in the partition directory.
     uint32_t producer_snapshots_retained = 2;
 

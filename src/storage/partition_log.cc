@@ -229,8 +229,9 @@ result<read_slice, storage_errc> partition_log::read(kafka_offset from,
         if (!r) {
             return r;
         }
-        if (r->size_bytes > 0 || it->second->next_offset() > from) {
+        if (r->size_bytes > 0 || (!it->second->empty() && it->second->next_offset() > from)) {
             // Either data, or the next batch here did not fit: do not skip to a later segment.
+            // (A segment compaction emptied holds nothing: the next one may.)
             if (r->size_bytes == 0) {
                 return empty;
             }

@@ -30,6 +30,8 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
+#include <unordered_map>
 
 namespace riacho::storage {
 
@@ -41,6 +43,13 @@ struct append_result {
     // An idempotent retry of a batch already in the log: nothing was written; the offsets are
     // the original batch's. The produce response reports success.
     bool duplicate = false;
+};
+
+struct compaction_result {
+    size_t segments_rewritten = 0;
+    uint64_t bytes_before = 0;  // of the segments rewritten
+    uint64_t bytes_after = 0;
+    int64_t records_removed = 0;
 };
 
 struct timestamp_and_offset {
@@ -102,6 +111,13 @@ public:
     // beyond retention_bytes, never the active one, and moves the log start to the first
     // remaining segment. Returns how many segments were deleted. Call periodically.
     result<size_t, storage_errc> delete_old_segments(int64_t now_ms);
+    // Compaction (cleanup.policy=compact; see log_cleaner.cc): when the dirty part of the
+    // segments before the active one reaches min_cleanable_dirty_ratio (or a dirty record is
+    // older than max_compaction_lag_ms, or `force`), rewrites them keeping the latest record
+    // per key, dropping keyless records and tombstones older than delete_retention_ms. Offsets
+    // are kept (cleaned batches have gaps); segments younger than min_compaction_lag_ms and the
+    // active one are never touched. Each rewritten segment replaces the old one atomically.
+    result<compaction_result, storage_errc> compact(int64_t now_ms, bool force = false);
     // Flushes and writes producer snapshot, checkpoints and the clean-shutdown marker. After
     // close() only the destructor may be called.
     status close();
@@ -127,6 +143,11 @@ private:
     // Deletes all segments and starts an empty one at `offset`.
     status reset_to(kafka_offset offset);
     status reload_producer_state();
+    // Compaction helpers (log_cleaner.cc).
+    using key_map = std::unordered_map<std::string, int64_t>;
+    status index_latest_keys(kafka_offset end, key_map& latest) const;
+    result<bool, storage_errc> clean_segment(kafka_offset base, const key_map& latest,
+                                             int64_t now_ms, compaction_result& stats);
     result<std::optional<timestamp_and_offset>, storage_errc> exact_record(
         const segment& seg, const batch_location& loc, int64_t ts, bool equal) const;
 
@@ -140,6 +161,9 @@ private:
     int64_t _unflushed_records = 0;
     std::optional<int64_t> _last_flush_ms;
     uint64_t _recovered_truncated_bytes = 0;
+    // Where the last compaction stopped: records below it are clean. In memory only, so the
+    // first pass after a restart treats every segment as dirty.
+    kafka_offset _first_dirty_offset;
     bool _closed = false;
 };
 

@@ -69,7 +69,10 @@ result<segment_map, storage_errc> load_segments(const std::filesystem::path& dir
     segment_map segments;
     for (size_t i = 0; i < bases.size(); ++i) {
         bool recover = first_to_recover && bases[i] >= *first_to_recover;
-        auto seg = segment::open(dir, bases[i], cfg, recover);
+        // Only the last segment is surely uncompacted (the cleaner never touches the active
+        // one), so only there a gap between batches means a corrupt base offset.
+        bool last = i + 1 == bases.size();
+        auto seg = segment::open(dir, bases[i], cfg, recover, /*contiguous_offsets=*/last);
         if (!seg) {
             return unexpected{seg.error()};
         }

@@ -152,8 +152,10 @@ result<std::unique_ptr<segment>, storage_errc> segment::create(const std::filesy
 result<std::unique_ptr<segment>, storage_errc> segment::open(const std::filesystem::path& dir,
                                                              kafka_offset base,
                                                              const log_config& cfg,
-                                                             bool recover) {
+                                                             bool recover,
+                                                             bool contiguous_offsets) {
     std::unique_ptr<segment> s(new segment(dir, base, cfg));
+    s->_contiguous_offsets = contiguous_offsets;
     auto st = s->open_files(false);
     if (!st) {
         return unexpected{st.error()};
@@ -203,7 +205,7 @@ result<uint64_t, storage_errc> segment::scan(uint64_t position,
         if (h.magic != protocol::batch_magic_v2 || h.batch_length < 0 ||
             total < batch_header_size || position + total > end || h.last_offset_delta < 0 ||
             h.base_offset < expected_next.value() ||
-            (strict && h.base_offset != expected_next.value()) ||
+            (strict && _contiguous_offsets && h.base_offset != expected_next.value()) ||
             h.last_offset() - _base.value() > max_relative_offset) {
             break;
         }

@@ -70,10 +70,14 @@ public:
                                                                  const log_config& cfg);
     // Opens an existing segment. recover = false trusts the file and checks only the tail after
     // the last index entry (falling back to recovery if that fails or the indexes look wrong).
+    // contiguous_offsets: recovery also requires each batch to start right after the previous
+    // one (and the first at the base offset), which catches a corrupt base offset (it is outside
+    // the CRC). True for the active segment; compacted segments have gaps.
     static result<std::unique_ptr<segment>, storage_errc> open(const std::filesystem::path& dir,
                                                                kafka_offset base,
                                                                const log_config& cfg,
-                                                               bool recover);
+                                                               bool recover,
+                                                               bool contiguous_offsets = true);
 
     kafka_offset base_offset() const { return _base; }
     // One past the last offset stored; base_offset() when empty.
@@ -129,9 +133,8 @@ private:
     segment(std::filesystem::path dir, kafka_offset base, const log_config& cfg);
     status open_files(bool create);
     // How strictly scan() checks: `loose` (reads of trusted data) needs offsets to grow;
-    // `recovery` also checks each CRC and that every batch starts exactly where the previous one
-    // ended (the base offset is outside the CRC, and appends never leave gaps; compaction, when
-    // it lands, will need to relax this for cleaned segments).
+    // `recovery` also checks each CRC and, with _contiguous_offsets, that every batch starts
+    // exactly where the previous one ended.
     enum class scan_mode { loose, recovery };
     // Scans batches from `position` up to `end`, checking lengths, magic and offsets per
     // `mode`, calling fn for each valid one until it returns false. Returns the position after
@@ -164,6 +167,7 @@ private:
     std::optional<int64_t> _rolling_base_ms;  // first append time (or first batch timestamp)
     uint64_t _truncated_bytes = 0;
     bool _indexes_missing = false;  // at open: rebuild them
+    bool _contiguous_offsets = true;
 };
 
 }  // namespace riacho::storage

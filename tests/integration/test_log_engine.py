@@ -8,12 +8,13 @@ change nothing; validate_only changes nothing. DeleteRecords moves the low water
 across a restart); reads below it reset to it; past the high watermark is
 OFFSET_OUT_OF_RANGE; compacted topics refuse with POLICY_VIOLATION. retention.bytes and
 retention.ms delete whole old segments and move the log start offset while the newest data
-stays readable.
+stays readable. A compacted topic ends up with the latest value of every key at its original
+offset, and refuses records without a key (INVALID_RECORD).
 """
 import time
 
 import pytest
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource,
                                    ConfigSource, NewTopic, OffsetSpec, ResourceType)
 
@@ -25,7 +26,7 @@ RECORD = b"r" * 1000
 
 @pytest.fixture(scope="module")
 def engine():
-    settings = {"log.retention.check.interval.ms": 300}
+    settings = {"log.retention.check.interval.ms": 300, "log.cleaner.backoff.ms": 300}
     if is_kafka():
         settings["log.initial.task.delay.ms"] = 0  # Kafka waits 30 s before its first check
     b = Broker(settings, name="engine").start()
@@ -216,3 +217,61 @@ def test_retention_ms_deletes_segments_whose_records_expired(engine, topic_name)
     assert 0 < start <= 3000
     assert first_offset_read(engine, t, 0) == start
     assert first_offset_read(engine, t, 3009) == 3009
+
+
+def read_all(b, topic, end):
+    """Every record from the log start to `end`: (offset, key, value)."""
+    c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "unused",
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    out = []
+    try:
+        c.assign([TopicPartition(topic, 0, 0)])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (not out or out[-1][0] < end - 1):
+            m = c.poll(0.5)
+            if m is not None and not m.error():
+                out.append((m.offset(), m.key(), m.value()))
+    finally:
+        c.close()
+    return out
+
+
+def test_compaction_keeps_the_latest_value_of_every_key(engine, topic_name):
+    t = topic_name()
+    create(engine, t, cleanup_policy="compact", segment_bytes=SEGMENT_BYTES,
+           min_cleanable_dirty_ratio="0.01")
+    p = Producer({"bootstrap.servers": engine.bootstrap, "linger.ms": 5})
+    versions, keys = 20, 150  # ~3 MiB: a few segments below the active one
+    for v in range(versions):
+        for k in range(keys):
+            p.produce(t, f"{k}:{v}".encode() + RECORD, key=f"key-{k}".encode(), partition=0)
+        p.poll(0)
+    assert p.flush(60) == 0
+    end = versions * keys
+
+    def compacted():
+        records = read_all(engine, t, end)
+        return records if len(records) < end // 2 else None
+
+    records = wait_until(compacted, 60, interval=1, what="the cleaner to compact the topic")
+    offsets = [o for o, _, _ in records]
+    assert offsets == sorted(offsets) and offsets[-1] == end - 1  # offsets kept, with gaps
+    latest = {}
+    for o, k, v in records:
+        latest[k] = v
+    assert len(latest) == keys
+    for k in range(keys):  # every key's last value is its newest version
+        assert latest[f"key-{k}".encode()].startswith(f"{k}:{versions - 1}".encode())
+
+
+def test_compacted_topic_refuses_records_without_a_key(engine, topic_name):
+    t = topic_name()
+    create(engine, t, cleanup_policy="compact")
+    errors = []
+    p = Producer({"bootstrap.servers": engine.bootstrap, "retries": 0})
+    p.produce(t, b"no key", partition=0, on_delivery=lambda err, msg: errors.append(err))
+    assert p.flush(30) == 0
+    p.produce(t, b"keyed", key=b"k", partition=0)  # its own batch: the one above is refused whole
+    assert p.flush(30) == 0
+    assert errors and errors[0] is not None and errors[0].code() == KafkaError.INVALID_RECORD
+    assert offsets(engine, t, OffsetSpec.latest()) == 1

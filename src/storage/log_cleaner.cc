@@ -1,0 +1,257 @@
+// partition_log::compact: the log cleaner for cleanup.policy=compact, as in Kafka.
+//
+// 1. The cleanable range is every segment before the active one, cut at the first segment
+//    holding a record younger than min.compaction.lag.ms.
+// 2. It runs when the dirty part (segments at or after _first_dirty_offset) is at least
+//    min.cleanable.dirty.ratio of the range, or its oldest record is past
+//    max.compaction.lag.ms.
+// 3. A map of every key to its latest offset in the range is built, then each segment is
+//    rewritten keeping a record only if it is its key's latest (records without a key go,
+//    as in Kafka, and so do tombstones older than delete.retention.ms). Control batches are
+//    kept as they are. Batches keep their offsets, producer fields and sequence span.
+//
+// Crash safety of one segment's swap: the cleaned bytes go to `<base>.log.cleaned.tmp` and
+// are fsynced; the segment's index files are deleted (and the directory synced) before the
+// rename over `<base>.log`. A crash before the rename leaves the old log (a .tmp is removed at
+// open), after it the new one; either way without indexes, which open rebuilds from the log.
+// Readers holding the old file (a fetch being sent) keep its descriptor.
+//
+// Runs on the partition's thread, synchronously: cleaning a large log blocks that thread for
+// as long as it reads and rewrites the segments (a dedicated cleaner thread is future work).
+#include "base/log.h"
+#include "storage/file_io.h"
+#include "storage/partition_log.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace riacho::storage {
+
+namespace {
+
+std::string key_of(const protocol::record_view& r) {
+    return std::string(reinterpret_cast<const char*>(r.key->data()), r.key->size());
+}
+
+}  // namespace
+
+status partition_log::index_latest_keys(kafka_offset end, key_map& latest) const {
+    std::vector<uint8_t> scratch;
+    for (const auto& [base, seg] : _segments) {
+        if (base >= end) {
+            break;
+        }
+        std::optional<storage_errc> failed;
+        auto st = seg->for_each_batch(base, [&](const protocol::batch_header& h, uint64_t pos) {
+            if (h.is_control() || h.records_count == 0) {
+                return true;
+            }
+            auto bytes = seg->read_batch_bytes(batch_location{h, pos});
+            if (!bytes) {
+                failed = bytes.error();
+                return false;
+            }
+            scratch.clear();
+            auto records = protocol::decode_records(*bytes, scratch);
+            if (!records) {
+                // Validated when appended; a batch that no longer decodes is left alone (it
+                // keeps its records) rather than guessed at.
+                LOG_WARN("storage", "{}: batch at offset {} does not decode ({}), not compacted",
+                         _dir.string(), h.base_offset, protocol::to_string(records.error()));
+                return true;
+            }
+            for (const auto& r : *records) {
+                if (r.key) {
+                    latest[key_of(r)] = r.offset;
+                }
+            }
+            return true;
+        });
+        if (!st) {
+            return st;
+        }
+        if (failed) {
+            return unexpected{*failed};
+        }
+    }
+    return ok_status();
+}
+
+result<bool, storage_errc> partition_log::clean_segment(kafka_offset base,
+                                                        const key_map& latest,
+                                                        int64_t now_ms,
+                                                        compaction_result& stats) {
+    segment& seg = *_segments.at(base);
+    std::vector<uint8_t> cleaned;
+    std::vector<uint8_t> scratch;
+    std::vector<protocol::record_view> keep;
+    int64_t removed = 0;
+    std::optional<storage_errc> failed;
+    auto st = seg.for_each_batch(base, [&](const protocol::batch_header& h, uint64_t pos) {
+        auto bytes = seg.read_batch_bytes(batch_location{h, pos});
+        if (!bytes) {
+            failed = bytes.error();
+            return false;
+        }
+        if (h.is_control() || h.records_count == 0) {
+            cleaned.insert(cleaned.end(), bytes->begin(), bytes->end());
+            return true;
+        }
+        scratch.clear();
+        auto records = protocol::decode_records(*bytes, scratch);
+        if (!records) {  // see index_latest_keys: kept as it is
+            cleaned.insert(cleaned.end(), bytes->begin(), bytes->end());
+            return true;
+        }
+        keep.clear();
+        for (const auto& r : *records) {
+            bool latest_for_key = r.key && latest.at(key_of(r)) == r.offset;
+            bool expired_tombstone = !r.value && _cfg.delete_retention_ms >= 0 &&
+                                     r.timestamp < now_ms - _cfg.delete_retention_ms;
+            if (latest_for_key && !expired_tombstone) {
+                keep.push_back(r);
+            }
+        }
+        removed += static_cast<int64_t>(records->size() - keep.size());
+        if (keep.size() == records->size()) {
+            cleaned.insert(cleaned.end(), bytes->begin(), bytes->end());
+        } else if (!keep.empty() || h.has_producer_id()) {
+            // An emptied batch of an idempotent producer stays (without records) so its
+            // sequence numbers still bound what the producer may send next.
+            auto rebuilt = protocol::rebuild_batch(h, keep);
+            cleaned.insert(cleaned.end(), rebuilt.begin(), rebuilt.end());
+        }
+        return true;
+    });
+    if (!st) {
+        return unexpected{st.error()};
+    }
+    if (failed) {
+        return unexpected{*failed};
+    }
+    if (removed == 0) {
+        return false;
+    }
+
+    auto log_path = _dir / offset_file_name(base, ".log");
+    auto tmp_path = _dir / (offset_file_name(base, ".log") + ".cleaned.tmp");
+    auto fd = open_file_rw(tmp_path, true);
+    if (!fd) {
+        return unexpected{fd.error()};
+    }
+    auto written = truncate_file(*fd, 0);
+    if (written) {
+        written = pwrite_all(*fd, cleaned.data(), cleaned.size(), 0);
+    }
+    if (!written) {
+        close_fd(*fd);
+        std::error_code ignored;
+        std::filesystem::remove(tmp_path, ignored);
+        return unexpected{written.error()};
+    }
+    sync_file(*fd, tmp_path);
+    close_fd(*fd);
+
+    uint64_t before = seg.size_bytes();
+    // Indexes first: from here on a crash leaves a log without indexes, rebuilt at open.
+    std::error_code ec;
+    for (const char* suffix : {".index", ".timeindex"}) {
+        std::filesystem::remove(_dir / offset_file_name(base, suffix), ec);
+    }
+    sync_dir(_dir);
+    _segments.erase(base);  // closes its files; readers keep their descriptor
+    std::filesystem::rename(tmp_path, log_path, ec);
+    if (ec) {
+        LOG_ERROR("storage", "{}: replacing {} failed: {}", _dir.string(), log_path.string(),
+                  ec.message());
+    }
+    sync_dir(_dir);
+    // Reopened in either case: the old log if the rename failed, else the cleaned one.
+    auto reopened = segment::open(_dir, base, _cfg, /*recover=*/true, /*contiguous_offsets=*/false);
+    if (!reopened) {
+        return unexpected{reopened.error()};
+    }
+    _segments.emplace(base, std::move(reopened).value());
+    if (ec) {
+        return unexpected{storage_errc::io_error};
+    }
+    stats.segments_rewritten += 1;
+    stats.bytes_before += before;
+    stats.bytes_after += _segments.at(base)->size_bytes();
+    stats.records_removed += removed;
+    return true;
+}
+
+result<compaction_result, storage_errc> partition_log::compact(int64_t now_ms, bool force) {
+    INVARIANT(!_closed, "compact on closed log {}", _dir.string());
+    compaction_result stats;
+    if (!_cfg.compact || _segments.size() < 2) {
+        return stats;
+    }
+    // 1. The cleanable range: before the active segment and old enough.
+    kafka_offset end = _segments.rbegin()->first;
+    uint64_t clean_bytes = 0;
+    uint64_t dirty_bytes = 0;
+    std::optional<int64_t> oldest_dirty_ms;
+    for (const auto& [base, seg] : _segments) {
+        if (base == _segments.rbegin()->first) {
+            break;
+        }
+        if (_cfg.min_compaction_lag_ms > 0 && seg->max_timestamp() >= 0 &&
+            seg->max_timestamp() > now_ms - _cfg.min_compaction_lag_ms) {
+            end = base;
+            break;
+        }
+        if (seg->next_offset() <= _first_dirty_offset) {
+            clean_bytes += seg->size_bytes();
+            continue;
+        }
+        dirty_bytes += seg->size_bytes();
+        auto first = seg->find_batch(base);
+        if (first && *first) {
+            int64_t ts = (*first)->header.base_timestamp;
+            oldest_dirty_ms = oldest_dirty_ms ? std::min(*oldest_dirty_ms, ts) : ts;
+        }
+    }
+    if (dirty_bytes == 0 && !force) {
+        return stats;
+    }
+    // 2. Worth it?
+    double dirty_ratio =
+        dirty_bytes == 0 ? 0.0 : double(dirty_bytes) / double(clean_bytes + dirty_bytes);
+    bool overdue = oldest_dirty_ms && _cfg.max_compaction_lag_ms < now_ms &&
+                   *oldest_dirty_ms < now_ms - _cfg.max_compaction_lag_ms;
+    if (!force && !overdue && dirty_ratio < _cfg.min_cleanable_dirty_ratio) {
+        return stats;
+    }
+    // 3. Latest offset per key, then rewrite each segment of the range.
+    key_map latest;
+    auto indexed = index_latest_keys(end, latest);
+    if (!indexed) {
+        return unexpected{indexed.error()};
+    }
+    std::vector<kafka_offset> bases;
+    for (const auto& [base, seg] : _segments) {
+        if (base >= end) {
+            break;
+        }
+        bases.push_back(base);
+    }
+    for (auto base : bases) {
+        auto cleaned = clean_segment(base, latest, now_ms, stats);
+        if (!cleaned) {
+            return unexpected{cleaned.error()};
+        }
+    }
+    _first_dirty_offset = std::max(_first_dirty_offset, end);
+    if (stats.segments_rewritten > 0) {
+        LOG_INFO("storage",
+                 "{}: compacted {} segment(s) below offset {}: {} -> {} bytes, {} record(s) "
+                 "removed (dirty ratio {:.2f})",
+                 _dir.string(), stats.segments_rewritten, end.value(), stats.bytes_before,
+                 stats.bytes_after, stats.records_removed, dirty_ratio);
+    }
+    return stats;
+}
+
+}  // namespace riacho::storage
