@@ -16,6 +16,9 @@
 // open), after it the new one; either way without indexes, which open rebuilds from the log.
 // Readers holding the old file (a fetch being sent) keep its descriptor.
 //
+// Segments a cleaning leaves empty are deleted, except the first. (Kafka also merges small
+// cleaned segments into one; not done here yet.)
+//
 // Runs on the partition's thread, synchronously: cleaning a large log blocks that thread for
 // as long as it reads and rewrites the segments (a dedicated cleaner thread is future work).
 #include "base/log.h"
@@ -241,6 +244,18 @@ result<compaction_result, storage_errc> partition_log::compact(int64_t now_ms, b
         auto cleaned = clean_segment(base, latest, now_ms, stats);
         if (!cleaned) {
             return unexpected{cleaned.error()};
+        }
+    }
+    // Segments left empty go (but the first, which holds the log start's place): reads skip
+    // the gap to the next segment either way.
+    for (auto base : bases) {
+        auto it = _segments.find(base);
+        if (it != _segments.begin() && it->second->empty()) {
+            auto removed = it->second->remove_files();
+            if (!removed) {
+                return unexpected{removed.error()};
+            }
+            _segments.erase(it);
         }
     }
     _first_dirty_offset = std::max(_first_dirty_offset, end);

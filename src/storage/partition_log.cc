@@ -381,7 +381,8 @@ result<size_t, storage_errc> partition_log::delete_old_segments(int64_t now_ms) 
                        now_ms - oldest.max_timestamp() > _cfg.retention_ms;
         bool by_size = _cfg.retention_bytes >= 0 &&
                        total - oldest.size_bytes() >= uint64_t(_cfg.retention_bytes);
-        if (!by_time && !by_size) {
+        // A segment compaction emptied has no timestamp; it must not hold retention up.
+        if (!by_time && !by_size && !oldest.empty()) {
             break;
         }
         total -= oldest.size_bytes();
