@@ -58,6 +58,8 @@ const std::vector<config_key>& broker_config_keys() {
         {"log.cleaner.min.cleanable.ratio", t::string_type, "0.5", 0, 0, "Dirty ratio (0 to 1) before a log is compacted.", false},
         {"log.cleaner.min.compaction.lag.ms", t::long_type, "0", 0, long_max, "Shortest a record stays uncompacted.", false},
         {"log.cleaner.max.compaction.lag.ms", t::long_type, "9223372036854775807", 1, long_max, "Longest a record stays uncompacted.", false},
+        {"log.message.timestamp.after.max.ms", t::long_type, "3600000", 0, long_max, "How far in the future a CreateTime timestamp may be.", false},
+        {"log.message.timestamp.before.max.ms", t::long_type, "9223372036854775807", 0, long_max, "How far in the past a CreateTime timestamp may be.", false},
         {"log.message.timestamp.type", t::string_type, "CreateTime", 0, 0, "CreateTime or LogAppendTime.", false},
         {"compression.type", t::string_type, "producer", 0, 0, "producer, uncompressed, gzip, snappy, lz4, zstd.", false},
         {"message.max.bytes", t::int_type, "1048588", 0, int_max, "Largest record batch accepted.", false},

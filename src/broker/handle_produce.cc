@@ -45,6 +45,51 @@ int64_t topic_config_number(broker_context& ctx, const cluster::topic_info& topi
     return std::stoll(cluster::effective_topic_config(topic.configs, ctx.config.values, *key));
 }
 
+// message.timestamp.after.max.ms / before.max.ms for CreateTime topics: the batch's max
+// timestamp bounds the first exactly; the second needs every record's timestamp, so records
+// are decoded only when that limit is set (its default is unlimited).
+std::optional<std::string> check_timestamps(broker_context& ctx, const cluster::topic_info& topic,
+                                            const protocol::batch_header& header,
+                                            protocol::bytes_view batch, int64_t now_ms) {
+    int64_t after_max_ms = topic_config_number(ctx, topic, "message.timestamp.after.max.ms");
+    if (header.max_timestamp > now_ms && header.max_timestamp - now_ms > after_max_ms) {
+        return fmt::format("Timestamp {} of a record is more than {} ms after the broker's "
+                           "time {} (message.timestamp.after.max.ms)",
+                           header.max_timestamp, after_max_ms, now_ms);
+    }
+    int64_t before_max_ms = topic_config_number(ctx, topic, "message.timestamp.before.max.ms");
+    if (before_max_ms == std::numeric_limits<int64_t>::max() || header.records_count == 0) {
+        return std::nullopt;
+    }
+    std::vector<uint8_t> scratch;
+    auto records = protocol::decode_records(batch, scratch);
+    if (!records) {
+        return std::nullopt;  // validated already; cannot happen
+    }
+    for (const auto& r : *records) {
+        if (r.timestamp < now_ms && now_ms - r.timestamp > before_max_ms) {
+            return fmt::format("Timestamp {} of the record at offset delta {} is more than {} ms "
+                               "before the broker's time {} (message.timestamp.before.max.ms)",
+                               r.timestamp, r.offset - header.base_offset, before_max_ms, now_ms);
+        }
+    }
+    return std::nullopt;
+}
+
+// compression.type of the topic as a codec; nullopt for "producer" (store what was sent).
+std::optional<protocol::compression_codec> topic_codec(broker_context& ctx,
+                                                       const cluster::topic_info& topic) {
+    using protocol::compression_codec;
+    auto type = cluster::effective_topic_config(topic.configs, ctx.config.values,
+                                                *cluster::find_topic_config_key("compression.type"));
+    if (type == "uncompressed") return compression_codec::none;
+    if (type == "gzip") return compression_codec::gzip;
+    if (type == "snappy") return compression_codec::snappy;
+    if (type == "lz4") return compression_codec::lz4;
+    if (type == "zstd") return compression_codec::zstd;
+    return std::nullopt;
+}
+
 struct append_outcome {
     partition_response response;
     bool appended = false;
@@ -141,6 +186,20 @@ append_outcome append_partition(broker_context& ctx, net::request& req, int16_t 
     // The frame buffer is ours: patch offsets and epoch in place, no copy.
     std::span<uint8_t> batch(const_cast<uint8_t*>(data.records.memory.data()),
                              data.records.memory.size());
+    // Unless the topic's compression.type names a codec other than the producer's: then the
+    // records are re-encoded with it (the one case with a copy, as in Kafka).
+    std::vector<uint8_t> recompressed;
+    if (auto codec = topic_codec(ctx, *topic); codec && *codec != valid->codec()) {
+        std::vector<uint8_t> scratch;
+        auto records = protocol::decode_records(data.records.memory, scratch);
+        if (!records) {
+            return fail(batch_error(records.error()),
+                        fmt::format("Invalid record batch: {}",
+                                    protocol::to_string(records.error())));
+        }
+        recompressed = protocol::rebuild_batch(*valid, *records, *codec);
+        batch = recompressed;
+    }
     int64_t now = broker_context::now_ms();
     bool log_append_time =
         cluster::effective_topic_config(topic->configs, ctx.config.values,
@@ -148,6 +207,8 @@ append_outcome append_partition(broker_context& ctx, net::request& req, int16_t 
         "LogAppendTime";
     if (log_append_time) {
         protocol::set_log_append_time(batch, now);
+    } else if (auto bad = check_timestamps(ctx, *topic, *valid, data.records.memory, now)) {
+        return fail(error_code::invalid_timestamp, *bad);
     }
     auto epoch = leader_epoch(topic->partitions[static_cast<size_t>(data.index)].leader_epoch);
     auto appended = log->append(batch, epoch, now);

@@ -16,6 +16,8 @@ const std::vector<topic_config_key>& topic_config_keys() {
         {"flush.ms", "log.flush.interval.ms", "long", 0, INT64_MAX, {}, "Time between forced flushes."},
         {"index.interval.bytes", "log.index.interval.bytes", "int", 0, INT32_MAX, {}, "Bytes between offset index entries."},
         {"max.message.bytes", "message.max.bytes", "int", 0, INT32_MAX, {}, "Largest record batch."},
+        {"message.timestamp.after.max.ms", "log.message.timestamp.after.max.ms", "long", 0, INT64_MAX, {}, "How far in the future a CreateTime timestamp may be."},
+        {"message.timestamp.before.max.ms", "log.message.timestamp.before.max.ms", "long", 0, INT64_MAX, {}, "How far in the past a CreateTime timestamp may be."},
         {"message.timestamp.type", "log.message.timestamp.type", "string", 0, 0, {"CreateTime", "LogAppendTime"}, "Which timestamp is stored."},
         {"max.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms", "long", 1, INT64_MAX, {}, "Longest a record stays uncompacted."},
         {"min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio", "double", 0, 1, {}, "Dirty ratio before compaction."},

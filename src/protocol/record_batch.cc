@@ -505,7 +505,11 @@ std::vector<uint8_t> batch_builder::build() const {
 }
 
 std::vector<uint8_t> rebuild_batch(const batch_header& original,
-                                   std::span<const record_view> retained) {
+                                   std::span<const record_view> retained,
+                                   std::optional<compression_codec> codec) {
+    const compression_codec out_codec = codec.value_or(original.codec());
+    const auto attributes = static_cast<int16_t>(
+        (original.attributes & ~batch_attributes::codec_mask) | static_cast<int16_t>(out_codec));
     writer records;
     writer body;  // one record at a time, reused
     auto write_nullable = [&body](const std::optional<bytes_view>& b) {
@@ -539,7 +543,7 @@ std::vector<uint8_t> rebuild_batch(const batch_header& original,
     out.write_int32(original.partition_leader_epoch);
     out.write_int8(batch_magic_v2);
     out.write_uint32(0);  // crc, patched below
-    out.write_int16(original.attributes);
+    out.write_int16(attributes);
     out.write_int32(original.last_offset_delta);
     out.write_int64(original.base_timestamp);
     out.write_int64(original.max_timestamp);
@@ -547,10 +551,10 @@ std::vector<uint8_t> rebuild_batch(const batch_header& original,
     out.write_int16(original.producer_epoch);
     out.write_int32(original.base_sequence);
     out.write_int32(static_cast<int32_t>(retained.size()));
-    if (original.codec() == compression_codec::none || retained.empty()) {
+    if (out_codec == compression_codec::none || retained.empty()) {
         out.write_raw(records.buffer().data(), records.buffer().size());
     } else {
-        auto compressed = compress(original.codec(), records.buffer());
+        auto compressed = compress(out_codec, records.buffer());
         INVARIANT(compressed.has_value(), "compressing a rebuilt batch failed");
         out.write_raw(compressed->data(), compressed->size());
     }

@@ -145,8 +145,11 @@ result<std::vector<record_view>, batch_errc> decode_records(bytes_view batch,
 // batch still spans the same offsets and sequence numbers; the records keep their offsets and
 // timestamps (deltas with gaps). With nothing retained the result has no records (Kafka keeps
 // such batches for the producer state they carry). The CRC is recomputed.
+// `codec`, when given, replaces the original's (a topic's compression.type recompressing what
+// a producer sent).
 std::vector<uint8_t> rebuild_batch(const batch_header& original,
-                                   std::span<const record_view> retained);
+                                   std::span<const record_view> retained,
+                                   std::optional<compression_codec> codec = std::nullopt);
 
 // Builds one v2 batch. Used for tests, control records and internal logs.
 class batch_builder {

@@ -9,7 +9,9 @@ across a restart); reads below it reset to it; past the high watermark is
 OFFSET_OUT_OF_RANGE; compacted topics refuse with POLICY_VIOLATION. retention.bytes and
 retention.ms delete whole old segments and move the log start offset while the newest data
 stays readable. A compacted topic ends up with the latest value of every key at its original
-offset, and refuses records without a key (INVALID_RECORD).
+offset, and refuses records without a key (INVALID_RECORD). A topic's compression.type other
+than `producer` stores batches recompressed with it; CreateTime timestamps beyond
+message.timestamp.after.max.ms (default 1 hour) or before.max.ms get INVALID_TIMESTAMP.
 """
 import time
 
@@ -18,6 +20,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource,
                                    ConfigSource, NewTopic, OffsetSpec, ResourceType)
 
+import kwire
 from conftest import Broker, is_kafka, wait_until
 
 SEGMENT_BYTES = 1048576  # Kafka 4's minimum segment.bytes, so the oracle runs this too
@@ -275,3 +278,50 @@ def test_compacted_topic_refuses_records_without_a_key(engine, topic_name):
     assert p.flush(30) == 0
     assert errors and errors[0] is not None and errors[0].code() == KafkaError.INVALID_RECORD
     assert offsets(engine, t, OffsetSpec.latest()) == 1
+
+
+def test_topic_compression_type_recompresses_what_producers_send(engine, topic_name):
+    t = topic_name()
+    create(engine, t, compression_type="zstd")
+    p = Producer({"bootstrap.servers": engine.bootstrap, "compression.type": "gzip"})
+    for i in range(20):
+        p.produce(t, b"value-%d" % i + RECORD, key=b"k%d" % i, partition=0)
+    assert p.flush(30) == 0
+    batches = kwire.fetch_batches(engine.bootstrap, t)
+    assert batches and all(b["compression"] == 4 and b["crc_ok"] for b in batches)  # zstd
+    assert sum(b["count"] for b in batches) == 20
+    c = Consumer({"bootstrap.servers": engine.bootstrap, "group.id": "unused",
+                  "enable.auto.commit": False})
+    c.assign([TopicPartition(t, 0, 0)])
+    values = []
+    deadline = time.monotonic() + 30
+    while len(values) < 20 and time.monotonic() < deadline:
+        m = c.poll(0.5)
+        if m is not None and not m.error():
+            values.append(m.value())
+    c.close()
+    assert values == [b"value-%d" % i + RECORD for i in range(20)]
+
+
+def test_timestamps_too_far_from_now_are_refused(engine, topic_name):
+    t = topic_name()
+    create(engine, t)
+    now_ms = int(time.time() * 1000)
+    errors = []
+    p = Producer({"bootstrap.servers": engine.bootstrap, "retries": 0})
+    p.produce(t, b"future", partition=0, timestamp=now_ms + 2 * 3600 * 1000,
+              on_delivery=lambda err, msg: errors.append(err))
+    assert p.flush(30) == 0
+    assert errors[0] is not None and errors[0].code() == KafkaError.INVALID_TIMESTAMP
+    p.produce(t, b"old", partition=0, timestamp=now_ms - 3600 * 1000)
+    assert p.flush(30) == 0
+    assert offsets(engine, t, OffsetSpec.latest()) == 1  # the past is fine by default
+
+    incremental(engine, t, ("message.timestamp.before.max.ms", "60000", AlterConfigOpType.SET))
+    def refused():
+        errors.clear()
+        p.produce(t, b"old", partition=0, timestamp=int(time.time() * 1000) - 3600 * 1000,
+                  on_delivery=lambda err, msg: errors.append(err))
+        p.flush(30)
+        return errors[0] is not None and errors[0].code() == KafkaError.INVALID_TIMESTAMP
+    wait_until(refused, 15, interval=0.5, what="before.max.ms to refuse an hour-old record")
