@@ -226,7 +226,30 @@ std::optional<std::string> broker::open_data_dir() {
 
 // Makes the local logs match the image: a log for every partition, none for deleted topics,
 // and a fresh log where a topic of the same name was deleted and created again.
+void broker::apply_dynamic_configs(const cluster::metadata_image& image) {
+    std::map<std::string, std::string> dynamic;
+    for (const auto* name : {"", "node"}) {
+        auto key = std::string(name) == "node" ? std::to_string(_config.node_id) : "";
+        if (auto it = image.broker_configs.find(key); it != image.broker_configs.end()) {
+            for (const auto& [k, v] : it->second) {
+                dynamic[k] = v;  // this node's own values go over the cluster default
+            }
+        }
+    }
+    if (dynamic == _applied_dynamic_configs) {
+        return;
+    }
+    try {
+        _config = with_dynamic_configs(_config, dynamic);
+        _applied_dynamic_configs = std::move(dynamic);
+    } catch (const std::invalid_argument& e) {
+        // Validated before it was recorded; a record from a newer version may not be.
+        LOG_ERROR("broker", "dynamic broker config not applied: {}", e.what());
+    }
+}
+
 void broker::reconcile(const cluster::metadata_image& image) {
+    apply_dynamic_configs(image);
     for (const auto& tp : _logs->partitions()) {
         if (tp == metadata_partition) {
             continue;

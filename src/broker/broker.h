@@ -43,12 +43,16 @@ private:
     class metadata_log_on_storage;
     std::optional<std::string> open_data_dir();
     void reconcile(const cluster::metadata_image& image);
+    // Puts the image's dynamic broker configs over the static ones (before logs reconcile,
+    // so topic defaults they change reach every log).
+    void apply_dynamic_configs(const cluster::metadata_image& image);
     storage::log_config log_config_for(const cluster::topic_info* topic) const;
     storage::log_config metadata_log_config() const;
     void shutdown();
     void close_logs();
 
-    broker_config _config;
+    broker_config _config;  // static settings (static_set) with the dynamic ones applied
+    std::map<std::string, std::string> _applied_dynamic_configs;
     asio::io_context _io{1};
     asio::signal_set _signals{_io};
     std::string _cluster_id;

@@ -235,6 +235,12 @@ void check_enum(const std::string& key, const std::string& value,
 
 }  // namespace
 
+namespace {
+// Derives every field from the given key/value settings (defaults for the rest); throws
+// std::invalid_argument naming the key on an unknown key or invalid value.
+broker_config build_broker_config(const std::map<std::string, std::string>& set);
+}  // namespace
+
 broker_config load_broker_config(const std::optional<std::string>& properties_path,
                                  const std::vector<std::string>& overrides) {
     std::map<std::string, std::string> set;
@@ -259,7 +265,45 @@ broker_config load_broker_config(const std::optional<std::string>& properties_pa
         }
         set[trim(o.substr(0, eq))] = trim(o.substr(eq + 1));
     }
+    auto cfg = build_broker_config(set);
+    cfg.static_set = set;
+    return cfg;
+}
 
+bool is_dynamic_broker_config(const std::string& name) {
+    if (name == "log.cleaner.min.cleanable.ratio") {
+        return true;
+    }
+    for (const auto& k : cluster::topic_config_keys()) {
+        if (name == k.broker_synonym) {
+            return true;
+        }
+    }
+    return false;
+}
+
+broker_config with_dynamic_configs(const broker_config& static_config,
+                                   const std::map<std::string, std::string>& dynamic) {
+    auto set = static_config.static_set;
+    for (const auto& [key, value] : dynamic) {
+        if (!is_dynamic_broker_config(key)) {
+            throw std::invalid_argument(
+                fmt::format("{}: cannot be changed while the broker runs (static setting)", key));
+        }
+        set[key] = value;
+    }
+    auto cfg = build_broker_config(set);
+    cfg.static_set = static_config.static_set;
+    cfg.explicitly_set.clear();
+    for (const auto& [key, value] : static_config.static_set) {
+        cfg.explicitly_set[key] = true;
+    }
+    return cfg;
+}
+
+namespace {
+
+broker_config build_broker_config(const std::map<std::string, std::string>& set) {
     broker_config cfg;
     for (const auto& [key, value] : set) {
         const config_key* k = find_broker_config_key(key);
@@ -368,5 +412,7 @@ broker_config load_broker_config(const std::optional<std::string>& properties_pa
     }
     return cfg;
 }
+
+}  // namespace
 
 }  // namespace riacho::broker

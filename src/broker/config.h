@@ -69,7 +69,8 @@ struct broker_config {
 
     // Every key as the operator set it (or its default), for DescribeConfigs.
     std::map<std::string, std::string> values;
-    std::map<std::string, bool> explicitly_set;
+    std::map<std::string, bool> explicitly_set;     // in the file or --set
+    std::map<std::string, std::string> static_set;  // file and --set (dynamic ones go over)
 };
 
 // Parses properties text (key=value or key: value lines, # and ! comments).
@@ -79,6 +80,17 @@ std::map<std::string, std::string> parse_properties(const std::string& text);
 // message naming the key on any unknown key or invalid value.
 broker_config load_broker_config(const std::optional<std::string>& properties_path,
                                  const std::vector<std::string>& overrides);
+
+// Kafka's dynamic broker configs: the topic-level defaults (log.retention.ms,
+// log.segment.bytes, message.max.bytes, compression.type, log.cleaner.*, ...), which apply to
+// every topic without its own override as soon as they change. Everything else is static.
+bool is_dynamic_broker_config(const std::string& name);
+
+// The config with `dynamic` values (from the metadata log) over the static ones
+// (static_config.static_set; any dynamic values it had are replaced, not kept). Throws
+// std::invalid_argument naming the key for a static key or an invalid value.
+broker_config with_dynamic_configs(const broker_config& static_config,
+                                   const std::map<std::string, std::string>& dynamic);
 
 std::vector<listener> parse_listeners(const std::string& key, const std::string& value);
 std::string default_data_dir();

@@ -1,6 +1,8 @@
-// AlterConfigs (33) and IncrementalAlterConfigs (44) for topics: validated by the controller,
-// recorded in the metadata log, applied to live logs by reconcile. Broker configs are static
-// (set at startup) and are refused with a message saying so.
+// AlterConfigs (33) and IncrementalAlterConfigs (44). Topic configs are validated by the
+// controller; dynamic broker configs (the topic-level defaults, see is_dynamic_broker_config)
+// for this node or the cluster default ("") by the broker's own rules. Both are recorded in
+// the metadata log and applied to live logs by reconcile. Static broker settings are refused
+// with a message saying to restart.
 #include "broker/handlers.h"
 #include "cluster/topic_config.h"
 #include "protocol/messages/alter_configs.h"
@@ -44,10 +46,13 @@ std::string join_list(const std::vector<std::string>& items) {
 
 resource_outcome check_resource(broker_context& ctx, int8_t type, const std::string& name) {
     if (type == resource_broker) {
-        return {error_code::invalid_request,
-                fmt::format("Broker {} configs are static in Riacho: set them in "
-                            "server.properties or with --set and restart",
-                            name.empty() ? std::to_string(ctx.node_id()) : name)};
+        if (!name.empty() && name != std::to_string(ctx.node_id())) {
+            return {error_code::invalid_request,
+                    fmt::format("Unexpected broker id, expected {} or the cluster default (an "
+                                "empty name) but received {}",
+                                ctx.node_id(), name)};
+        }
+        return {};
     }
     if (type != resource_topic) {
         return {error_code::invalid_request,
@@ -56,12 +61,95 @@ resource_outcome check_resource(broker_context& ctx, int8_t type, const std::str
     return {};
 }
 
+// The dynamic configs recorded for a broker resource ("" = cluster default).
+std::map<std::string, std::string> recorded_broker_configs(broker_context& ctx,
+                                                           const std::string& name) {
+    auto image = ctx.controller.image();
+    auto it = image->broker_configs.find(name);
+    return it == image->broker_configs.end() ? std::map<std::string, std::string>{} : it->second;
+}
+
+resource_outcome apply_broker(broker_context& ctx,
+                              const std::string& name,
+                              const std::map<std::string, std::optional<std::string>>& changes,
+                              bool validate_only) {
+    for (const auto& [key, value] : changes) {
+        // Kafka answers INVALID_REQUEST for every broker config it refuses.
+        if (find_broker_config_key(key) == nullptr) {
+            return {error_code::invalid_request, fmt::format("Unknown broker config {}", key)};
+        }
+        if (!is_dynamic_broker_config(key)) {
+            return {error_code::invalid_request,
+                    fmt::format("Cannot update these configs dynamically: {} (set it in "
+                                "server.properties or with --set and restart)",
+                                key)};
+        }
+    }
+    // The configs this broker would run with: cluster default, then its own, then the change.
+    auto defaults = recorded_broker_configs(ctx, "");
+    auto mine = recorded_broker_configs(ctx, std::to_string(ctx.node_id()));
+    auto& changed = name.empty() ? defaults : mine;
+    for (const auto& [key, value] : changes) {
+        if (value) {
+            changed[key] = *value;
+        } else {
+            changed.erase(key);
+        }
+    }
+    auto merged = defaults;
+    for (const auto& [key, value] : mine) {
+        merged[key] = value;
+    }
+    try {
+        (void)with_dynamic_configs(ctx.config, merged);
+    } catch (const std::invalid_argument& e) {
+        return {error_code::invalid_request, e.what()};
+    }
+    if (validate_only || changes.empty()) {
+        return {};
+    }
+    auto recorded = ctx.controller.alter_broker_configs(name, changes);
+    return {recorded.error, recorded.message};
+}
+
 resource_outcome apply(broker_context& ctx,
-                       const std::string& topic,
+                       int8_t type,
+                       const std::string& name,
                        const std::map<std::string, std::optional<std::string>>& changes,
                        bool validate_only) {
-    auto changed = ctx.controller.alter_topic_configs(topic, changes, validate_only);
+    if (type == resource_broker) {
+        return apply_broker(ctx, name, changes, validate_only);
+    }
+    auto changed = ctx.controller.alter_topic_configs(name, changes, validate_only);
     return {changed.error, changed.message};
+}
+
+// Current value of a list config, for APPEND / SUBTRACT.
+std::string current_value(broker_context& ctx,
+                          int8_t type,
+                          const std::string& name,
+                          const std::string& key) {
+    if (type == resource_broker) {
+        auto it = ctx.config.values.find(key);
+        return it == ctx.config.values.end() ? "" : it->second;
+    }
+    auto topic = ctx.controller.image()->find_topic(name);
+    const auto* topic_key = cluster::find_topic_config_key(key);
+    if (topic_key == nullptr) {
+        return "";
+    }
+    return cluster::effective_topic_config(
+        topic ? topic->configs : std::map<std::string, std::string>{}, ctx.config.values,
+        *topic_key);
+}
+
+bool is_list_config(int8_t type, const std::string& key) {
+    if (type == resource_broker) {
+        const auto* k = find_broker_config_key(key);
+        return k != nullptr && k->type == config_type::list_type;
+    }
+    const auto* k = cluster::find_topic_config_key(key);
+    return k != nullptr && std::string(k->type) == "list";
 }
 }  // namespace
 
@@ -76,9 +164,13 @@ asio::awaitable<net::reply> handle_alter_configs(broker_context& ctx, net::reque
     for (const auto& res : request.resources) {
         auto outcome = check_resource(ctx, res.resource_type, res.resource_name);
         if (outcome.error == error_code::none) {
-            // Non-incremental: the given set replaces every override of the topic.
+            // Non-incremental: the given set replaces every override of the resource.
             std::map<std::string, std::optional<std::string>> changes;
-            if (auto topic = ctx.controller.image()->find_topic(res.resource_name)) {
+            if (res.resource_type == resource_broker) {
+                for (const auto& [key, value] : recorded_broker_configs(ctx, res.resource_name)) {
+                    changes[key] = std::nullopt;
+                }
+            } else if (auto topic = ctx.controller.image()->find_topic(res.resource_name)) {
                 for (const auto& [key, value] : topic->configs) {
                     changes[key] = std::nullopt;
                 }
@@ -86,7 +178,8 @@ asio::awaitable<net::reply> handle_alter_configs(broker_context& ctx, net::reque
             for (const auto& c : res.configs) {
                 changes[c.name] = c.value;
             }
-            outcome = apply(ctx, res.resource_name, changes, request.validate_only);
+            outcome =
+                apply(ctx, res.resource_type, res.resource_name, changes, request.validate_only);
         }
         alter_configs_response::alter_configs_resource_response r;
         r.error_code = protocol::code(outcome.error);
@@ -112,7 +205,6 @@ asio::awaitable<net::reply> handle_incremental_alter_configs(broker_context& ctx
     for (const auto& res : request.resources) {
         auto outcome = check_resource(ctx, res.resource_type, res.resource_name);
         std::map<std::string, std::optional<std::string>> changes;
-        auto topic = ctx.controller.image()->find_topic(res.resource_name);
         std::set<std::string> seen;
         for (const auto& c : res.configs) {
             if (outcome.error != error_code::none) {
@@ -123,7 +215,6 @@ asio::awaitable<net::reply> handle_incremental_alter_configs(broker_context& ctx
                            fmt::format("Error due to duplicate config keys: {}", c.name)};
                 break;
             }
-            const auto* key = cluster::find_topic_config_key(c.name);
             switch (static_cast<config_operation>(c.config_operation)) {
                 case config_operation::set:
                     changes[c.name] = c.value;
@@ -133,17 +224,15 @@ asio::awaitable<net::reply> handle_incremental_alter_configs(broker_context& ctx
                     break;
                 case config_operation::append:
                 case config_operation::subtract: {
-                    if (key == nullptr || std::string(key->type) != "list") {
+                    if (!is_list_config(res.resource_type, c.name)) {
                         outcome = {error_code::invalid_config,
                                    fmt::format("Config {} is not a list: APPEND and SUBTRACT "
                                                "apply to list configs only",
                                                c.name)};
                         break;
                     }
-                    std::map<std::string, std::string> broker_values = ctx.config.values;
-                    auto current = split_list(cluster::effective_topic_config(
-                        topic ? topic->configs : std::map<std::string, std::string>{},
-                        broker_values, *key));
+                    auto current = split_list(
+                        current_value(ctx, res.resource_type, res.resource_name, c.name));
                     for (const auto& item : split_list(c.value.value_or(""))) {
                         auto it = std::find(current.begin(), current.end(), item);
                         if (c.config_operation == static_cast<int8_t>(config_operation::append)) {
@@ -165,7 +254,8 @@ asio::awaitable<net::reply> handle_incremental_alter_configs(broker_context& ctx
             }
         }
         if (outcome.error == error_code::none) {
-            outcome = apply(ctx, res.resource_name, changes, request.validate_only);
+            outcome =
+                apply(ctx, res.resource_type, res.resource_name, changes, request.validate_only);
         }
         incremental_alter_configs_response::alter_configs_resource_response r;
         r.error_code = protocol::code(outcome.error);

@@ -16,6 +16,8 @@ constexpr int8_t resource_topic = 2;
 constexpr int8_t resource_broker = 4;
 // ConfigSource values of DescribeConfigs v1+.
 constexpr int8_t source_dynamic_topic = 1;
+constexpr int8_t source_dynamic_broker = 2;
+constexpr int8_t source_dynamic_default_broker = 3;
 constexpr int8_t source_static_broker = 4;
 constexpr int8_t source_default = 5;
 // ConfigType values of DescribeConfigs v3+.
@@ -27,6 +29,19 @@ int8_t config_type_code(const std::string& type) {
     if (type == "double") return 6;
     if (type == "list") return 7;
     return 0;
+}
+// Where a broker setting's value comes from: this node's dynamic config, the cluster's dynamic
+// default, the file or --set, or the built-in default (Kafka's precedence, first wins).
+int8_t broker_source(const broker_context& ctx, const cluster::metadata_image& image,
+                     const std::string& key) {
+    auto recorded = [&](const std::string& resource) {
+        auto it = image.broker_configs.find(resource);
+        return it != image.broker_configs.end() && it->second.count(key) != 0;
+    };
+    if (recorded(std::to_string(ctx.node_id()))) return source_dynamic_broker;
+    if (recorded("")) return source_dynamic_default_broker;
+    if (ctx.config.explicitly_set.count(key) != 0) return source_static_broker;
+    return source_default;
 }
 int8_t broker_type_code(broker::config_type t) {
     switch (t) {
@@ -81,11 +96,11 @@ asio::awaitable<net::reply> handle_describe_configs(broker_context& ctx, net::re
                 e.name = key.name;
                 e.value = cluster::effective_topic_config(topic->configs, ctx.config.values, key);
                 bool overridden = topic->configs.count(key.name) != 0;
-                bool broker_set = *key.broker_synonym != '\0' &&
-                                  ctx.config.explicitly_set.count(key.broker_synonym) != 0;
-                e.config_source = overridden   ? source_dynamic_topic
-                                  : broker_set ? source_static_broker
-                                               : source_default;
+                int8_t from_broker = *key.broker_synonym != '\0'
+                                         ? broker_source(ctx, *image, key.broker_synonym)
+                                         : source_default;
+                bool broker_set = from_broker != source_default;
+                e.config_source = overridden ? source_dynamic_topic : from_broker;
                 e.is_default = !overridden && !broker_set;
                 e.config_type = config_type_code(key.type);
                 if (request.include_documentation) {
@@ -99,9 +114,7 @@ asio::awaitable<net::reply> handle_describe_configs(broker_context& ctx, net::re
                     if (*key.broker_synonym != '\0') {
                         auto it = ctx.config.values.find(key.broker_synonym);
                         if (it != ctx.config.values.end() && !it->second.empty()) {
-                            e.synonyms.push_back({key.broker_synonym, it->second,
-                                                  broker_set ? source_static_broker
-                                                             : source_default});
+                            e.synonyms.push_back({key.broker_synonym, it->second, from_broker});
                         }
                     }
                 }
@@ -123,10 +136,9 @@ asio::awaitable<net::reply> handle_describe_configs(broker_context& ctx, net::re
                 config_entry e;
                 e.name = key.name;
                 e.value = ctx.config.values.at(key.name);
-                bool set = ctx.config.explicitly_set.count(key.name) != 0;
-                e.config_source = set ? source_static_broker : source_default;
-                e.is_default = !set;
-                e.read_only = true;  // dynamic broker configs arrive with issue 3
+                e.config_source = broker_source(ctx, *image, key.name);
+                e.is_default = e.config_source == source_default;
+                e.read_only = !is_dynamic_broker_config(key.name);
                 e.config_type = broker_type_code(key.type);
                 if (request.include_documentation) {
                     e.documentation = key.doc;

@@ -37,6 +37,22 @@ void check_resource(const rd_kafka_ConfigResource_t* r, rd_kafka_ResourceType_t 
 
 }  // namespace
 
+namespace {
+// librdkafka 2.0 cannot name a resource with an empty name (the cluster-wide broker
+// defaults): it returns null, which its admin calls would dereference.
+resource_ptr new_resource(rd_kafka_ResourceType_t type, const std::string& name) {
+    resource_ptr res(rd_kafka_ConfigResource_new(type, name.c_str()));
+    if (!res) {
+        throw cli_error(exit_unsupported,
+                        name.empty() ? std::string("librdkafka cannot address the cluster-wide "
+                                                   "broker defaults; use --broker ID, or Kafka's "
+                                                   "kafka-configs --entity-default")
+                                     : fmt::format("librdkafka refused resource '{}'", name));
+    }
+    return res;
+}
+}  // namespace
+
 std::string resource_label(rd_kafka_ResourceType_t type, const std::string& name) {
     if (type == RD_KAFKA_RESOURCE_TOPIC) {
         return fmt::format("topic '{}'", name);
@@ -47,7 +63,7 @@ std::string resource_label(rd_kafka_ResourceType_t type, const std::string& name
 std::vector<config_entry> describe_configs(client& c, rd_kafka_ResourceType_t type,
                                            const std::string& name) {
     queue_ptr q(rd_kafka_queue_new(c.handle()));
-    resource_ptr res(rd_kafka_ConfigResource_new(type, name.c_str()));
+    resource_ptr res = new_resource(type, name);
     rd_kafka_ConfigResource_t* arr[] = {res.get()};
     rd_kafka_DescribeConfigs(c.handle(), arr, 1,
                              c.admin_options(RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS), q.get());
@@ -87,7 +103,7 @@ void alter_configs(client& c, rd_kafka_ResourceType_t type, const std::string& n
     std::map<std::string, std::string> merged;
     {
         queue_ptr q(rd_kafka_queue_new(c.handle()));
-        resource_ptr res(rd_kafka_ConfigResource_new(type, name.c_str()));
+        resource_ptr res = new_resource(type, name);
         rd_kafka_ConfigResource_t* arr[] = {res.get()};
         rd_kafka_DescribeConfigs(c.handle(), arr, 1,
                                  c.admin_options(RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS), q.get());
@@ -115,7 +131,7 @@ void alter_configs(client& c, rd_kafka_ResourceType_t type, const std::string& n
         merged[key] = value;
     }
     queue_ptr q(rd_kafka_queue_new(c.handle()));
-    resource_ptr res(rd_kafka_ConfigResource_new(type, name.c_str()));
+    resource_ptr res = new_resource(type, name);
     for (const auto& [key, value] : merged) {
         if (rd_kafka_ConfigResource_set_config(res.get(), key.c_str(), value.c_str()) !=
             RD_KAFKA_RESP_ERR_NO_ERROR) {

@@ -284,6 +284,27 @@ change_result controller::alter_topic_configs(
     return {error_code::none, "", _image->find_topic(name)};
 }
 
+change_result controller::alter_broker_configs(
+    const std::string& resource_name,
+    const std::map<std::string, std::optional<std::string>>& changes) {
+    using protocol::error_code;
+    std::vector<protocol::msg::metadata_record> records;
+    for (const auto& [key, value] : changes) {
+        protocol::msg::metadata_record c;
+        c.config.resource_type = static_cast<int8_t>(config_resource::broker);
+        c.config.resource_name = resource_name;
+        c.config.name = key;
+        c.config.value = value;
+        records.push_back(std::move(c));
+    }
+    if (!records.empty() && !commit(std::move(records))) {
+        return {error_code::kafka_storage_error, "metadata log is not writable", nullptr};
+    }
+    LOG_INFO("cluster", "altered {} dynamic config(s) of broker '{}'", changes.size(),
+             resource_name);
+    return {error_code::none, "", nullptr};
+}
+
 int64_t controller::allocate_producer_id() {
     if (_producer_id_next >= _image->next_producer_id) {
         protocol::msg::metadata_record r;

@@ -58,6 +58,12 @@ public:
     change_result alter_topic_configs(
         const std::string& name, const std::map<std::string, std::optional<std::string>>& changes,
         bool validate_only);
+    // Records dynamic broker configs of `resource_name` (a node id, or "" for the cluster
+    // default): a value sets the key, nullopt removes it. The broker validates them (the keys
+    // and their rules are the broker's), so this only records.
+    change_result alter_broker_configs(
+        const std::string& resource_name,
+        const std::map<std::string, std::optional<std::string>>& changes);
     // Hands out a fresh producer id; reserves blocks in the metadata log. -1 on IO failure.
     int64_t allocate_producer_id();
 

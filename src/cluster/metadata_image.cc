@@ -64,10 +64,11 @@ std::shared_ptr<const metadata_image> metadata_image::apply(
     if (!r.config.name.empty()) {
         auto type = static_cast<config_resource>(r.config.resource_type);
         if (type == config_resource::broker) {
+            auto& configs = next->broker_configs[r.config.resource_name];
             if (r.config.value) {
-                next->broker_configs[r.config.name] = *r.config.value;
+                configs[r.config.name] = *r.config.value;
             } else {
-                next->broker_configs.erase(r.config.name);
+                configs.erase(r.config.name);
             }
         } else if (auto existing = next->find_topic(r.config.resource_name)) {
             auto t = std::make_shared<topic_info>(*existing);

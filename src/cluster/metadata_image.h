@@ -47,7 +47,9 @@ enum class config_resource : int8_t { topic = 2, broker = 4 };
 struct metadata_image {
     std::map<std::string, std::shared_ptr<const topic_info>> topics_by_name;
     std::unordered_map<protocol::uuid, std::shared_ptr<const topic_info>, uuid_hash> topics_by_id;
-    std::map<std::string, std::string> broker_configs;  // dynamic broker overrides
+    // Dynamic broker configs by resource name: a node id ("1"), or "" for the cluster-wide
+    // default every broker uses unless it has its own.
+    std::map<std::string, std::map<std::string, std::string>> broker_configs;
     int64_t next_producer_id = 0;                       // first id not yet handed out
 
     std::shared_ptr<const topic_info> find_topic(const std::string& name) const;

@@ -26,7 +26,7 @@ import pytest
 
 import conftest
 import kwire
-from conftest import RIACHO_BIN, Broker, is_kafka
+from conftest import RIACHO_BIN, Broker, is_kafka, wait_until
 
 API_OFFSET_COMMIT, API_JOIN_GROUP, API_LIST_GROUPS, API_DESCRIBE_GROUPS = 8, 11, 16, 15
 API_ALTER_CONFIGS = 33
@@ -318,6 +318,28 @@ def test_config_set(broker, topic_name):
                        "does not support")
         pytest.skip("broker does not list AlterConfigs (API 33) in ApiVersions")
     check_config_set(b, t)
+    check_broker_config_set(b)
+
+
+def check_broker_config_set(b):
+    node = str(json.loads(ok(cli("cluster", "info", "-o", "json", bootstrap=b)))
+               ["brokers"][0]["id"])
+
+    def get():
+        return json.loads(ok(cli("config", "get", "--broker", node, "log.retention.ms", "-o",
+                                 "json", bootstrap=b)))[0]
+
+    try:
+        ok(cli("config", "set", "--broker", node, "log.retention.ms=7200000", bootstrap=b))
+        wait_until(lambda: get()["value"] == "7200000", 15, what="the dynamic broker config")
+        assert get()["source"] == "DYNAMIC_BROKER_CONFIG"
+        one_line_error(cli("config", "set", "--broker", node, "node.id=9", bootstrap=b), 1,
+                       "node.id")
+    finally:
+        ok(cli("config", "set", "--broker", node, "--delete", "log.retention.ms", bootstrap=b))
+    wait_until(lambda: get()["source"] != "DYNAMIC_BROKER_CONFIG", 15, what="the static value")
+    one_line_error(cli("config", "set", "--broker-defaults", "log.retention.ms=1", bootstrap=b),
+                   4, "--broker ID")
 
 
 def check_config_set(b, t):
@@ -486,6 +508,7 @@ def test_same_commands_against_apache_kafka(apache_kafka, topic_name):
                    "does not exist")
     one_line_error(cli("topic", "create", t, bootstrap=b), 1, "already exists")
     check_config_set(b, t)
+    check_broker_config_set(b)
     ok(cli("topic", "alter", t, "-p", "3", bootstrap=b))
     tg = topic_name("-groups")
     ok(cli("topic", "create", tg, "-p", "2", bootstrap=b))

@@ -12,7 +12,12 @@ stays readable. A compacted topic ends up with the latest value of every key at 
 offset, and refuses records without a key (INVALID_RECORD). A topic's compression.type other
 than `producer` stores batches recompressed with it; CreateTime timestamps beyond
 message.timestamp.after.max.ms (default 1 hour) or before.max.ms get INVALID_TIMESTAMP.
+Dynamic broker configs (cluster default and per broker) change the defaults of every topic
+without its own override, show their source in DescribeConfigs, survive a restart, and
+static settings refuse to change.
 """
+import shutil
+import subprocess
 import time
 
 import pytest
@@ -21,7 +26,7 @@ from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, 
                                    ConfigSource, NewTopic, OffsetSpec, ResourceType)
 
 import kwire
-from conftest import Broker, is_kafka, wait_until
+from conftest import KAFKA_SCRIPT, Broker, is_kafka, wait_until
 
 SEGMENT_BYTES = 1048576  # Kafka 4's minimum segment.bytes, so the oracle runs this too
 RECORD = b"r" * 1000
@@ -325,3 +330,92 @@ def test_timestamps_too_far_from_now_are_refused(engine, topic_name):
         p.flush(30)
         return errors[0] is not None and errors[0].code() == KafkaError.INVALID_TIMESTAMP
     wait_until(refused, 15, interval=0.5, what="before.max.ms to refuse an hour-old record")
+
+
+def broker_describe(b, name):
+    res = ConfigResource(ResourceType.BROKER, name)
+    return admin(b).describe_configs([res])[res].result(timeout=30)
+
+
+def broker_incremental(b, name, *ops):
+    entries = [ConfigEntry(k, v, incremental_operation=op) for k, v, op in ops]
+    res = ConfigResource(ResourceType.BROKER, name, incremental_configs=entries)
+    return admin(b).incremental_alter_configs([res])[res].result(timeout=30)
+
+
+def test_dynamic_broker_configs_change_topic_defaults(engine, topic_name):
+    node = str(next(iter(admin(engine).list_topics(timeout=10).brokers)))
+    got = broker_describe(engine, node)
+    assert got["log.retention.ms"].is_read_only is False
+    assert got["node.id"].is_read_only is True
+    for key, value in (("node.id", "7"), ("log.retention.ms", "soon")):
+        err = error_of(lambda: broker_incremental(engine, node, (key, value,
+                                                                 AlterConfigOpType.SET)))
+        assert err.code() == 42, (key, err)  # INVALID_REQUEST, as Kafka answers
+
+    t = topic_name()
+    create(engine, t, segment_bytes=SEGMENT_BYTES)
+    produce(engine, t, 4000)
+    try:
+        broker_incremental(engine, node, ("log.retention.bytes", str(2 * SEGMENT_BYTES),
+                                          AlterConfigOpType.SET))
+        wait_until(lambda: describe(engine, t)["retention.bytes"].value == str(2 * SEGMENT_BYTES),
+                   15, what="the topic to see the broker's value")
+        assert describe(engine, t)["retention.bytes"].source == \
+            ConfigSource.DYNAMIC_BROKER_CONFIG.value
+        assert broker_describe(engine, node)["log.retention.bytes"].source == \
+            ConfigSource.DYNAMIC_BROKER_CONFIG.value
+        start = wait_until(lambda: offsets(engine, t, OffsetSpec.earliest()), 30,
+                           what="retention from the dynamic broker config")
+        assert 0 < start < 4000 - 1500
+        if not is_kafka():
+            engine.restart()
+            _admins.pop(engine.bootstrap, None)
+            assert wait_until(lambda: describe(engine, t)["retention.bytes"].value, 30,
+                              what="describe after the restart") == str(2 * SEGMENT_BYTES)
+    finally:
+        broker_incremental(engine, node, ("log.retention.bytes", None, AlterConfigOpType.DELETE))
+    wait_until(lambda: describe(engine, t)["retention.bytes"].value == "-1", 15,
+               what="the default back")
+
+
+def kafka_configs(b, *args):
+    """Kafka's own kafka-configs tool (kafka.admin.ConfigCommand from the oracle's jars)."""
+    cp = subprocess.run([str(KAFKA_SCRIPT), "classpath"], capture_output=True, text=True)
+    if cp.returncode != 0 or not cp.stdout.strip():
+        pytest.skip("Apache Kafka jars missing (scripts/apache-kafka.sh fetch)")
+    res = subprocess.run(["java", "-cp", cp.stdout.strip(), "kafka.admin.ConfigCommand",
+                          "--bootstrap-server", b.bootstrap, *args],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, f"kafka-configs {args} failed:\n{res.stdout}\n{res.stderr}"
+    return res.stdout
+
+
+def test_kafka_configs_tool_reads_and_changes_topic_and_broker_configs(engine, topic_name):
+    if shutil.which("java") is None:
+        pytest.skip("java missing")
+    t = topic_name()
+    create(engine, t)
+    kafka_configs(engine, "--entity-type", "topics", "--entity-name", t, "--alter",
+                  "--add-config", "retention.ms=123456,cleanup.policy=[delete,compact]")
+    out = kafka_configs(engine, "--entity-type", "topics", "--entity-name", t, "--describe")
+    assert "retention.ms=123456" in out and "cleanup.policy=delete,compact" in out
+    kafka_configs(engine, "--entity-type", "topics", "--entity-name", t, "--alter",
+                  "--delete-config", "retention.ms")
+    assert "retention.ms=" not in kafka_configs(engine, "--entity-type", "topics",
+                                                "--entity-name", t, "--describe")
+    # The cluster-wide default of every broker, then back.
+    try:
+        kafka_configs(engine, "--entity-type", "brokers", "--entity-default", "--alter",
+                      "--add-config", "log.retention.ms=7200000")
+        wait_until(lambda: describe(engine, t)["retention.ms"].value == "7200000", 15,
+                   what="the cluster default to reach the topic")
+        assert describe(engine, t)["retention.ms"].source == \
+            ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG.value
+        out = kafka_configs(engine, "--entity-type", "brokers", "--entity-default", "--describe")
+        assert "log.retention.ms=7200000" in out
+    finally:
+        kafka_configs(engine, "--entity-type", "brokers", "--entity-default", "--alter",
+                      "--delete-config", "log.retention.ms")
+    wait_until(lambda: describe(engine, t)["retention.ms"].value == "604800000", 15,
+               what="the default back")
