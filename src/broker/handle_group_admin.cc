@@ -65,28 +65,28 @@ asio::awaitable<net::reply> handle_list_groups(broker_context& ctx, net::request
             states.push_back(group::group_state::dead);
         }
     }
-    bool classic_listed = request.types_filter.empty();
+    std::vector<std::string> types;  // lower case; empty lists every type
     for (const auto& t : request.types_filter) {
         std::string lower;
         for (char c : t) {
             lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
         }
-        classic_listed = classic_listed || lower == "classic";
+        types.push_back(lower);
     }
     list_groups_response response;
-    if (classic_listed) {
-        for (const auto& g : ctx.groups->coordinator().list()) {
-            if (!states.empty() &&
-                std::find(states.begin(), states.end(), g.state) == states.end()) {
-                continue;
-            }
-            list_groups_response::listed_group lg;
-            lg.group_id = g.group_id;
-            lg.protocol_type = g.protocol_type;
-            lg.group_state = group::state_name(g.state);
-            lg.group_type = "classic";
-            response.groups.push_back(std::move(lg));
+    for (const auto& g : ctx.groups->coordinator().list()) {
+        if (!types.empty() && std::find(types.begin(), types.end(), g.group_type) == types.end()) {
+            continue;
         }
+        if (!states.empty() && std::find(states.begin(), states.end(), g.state) == states.end()) {
+            continue;
+        }
+        list_groups_response::listed_group lg;
+        lg.group_id = g.group_id;
+        lg.protocol_type = g.protocol_type;
+        lg.group_state = g.state_name;
+        lg.group_type = g.group_type;
+        response.groups.push_back(std::move(lg));
     }
     co_return encode_response(req, response);
 }

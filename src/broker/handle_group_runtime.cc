@@ -62,6 +62,12 @@ std::optional<std::string> group_runtime::start() {
     cfg.offsets_retention_ms = config_number(c, "offsets.retention.minutes", 10080) * 60 * 1000;
     cfg.offset_metadata_max_bytes = static_cast<int32_t>(
         config_number(c, "offset.metadata.max.bytes", cfg.offset_metadata_max_bytes));
+    cfg.consumer_session_timeout_ms = static_cast<int32_t>(config_number(
+        c, "group.consumer.session.timeout.ms", cfg.consumer_session_timeout_ms));
+    cfg.consumer_heartbeat_interval_ms = static_cast<int32_t>(config_number(
+        c, "group.consumer.heartbeat.interval.ms", cfg.consumer_heartbeat_interval_ms));
+    cfg.consumer_max_size = static_cast<int32_t>(
+        config_number(c, "group.consumer.max.size", cfg.consumer_max_size));
     _retention_check_ms =
         std::max<int64_t>(1, config_number(c, "offsets.retention.check.interval.ms", 600000));
     // An existing __consumer_offsets keeps its partition count (group -> partition mapping).

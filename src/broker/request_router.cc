@@ -22,6 +22,10 @@ asio::awaitable<net::reply> request_router::handle(net::request& req) {
             co_return co_await handle_list_offsets(_ctx, req);
         case keys::delete_records:
             co_return co_await handle_delete_records(_ctx, req);
+        case keys::consumer_group_heartbeat:
+            co_return co_await handle_consumer_group_heartbeat(_ctx, req);
+        case keys::consumer_group_describe:
+            co_return co_await handle_consumer_group_describe(_ctx, req);
         case keys::create_topics:
             co_return co_await handle_create_topics(_ctx, req);
         case keys::delete_topics:

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "group/consumer_group.h"
 #include "group/coordinator.h"
 
 namespace riacho::group {
@@ -38,8 +39,12 @@ struct member {
     }
 };
 
+// A group and its committed offsets. The members, states and timers below are the classic
+// protocol's; a group of the consumer protocol (KIP-848) has `consumer` set instead (its state
+// here is Empty or Stable, so the offset rules of both apply alike).
 struct classic_group {
     std::string group_id;
+    std::optional<consumer_group_state> consumer;
     group_state state = group_state::empty;
     int32_t generation_id = 0;
     std::string protocol_type;                 // set by the first member; "" for simple groups

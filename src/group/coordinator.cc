@@ -203,6 +203,14 @@ void coordinator::join(join_request req, int64_t now_ms, join_callback done) {
     if (g.state == group_state::dead) {
         return done(join_error(error_code::coordinator_not_available, req.member_id));
     }
+    if (g.consumer) {
+        if (!g.consumer->members.empty()) {
+            // Members of the consumer protocol own it; Kafka's answer to a classic member.
+            return done(join_error(error_code::inconsistent_group_protocol, req.member_id));
+        }
+        g.consumer.reset();  // an empty consumer group becomes a classic one
+        g.protocol_type.clear();
+    }
     if (!supports_protocols(g, req.protocol_type, req.protocols)) {
         return done(join_error(error_code::inconsistent_group_protocol, req.member_id));
     }
@@ -752,6 +760,10 @@ void coordinator::tick(int64_t now_ms) {
             continue;
         }
         auto& g = *it->second;
+        if (g.consumer) {
+            expire_consumer_members(g, now_ms);
+            continue;
+        }
         expire_members(g, now_ms);
         if (g.state == group_state::preparing_rebalance && g.join_deadline_ms &&
             *g.join_deadline_ms <= now_ms) {
@@ -797,6 +809,15 @@ std::optional<int64_t> coordinator::next_deadline() const {
         }
     };
     for (const auto& [id, g] : _groups) {
+        if (g->consumer) {
+            for (const auto& [mid, m] : g->consumer->members) {
+                consider(m.session_deadline_ms);
+                if (m.revocation_deadline_ms) {
+                    consider(*m.revocation_deadline_ms);
+                }
+            }
+            continue;
+        }
         for (const auto& [mid, deadline] : g->pending_members) {
             consider(deadline);
         }

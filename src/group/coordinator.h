@@ -1,5 +1,6 @@
-// group: the classic group coordinator (Kafka's JoinGroup/SyncGroup protocol) and the
-// committed offsets of every group. A state machine that does no IO: the caller passes the
+// group: the group coordinator: classic groups (Kafka's JoinGroup/SyncGroup protocol),
+// groups of the next-generation consumer protocol (KIP-848, ConsumerGroupHeartbeat; see
+// consumer_protocol.cc) and the committed offsets of every group. A state machine that does no IO: the caller passes the
 // time (`now_ms`, wall clock milliseconds) and requests in; responses come back as return
 // values or, for requests that wait for a rebalance (JoinGroup, SyncGroup), through the
 // callback given with the request; records to append to __consumer_offsets are queued and
@@ -28,6 +29,7 @@
 
 #include "group/records.h"
 #include "protocol/error_code.h"
+#include "protocol/wire.h"
 
 namespace riacho::group {
 
@@ -45,6 +47,11 @@ struct coordinator_config {
     int32_t offsets_partitions = 50;            // offsets.topic.num.partitions
     int64_t offsets_retention_ms = 7LL * 24 * 3600 * 1000;  // offsets.retention.minutes
     int32_t offset_metadata_max_bytes = 4096;   // offset.metadata.max.bytes
+    // The consumer protocol (KIP-848): group.consumer.session.timeout.ms,
+    // group.consumer.heartbeat.interval.ms, group.consumer.max.size.
+    int32_t consumer_session_timeout_ms = 45000;
+    int32_t consumer_heartbeat_interval_ms = 5000;
+    int32_t consumer_max_size = INT32_MAX;
 };
 
 struct protocol_entry {
@@ -178,11 +185,71 @@ struct group_description {
 struct group_listing {
     std::string group_id;
     std::string protocol_type;
-    group_state state;
+    group_state state;            // consumer-protocol groups: Empty or Stable
+    std::string group_type;       // "classic" or "consumer"
+    std::string state_name;       // Kafka's name for its type (e.g. "Reconciling")
+};
+
+// ---- the consumer protocol (KIP-848): ConsumerGroupHeartbeat and ConsumerGroupDescribe.
+
+// What the coordinator needs of a topic: its id (assignments name topics by id) and size.
+struct topic_metadata {
+    protocol::uuid topic_id;
+    int32_t partitions = 0;
+};
+using topic_catalog = std::map<std::string, topic_metadata>;  // by topic name
+
+struct consumer_heartbeat_request {
+    std::string group_id;
+    std::string member_id;  // v1+: chosen by the client; v0: empty on the first heartbeat
+    int32_t member_epoch = 0;  // 0 join, -1 leave, -2 static member leaving for now
+    std::optional<std::string> instance_id;
+    std::optional<std::string> rack_id;
+    int32_t rebalance_timeout_ms = -1;  // -1: unchanged
+    std::optional<std::vector<std::string>> subscribed_topic_names;  // nullopt: unchanged
+    std::optional<std::string> subscribed_topic_regex;
+    std::optional<std::string> server_assignor;
+    std::optional<std::vector<partition_key>> owned;  // nullopt: unchanged
+    std::string client_id;
+    std::string client_host;
+};
+
+struct consumer_heartbeat_result {
+    error_code error = error_code::none;
+    std::string message;
+    std::string member_id;
+    int32_t member_epoch = 0;
+    int32_t heartbeat_interval_ms = 0;
+    std::optional<std::vector<partition_key>> assignment;
+};
+
+struct consumer_member_description {
+    std::string member_id;
+    std::optional<std::string> instance_id;
+    std::optional<std::string> rack_id;
+    int32_t member_epoch = 0;
+    std::string client_id;
+    std::string client_host;
+    std::vector<std::string> subscribed_topic_names;
+    std::vector<partition_key> assignment;
+    std::vector<partition_key> target_assignment;
+};
+
+struct consumer_group_description {
+    error_code error = error_code::none;
+    std::string message;
+    std::string group_id;
+    std::string state;
+    int32_t group_epoch = 0;
+    int32_t assignment_epoch = 0;
+    std::string assignor;
+    std::vector<consumer_member_description> members;
 };
 
 struct classic_group;
 struct member;
+struct consumer_group_state;
+struct consumer_member;
 
 class coordinator {
 public:
@@ -223,6 +290,13 @@ public:
     // Drops committed offsets past retention (groups without members only); an empty group
     // left with no offsets becomes Dead and is removed.
     void expire_offsets(int64_t now_ms);
+
+    // The consumer protocol: join, heartbeat, report owned partitions, leave; the answer
+    // carries the member's epoch and the partitions it may consume now. `topics` is the
+    // current metadata. Errors per KIP-848 (UNKNOWN_MEMBER_ID, FENCED_MEMBER_EPOCH, ...).
+    consumer_heartbeat_result consumer_heartbeat(const consumer_heartbeat_request& req,
+                                                 const topic_catalog& topics, int64_t now_ms);
+    consumer_group_description describe_consumer_group(const std::string& group_id) const;
 
     // Admin.
     group_description describe(const std::string& group_id) const;
@@ -269,6 +343,13 @@ private:
     void write_offset(const classic_group& g, const partition_key& key,
                       const committed_offset* value);
     void remove_group(const std::string& group_id);
+    // Consumer protocol helpers (consumer_protocol.cc).
+    error_code check_consumer_commit(const consumer_group_state& cg,
+                                     const commit_request& req) const;
+    void remove_consumer_member(classic_group& g, const std::string& member_id, int64_t now_ms);
+    void expire_consumer_members(classic_group& g, int64_t now_ms);
+    void compute_target(consumer_group_state& cg);
+    void reconcile(consumer_group_state& cg, consumer_member& m, int64_t now_ms);
 
     coordinator_config _cfg;
     uint64_t _rng;

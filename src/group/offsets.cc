@@ -98,7 +98,11 @@ commit_result coordinator::commit(const commit_request& req, int64_t now_ms) {
     if (g.state == group_state::dead) {
         return fail(error_code::coordinator_not_available);
     }
-    if (req.generation_id < 0 && g.state == group_state::empty) {
+    if (g.consumer) {
+        if (auto e = check_consumer_commit(*g.consumer, req); e != error_code::none) {
+            return fail(e);
+        }
+    } else if (req.generation_id < 0 && g.state == group_state::empty) {
         // A simple (assign-only) consumer or an admin client.
     } else if (req.generation_id >= 0 || !req.member_id.empty() || req.group_instance_id) {
         if (req.group_instance_id) {
@@ -289,7 +293,8 @@ std::vector<group_listing> coordinator::list() const {
     std::vector<group_listing> out;
     for (const auto& [id, g] : _groups) {
         if (g->state != group_state::dead) {
-            out.push_back({id, g->protocol_type, g->state});
+            out.push_back({id, g->protocol_type, g->state, g->consumer ? "consumer" : "classic",
+                           g->consumer ? g->consumer->state_name() : state_name(g->state)});
         }
     }
     return out;

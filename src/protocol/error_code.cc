@@ -30,7 +30,10 @@ const char* error_name(error_code e) {
         case error_code::fenced_instance_id: return "FENCED_INSTANCE_ID";
         case error_code::group_subscribed_to_topic: return "GROUP_SUBSCRIBED_TO_TOPIC";
         case error_code::unstable_offset_commit: return "UNSTABLE_OFFSET_COMMIT";
+        case error_code::fenced_member_epoch: return "FENCED_MEMBER_EPOCH";
         case error_code::unreleased_instance_id: return "UNRELEASED_INSTANCE_ID";
+        case error_code::unsupported_assignor: return "UNSUPPORTED_ASSIGNOR";
+        case error_code::stale_member_epoch: return "STALE_MEMBER_EPOCH";
         case error_code::coordinator_not_available: return "COORDINATOR_NOT_AVAILABLE";
         case error_code::not_coordinator: return "NOT_COORDINATOR";
         case error_code::invalid_topic_exception: return "INVALID_TOPIC_EXCEPTION";

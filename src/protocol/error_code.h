@@ -64,7 +64,10 @@ enum class error_code : int16_t {
     unstable_offset_commit = 88,
     unknown_topic_id = 100,
     inconsistent_topic_id = 103,
+    fenced_member_epoch = 110,
     unreleased_instance_id = 111,
+    unsupported_assignor = 112,
+    stale_member_epoch = 113,
 };
 
 constexpr int16_t code(error_code e) { return static_cast<int16_t>(e); }

@@ -310,7 +310,7 @@ struct emitter {
             std::string v = "std::vector<" + elem + ">";
             return f.has_nullable ? "std::optional<" + v + ">" : v;
         }
-        if (f.has_nullable && (f.type == "string" || f.type == "bytes")) {
+        if (f.has_nullable && (f.type == "string" || f.type == "bytes" || is_struct_type(f))) {
             return "std::optional<" + elem + ">";
         }
         return elem;
@@ -412,6 +412,17 @@ struct emitter {
     void decode_field(std::ostringstream& o, const std::string& ind, const field_def& f,
                       const std::string& reader) {
         std::string m = member_name(f.name);
+        if (!f.is_array() && f.has_nullable && is_struct_type(f)) {
+            // A nullable struct: an int8 marker (-1 null, 1 present) where it is nullable.
+            o << ind << "if (" << version_check(f.nullable) << " && " << reader
+              << ".read_int8() < 0) {\n"
+              << ind << "    " << m << ".reset();\n"
+              << ind << "} else {\n"
+              << ind << "    " << m << ".emplace();\n"
+              << ind << "    " << m << "->decode(" << reader << ", version);\n"
+              << ind << "}\n";
+            return;
+        }
         if (!f.is_array()) {
             decode_value(o, ind, f, m, reader);
             return;
@@ -499,6 +510,18 @@ struct emitter {
     void encode_field(std::ostringstream& o, const std::string& ind, const field_def& f,
                       const std::string& w) {
         std::string m = member_name(f.name);
+        if (!f.is_array() && f.has_nullable && is_struct_type(f)) {
+            // Null where the struct is not nullable goes out as its default value.
+            o << ind << "if (" << version_check(f.nullable) << ") {\n"
+              << ind << "    " << w << ".write_int8(" << m << " ? 1 : -1);\n"
+              << ind << "}\n"
+              << ind << "if (" << m << ") {\n"
+              << ind << "    " << m << "->encode(" << w << ", version);\n"
+              << ind << "} else if (!(" << version_check(f.nullable) << ")) {\n"
+              << ind << "    decltype(" << m << ")::value_type{}.encode(" << w << ", version);\n"
+              << ind << "}\n";
+            return;
+        }
         if (!f.is_array()) {
             encode_value(o, ind, f, m, w);
             return;
