@@ -116,3 +116,16 @@ def test_compression(java_runs, broker, version, codec):
         [f"java-{codec}-value-{i}-" + "abc" * 10 for i in range(10)]
     batches = kwire.fetch_batches(broker.bootstrap, f"{run['prefix']}-{codec}")
     assert {b["compression"] for b in batches} == {CODEC_ID[codec]}
+
+
+@pytest.mark.parametrize("version", [v for v in VERSIONS if v.startswith("4.")])
+def test_consumer_protocol_group(java_runs, version):
+    """kafka-clients 4.x with group.protocol=consumer (KIP-848): two members split three
+    partitions, read 30 records exactly once, commit, and describeConsumerGroups sees a
+    CONSUMER group with both members."""
+    c = scenario(java_runs[version], "consumer_protocol")
+    assert sorted(c["assignment_a"] + c["assignment_b"]) == [0, 1, 2]
+    assert c["assignment_a"] and c["assignment_b"]
+    assert c["records"] == c["distinct_records"] == 30
+    assert c["group_type"] == "Consumer" and c["members"] == 2
+    assert c["committed_total"] == 30

@@ -37,7 +37,9 @@ import org.apache.kafka.common.utils.AppInfoParser;
  * <p>Usage: {@code java -jar clientcheck-all.jar <bootstrap> <topic-prefix>}. Scenarios: admin
  * (create/list/describe/delete and three error cases), produce (default idempotent acks=all
  * producer, keyed records with headers and explicit timestamps), consume (assign +
- * seekToBeginning, no group), offsets_for_times, and compression (each codec, produce + consume).
+ * seekToBeginning, no group), offsets_for_times, compression (each codec, produce + consume),
+ * and with kafka-clients 4.x consumer_protocol (two group.protocol=consumer members on three
+ * partitions: disjoint assignments, every record once, commits, describeConsumerGroups).
  * A failing scenario reports {"error": "..."} and the others still run.
  */
 public final class ClientCheck {
@@ -73,10 +75,80 @@ public final class ClientCheck {
         }));
       }
       out.put("compression", comp);
+      if (AppInfoParser.getVersion().startsWith("4.")) {
+        String groupTopic = prefix + "-kip848";
+        out.put("consumer_protocol", run(() -> consumerProtocol(admin, bootstrap, groupTopic)));
+      }
     }
     System.out.println(Json.write(out));
     System.out.flush();
     System.exit(0);
+  }
+
+  /** Two KIP-848 members (group.protocol=consumer) share three partitions. */
+  static Object consumerProtocol(Admin admin, String bootstrap, String topic) throws Exception {
+    admin.createTopics(List.of(new NewTopic(topic, 3, (short) 1))).all().get();
+    String group = topic + "-group";
+    Properties cp = new Properties();
+    cp.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    cp.put(ConsumerConfig.GROUP_ID_CONFIG, group);
+    cp.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, "consumer");
+    cp.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+    cp.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+    cp.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+    cp.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+    Map<String, Object> r = new LinkedHashMap<>();
+    try (KafkaConsumer<String, String> a = new KafkaConsumer<>(cp);
+         KafkaConsumer<String, String> b = new KafkaConsumer<>(cp)) {
+      a.subscribe(List.of(topic));
+      b.subscribe(List.of(topic));
+      long deadline = System.currentTimeMillis() + 60_000;
+      while (System.currentTimeMillis() < deadline) {
+        a.poll(Duration.ofMillis(100));
+        b.poll(Duration.ofMillis(100));
+        if (a.assignment().size() + b.assignment().size() == 3 && !a.assignment().isEmpty()
+            && !b.assignment().isEmpty()) {
+          break;
+        }
+      }
+      List<Integer> pa = a.assignment().stream().map(TopicPartition::partition).sorted().toList();
+      List<Integer> pb = b.assignment().stream().map(TopicPartition::partition).sorted().toList();
+      r.put("assignment_a", pa);
+      r.put("assignment_b", pb);
+      Properties pp = new Properties();
+      pp.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+      pp.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+      pp.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+      try (KafkaProducer<String, String> p = new KafkaProducer<>(pp)) {
+        for (int i = 0; i < 30; i++) {
+          p.send(new ProducerRecord<>(topic, i % 3, "k" + i, "v" + i));
+        }
+        p.flush();
+      }
+      List<String> seen = new ArrayList<>();
+      deadline = System.currentTimeMillis() + 60_000;
+      while (seen.size() < 30 && System.currentTimeMillis() < deadline) {
+        for (KafkaConsumer<String, String> c : List.of(a, b)) {
+          for (ConsumerRecord<String, String> rec : c.poll(Duration.ofMillis(100))) {
+            seen.add(rec.partition() + ":" + rec.offset());
+          }
+        }
+      }
+      a.commitSync();
+      b.commitSync();
+      r.put("records", seen.size());
+      r.put("distinct_records", seen.stream().distinct().count());
+      var description = admin.describeConsumerGroups(List.of(group)).all().get().get(group);
+      r.put("group_type", String.valueOf(description.type()));
+      r.put("members", description.members().size());
+      long committed = 0;
+      for (var e : admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get()
+          .values()) {
+        committed += e.offset();
+      }
+      r.put("committed_total", committed);
+    }
+    return r;
   }
 
   interface Scenario {
