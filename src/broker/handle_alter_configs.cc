@@ -143,6 +143,19 @@ std::string current_value(broker_context& ctx,
         *topic_key);
 }
 
+// The per-resource answer, the same in both APIs.
+template <typename Response, typename Resource>
+Response resource_response(const Resource& res, const resource_outcome& outcome) {
+    Response r;
+    r.error_code = protocol::code(outcome.error);
+    if (outcome.error != error_code::none) {
+        r.error_message = outcome.message;
+    }
+    r.resource_type = res.resource_type;
+    r.resource_name = res.resource_name;
+    return r;
+}
+
 bool is_list_config(int8_t type, const std::string& key) {
     if (type == resource_broker) {
         const auto* k = find_broker_config_key(key);
@@ -181,14 +194,9 @@ asio::awaitable<net::reply> handle_alter_configs(broker_context& ctx, net::reque
             outcome =
                 apply(ctx, res.resource_type, res.resource_name, changes, request.validate_only);
         }
-        alter_configs_response::alter_configs_resource_response r;
-        r.error_code = protocol::code(outcome.error);
-        if (outcome.error != error_code::none) {
-            r.error_message = outcome.message;
-        }
-        r.resource_type = res.resource_type;
-        r.resource_name = res.resource_name;
-        response.responses.push_back(std::move(r));
+        response.responses.push_back(
+            resource_response<alter_configs_response::alter_configs_resource_response>(res,
+                                                                                       outcome));
     }
     co_return encode_response(req, response);
 }
@@ -257,14 +265,9 @@ asio::awaitable<net::reply> handle_incremental_alter_configs(broker_context& ctx
             outcome =
                 apply(ctx, res.resource_type, res.resource_name, changes, request.validate_only);
         }
-        incremental_alter_configs_response::alter_configs_resource_response r;
-        r.error_code = protocol::code(outcome.error);
-        if (outcome.error != error_code::none) {
-            r.error_message = outcome.message;
-        }
-        r.resource_type = res.resource_type;
-        r.resource_name = res.resource_name;
-        response.responses.push_back(std::move(r));
+        response.responses.push_back(
+            resource_response<incremental_alter_configs_response::alter_configs_resource_response>(
+                res, outcome));
     }
     co_return encode_response(req, response);
 }

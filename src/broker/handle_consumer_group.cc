@@ -19,10 +19,6 @@ group::topic_catalog catalog_of(const cluster::metadata_image& image) {
     return out;
 }
 
-std::string client_host_of(const net::request& req) {
-    auto colon = req.peer.rfind(':');
-    return "/" + (colon == std::string::npos ? req.peer : req.peer.substr(0, colon));
-}
 }  // namespace
 
 asio::awaitable<net::reply> handle_consumer_group_heartbeat(broker_context& ctx,
@@ -61,7 +57,7 @@ asio::awaitable<net::reply> handle_consumer_group_heartbeat(broker_context& ctx,
         }
     }
     h.client_id = req.header.client_id;
-    h.client_host = client_host_of(req);
+    h.client_host = client_host(req);
     auto result = ctx.groups->coordinator().consumer_heartbeat(h, catalog_of(*image),
                                                                group_runtime::now_ms());
     (void)ctx.groups->settle();

@@ -13,12 +13,13 @@ namespace riacho::broker {
 namespace {
 using protocol::error_code;
 
+}  // namespace
+
 std::string client_host(const net::request& req) {
     // Kafka shows "/<ip>"; peer is "ip:port".
     auto colon = req.peer.rfind(':');
     return "/" + (colon == std::string::npos ? req.peer : req.peer.substr(0, colon));
 }
-}  // namespace
 
 asio::awaitable<net::reply> handle_join_group(broker_context& ctx, net::request& req) {
     using protocol::msg::join_group_request;

@@ -18,10 +18,14 @@
 #include <string>
 
 #include "group/coordinator.h"
+#include "net/server.h"
 
 namespace riacho::broker {
 
 struct broker_context;
+
+// A group member's host as Kafka shows it ("/<ip>"), from the request's peer address.
+std::string client_host(const net::request& req);
 
 class group_runtime {
 public:

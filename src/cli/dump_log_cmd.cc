@@ -249,22 +249,33 @@ const batch_at* batch_starting_at(const log_scan& scan, uint64_t position) {
     return it != scan.batches.end() && it->position == position ? &*it : nullptr;
 }
 
-void dump_offset_index(const fs::path& path, const dump_opts& o, report& r) {
-    auto bytes = read_whole(path);
-    auto base = base_offset_of(path).value_or(0);
+// What both index dumps start from: the file, its base offset and, when it is there, the
+// sibling log to check entries against.
+struct index_file {
+    std::vector<uint8_t> bytes;
+    int64_t base = 0;
     std::optional<log_scan> log;
+};
+
+index_file open_index(const fs::path& path, size_t entry_bytes, const dump_opts& o, report& r) {
+    index_file f{read_whole(path), base_offset_of(path).value_or(0), std::nullopt};
     if (fs::exists(sibling_log(path))) {
-        log = scan_log(sibling_log(path), o, nullptr);
+        f.log = scan_log(sibling_log(path), o, nullptr);
     } else {
         r.problems.push_back(fmt::format("no {} next to the index: entries are not checked",
                                          sibling_log(path).filename().string()));
     }
-    if (bytes.size() % 8 != 0) {
+    if (f.bytes.size() % entry_bytes != 0) {
         r.problems.push_back(
-            fmt::format("size {} is not a multiple of 8: a partial trailing "
+            fmt::format("size {} is not a multiple of {}: a partial trailing "
                         "entry, dropped when the segment opens",
-                        bytes.size()));
+                        f.bytes.size(), entry_bytes));
     }
+    return f;
+}
+
+void dump_offset_index(const fs::path& path, const dump_opts& o, report& r) {
+    auto [bytes, base, log] = open_index(path, 8, o, r);
     int64_t previous_offset = -1;
     int64_t previous_position = -1;
     for (size_t i = 0; i + 8 <= bytes.size(); i += 8) {
@@ -302,21 +313,7 @@ void dump_offset_index(const fs::path& path, const dump_opts& o, report& r) {
 }
 
 void dump_time_index(const fs::path& path, const dump_opts& o, report& r) {
-    auto bytes = read_whole(path);
-    auto base = base_offset_of(path).value_or(0);
-    std::optional<log_scan> log;
-    if (fs::exists(sibling_log(path))) {
-        log = scan_log(sibling_log(path), o, nullptr);
-    } else {
-        r.problems.push_back(fmt::format("no {} next to the index: entries are not checked",
-                                         sibling_log(path).filename().string()));
-    }
-    if (bytes.size() % 12 != 0) {
-        r.problems.push_back(
-            fmt::format("size {} is not a multiple of 12: a partial trailing "
-                        "entry, dropped when the segment opens",
-                        bytes.size()));
-    }
+    auto [bytes, base, log] = open_index(path, 12, o, r);
     int64_t previous_timestamp = INT64_MIN;
     int64_t previous_offset = -1;
     for (size_t i = 0; i + 12 <= bytes.size(); i += 12) {
