@@ -245,6 +245,24 @@ change_result controller::create_partitions(const std::string& name, int32_t new
     return {error_code::none, "", _image->find_topic(name)};
 }
 
+namespace {
+// One config record per change: a value sets the key, nullopt removes it.
+std::vector<protocol::msg::metadata_record> config_records(
+    config_resource type, const std::string& resource_name,
+    const std::map<std::string, std::optional<std::string>>& changes) {
+    std::vector<protocol::msg::metadata_record> records;
+    for (const auto& [key, value] : changes) {
+        protocol::msg::metadata_record c;
+        c.config.resource_type = static_cast<int8_t>(type);
+        c.config.resource_name = resource_name;
+        c.config.name = key;
+        c.config.value = value;
+        records.push_back(std::move(c));
+    }
+    return records;
+}
+}  // namespace
+
 change_result controller::alter_topic_configs(
     const std::string& name, const std::map<std::string, std::optional<std::string>>& changes,
     bool validate_only) {
@@ -268,16 +286,7 @@ change_result controller::alter_topic_configs(
     if (validate_only || changes.empty()) {
         return {error_code::none, "", topic};
     }
-    std::vector<protocol::msg::metadata_record> records;
-    for (const auto& [key, value] : changes) {
-        protocol::msg::metadata_record c;
-        c.config.resource_type = static_cast<int8_t>(config_resource::topic);
-        c.config.resource_name = name;
-        c.config.name = key;
-        c.config.value = value;
-        records.push_back(std::move(c));
-    }
-    if (!commit(std::move(records))) {
+    if (!commit(config_records(config_resource::topic, name, changes))) {
         return {error_code::kafka_storage_error, "metadata log is not writable", nullptr};
     }
     LOG_INFO("cluster", "altered {} config(s) of topic {}", changes.size(), name);
@@ -288,16 +297,8 @@ change_result controller::alter_broker_configs(
     const std::string& resource_name,
     const std::map<std::string, std::optional<std::string>>& changes) {
     using protocol::error_code;
-    std::vector<protocol::msg::metadata_record> records;
-    for (const auto& [key, value] : changes) {
-        protocol::msg::metadata_record c;
-        c.config.resource_type = static_cast<int8_t>(config_resource::broker);
-        c.config.resource_name = resource_name;
-        c.config.name = key;
-        c.config.value = value;
-        records.push_back(std::move(c));
-    }
-    if (!records.empty() && !commit(std::move(records))) {
+    if (!changes.empty() &&
+        !commit(config_records(config_resource::broker, resource_name, changes))) {
         return {error_code::kafka_storage_error, "metadata log is not writable", nullptr};
     }
     LOG_INFO("cluster", "altered {} dynamic config(s) of broker '{}'", changes.size(),
