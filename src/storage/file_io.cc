@@ -4,6 +4,7 @@
 #include "base/log.h"
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -100,9 +101,32 @@ status truncate_file(int fd, uint64_t size) {
     return ok_status();
 }
 
+namespace {
+// Test seam for power-loss simulation: with RIACHO_SYNC_JOURNAL=<file> in the environment,
+// every successful fdatasync appends "<path>\t<size>\n" there, so a test can cut each file
+// back to what was durable (tests/integration/test_durability.py). Unset, as in production,
+// this costs one cached getenv.
+int sync_journal_fd() {
+    static const int fd = [] {
+        const char* path = std::getenv("RIACHO_SYNC_JOURNAL");
+        return path != nullptr && *path != '\0'
+                   ? ::open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)
+                   : -1;
+    }();
+    return fd;
+}
+}  // namespace
+
 void sync_file(int fd, const std::filesystem::path& what) {
     int rc = ::fdatasync(fd);
     INVARIANT(rc == 0, "fdatasync of {} failed: {}", what.string(), std::strerror(errno));
+    if (int journal = sync_journal_fd(); journal >= 0) {
+        struct stat st {};
+        if (::fstat(fd, &st) == 0) {
+            auto line = fmt::format("{}\t{}\n", what.string(), st.st_size);
+            (void)!::write(journal, line.data(), line.size());
+        }
+    }
 }
 
 void sync_dir(const std::filesystem::path& dir) {
