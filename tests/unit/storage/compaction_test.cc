@@ -220,6 +220,51 @@ TEST(compaction, only_logs_configured_to_compact_are_touched) {
     EXPECT_EQ(contents(*log), before);
 }
 
+TEST(compaction, lag_settings_decide_what_and_when) {
+    temp_dir tmp;
+    auto cfg = compacted_config();
+    cfg.min_cleanable_dirty_ratio = 0.99;  // never reached below: only the lags decide
+    cfg.min_compaction_lag_ms = 60'000;
+    cfg.max_compaction_lag_ms = 3'600'000;
+    auto log = partition_log::open(tmp.path() / "l-0", cfg).value();
+    // Old versions (2 hours ago), then recent ones (10 s ago), each filling segments.
+    for (int i = 0; i < 6; ++i) {
+        append(*log, keyed_batch({{"k", std::string(150, 'o'), now_ms - 7'200'000}}));
+    }
+    for (int i = 0; i < 6; ++i) {
+        append(*log, keyed_batch({{"k", std::string(150, 'r'), now_ms - 10'000}}));
+    }
+    auto before = contents(*log);
+    // max.compaction.lag.ms is exceeded by the old records: it runs without the ratio, but
+    // min.compaction.lag.ms keeps the recent segments (and what they shadow stays too,
+    // since the map only holds cleanable segments' keys).
+    auto done = log->compact(now_ms, false);
+    ASSERT_TRUE(done.has_value());
+    EXPECT_GT(done->records_removed, 0);
+    auto after = contents(*log);
+    size_t recent_before = 0;
+    size_t recent_after = 0;
+    for (const auto& [o, kv] : before) {
+        recent_before += kv.second && (*kv.second)[0] == 'r';
+    }
+    for (const auto& [o, kv] : after) {
+        recent_after += kv.second && (*kv.second)[0] == 'r';
+    }
+    EXPECT_EQ(recent_after, recent_before) << "a segment younger than min.compaction.lag.ms "
+                                              "was cleaned";
+    EXPECT_LT(after.size(), before.size());
+
+    // Records all younger than min.compaction.lag.ms: nothing is cleanable yet.
+    temp_dir tmp2;
+    auto young = partition_log::open(tmp2.path() / "y-0", cfg).value();
+    for (int i = 0; i < 12; ++i) {
+        append(*young, keyed_batch({{"k", std::string(150, 'y'), now_ms - 30'000}}));
+    }
+    auto idle = young->compact(now_ms, false);
+    ASSERT_TRUE(idle.has_value());
+    EXPECT_EQ(idle->segments_rewritten, 0u);
+}
+
 TEST(compaction, random_appends_compactions_and_reopens_keep_every_latest_value) {
     for (uint64_t seed : {1u, 2u, 3u}) {
         SCOPED_TRACE(::testing::Message() << "seed " << seed);
@@ -242,7 +287,8 @@ TEST(compaction, random_appends_compactions_and_reopens_keep_every_latest_value)
                     std::string key = "k" + std::to_string(pick(0, 9));
                     std::optional<std::string> value;
                     if (pick(0, 9) > 0) {
-                        value = std::string(static_cast<size_t>(pick(1, 60)), 'a' + char(pick(0, 25)));
+                        value =
+                            std::string(static_cast<size_t>(pick(1, 60)), 'a' + char(pick(0, 25)));
                     }
                     batch.push_back({key, value});
                 }
