@@ -121,6 +121,13 @@ std::vector<fetched_topic> fetch_group(broker_context& ctx, const std::string& g
     return out;
 }
 
+// RequireStable (v7+): a partition with a transactional commit still pending is not stable
+// yet; the client retries.
+bool unstable(broker_context& ctx, bool require_stable, const std::string& group_id,
+              const group::partition_key& key) {
+    return require_stable && ctx.groups->coordinator().has_pending_txn_offset(group_id, key);
+}
+
 template <typename Topics>
 std::optional<std::vector<group::partition_key>> requested_keys(const std::optional<Topics>& topics) {
     if (!topics) {
@@ -161,6 +168,9 @@ asio::awaitable<net::reply> handle_offset_fetch(broker_context& ctx, net::reques
                 rp.committed_offset = f.value.offset;
                 rp.committed_leader_epoch = f.value.leader_epoch;
                 rp.metadata = f.value.metadata;
+                if (unstable(ctx, request.require_stable, request.group_id, f.key)) {
+                    rp.error_code = protocol::code(error_code::unstable_offset_commit);
+                }
                 rt.partitions.push_back(std::move(rp));
             }
             response.topics.push_back(std::move(rt));
@@ -185,6 +195,9 @@ asio::awaitable<net::reply> handle_offset_fetch(broker_context& ctx, net::reques
                 rp.committed_offset = f.value.offset;
                 rp.committed_leader_epoch = f.value.leader_epoch;
                 rp.metadata = f.value.metadata;
+                if (unstable(ctx, request.require_stable, g.group_id, f.key)) {
+                    rp.error_code = protocol::code(error_code::unstable_offset_commit);
+                }
                 rt.partitions.push_back(std::move(rp));
             }
             rg.topics.push_back(std::move(rt));

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <map>
+#include <tuple>
 #include <random>
 
 #include "base/log.h"
@@ -125,17 +126,26 @@ bool group_runtime::load() {
                 }
                 auto batch = protocol::bytes_view(buffer).subspan(pos, header->total_size_bytes());
                 pos += header->total_size_bytes();
-                if (header->is_control()) {
-                    continue;
-                }
                 auto records = protocol::decode_records(batch, scratch);
                 if (!records) {
                     LOG_WARN("group", "skipping an undecodable batch in {}-{}",
                              group::offsets_topic, p);
                     continue;
                 }
+                if (header->is_control()) {
+                    // A transaction marker: key = int16 version, int16 type (0 abort, 1 commit).
+                    for (const auto& r : *records) {
+                        if (r.key && r.key->size() >= 4) {
+                            bool commit = ((*r.key)[2] << 8 | (*r.key)[3]) == 1;
+                            _coordinator->complete_txn(header->producer_id, commit);
+                        }
+                    }
+                    continue;
+                }
                 for (const auto& r : *records) {
-                    if (r.key) {
+                    if (r.key && header->is_transactional()) {
+                        _coordinator->load_txn_record(header->producer_id, *r.key, r.value);
+                    } else if (r.key) {
                         _coordinator->load_record(*r.key, r.value);
                         ++loaded;
                     }
@@ -175,17 +185,24 @@ bool group_runtime::append_records(std::vector<std::pair<std::string, int32_t>>*
         return false;
     }
     auto topic = _ctx.controller.image()->find_topic(group::offsets_topic);
-    std::map<int32_t, protocol::batch_builder> batches;
+    // One batch per partition, and per producer for transactional offset commits (their
+    // batch carries the producer's id and epoch so the transaction's marker covers it).
+    std::map<std::tuple<int32_t, int64_t, int16_t>, protocol::batch_builder> batches;
     int64_t now = now_ms();
     for (auto& r : records) {
         protocol::batch_builder::record rec;
         rec.timestamp = now;
         rec.key = std::move(r.key);
         rec.value = std::move(r.value);
-        batches[r.partition].add(std::move(rec));
+        auto [it, fresh] = batches.try_emplace({r.partition, r.producer_id, r.producer_epoch});
+        if (fresh && r.producer_id >= 0) {
+            it->second.set_producer(r.producer_id, r.producer_epoch, -1).set_transactional(true);
+        }
+        it->second.add(std::move(rec));
     }
     bool ok = true;
-    for (auto& [partition, builder] : batches) {
+    for (auto& [where, builder] : batches) {
+        int32_t partition = std::get<0>(where);
         auto* log = _ctx.log(group::offsets_topic, partition);
         if (log == nullptr || !topic ||
             static_cast<size_t>(partition) >= topic->partitions.size()) {

@@ -54,6 +54,8 @@ struct classic_group {
     std::map<std::string, std::string> static_members;   // group.instance.id -> member id
     std::map<std::string, int64_t> pending_members;      // member id -> join deadline
     std::map<partition_key, committed_offset> offsets;
+    // Transactional offsets by producer id, until the transaction commits or aborts.
+    std::map<int64_t, std::map<partition_key, committed_offset>> pending_txn_offsets;
     int64_t current_state_timestamp_ms = -1;
     uint64_t next_join_order = 0;
 

@@ -154,6 +154,14 @@ struct commit_request {
     std::vector<partition> partitions;
 };
 
+// TxnOffsetCommit: offsets a transactional producer commits with its transaction. They stay
+// pending until the transaction's marker (issue 8's coordinator writes it).
+struct txn_commit_request {
+    int64_t producer_id = -1;
+    int16_t producer_epoch = -1;
+    commit_request commit;  // group, member, generation and partitions as in OffsetCommit
+};
+
 struct commit_result {
     error_code error = error_code::none;  // for every partition when set
     std::vector<error_code> partition_errors;  // same order as the request's partitions
@@ -273,6 +281,14 @@ public:
     // Offsets. commit() validates and applies, queueing one record per accepted partition.
     // The caller checks the topics exist (UNKNOWN_TOPIC_OR_PARTITION) before calling.
     commit_result commit(const commit_request& req, int64_t now_ms);
+    // Transactional offsets: validated as commit() does, held pending for the producer and
+    // queued as records carrying its id and epoch (appended in a transactional batch).
+    commit_result txn_commit(const txn_commit_request& req, int64_t now_ms);
+    // The producer's transaction ended: its pending offsets become the committed ones
+    // (commit) or are dropped (abort). Also applied when loading the marker at startup.
+    void complete_txn(int64_t producer_id, bool commit);
+    // OffsetFetch with RequireStable answers UNSTABLE_OFFSET_COMMIT while this is true.
+    bool has_pending_txn_offset(const std::string& group_id, const partition_key& key) const;
     // Committed offsets of a group: every one when `partitions` is nullopt, else exactly the
     // listed ones (offset -1 when none). An unknown group has no offsets.
     std::vector<fetched_offset> fetch_offsets(
@@ -314,6 +330,9 @@ public:
 
     // Startup: apply one stored record; then finish_loading() arms the members' timers.
     void load_record(protocol::bytes_view key, std::optional<protocol::bytes_view> value);
+    // A record of a transactional batch of `producer_id`: pending until its marker.
+    void load_txn_record(int64_t producer_id, protocol::bytes_view key,
+                         std::optional<protocol::bytes_view> value);
     void finish_loading(int64_t now_ms);
 
     // For tests and invariant checks.
@@ -343,6 +362,9 @@ private:
     void write_offset(const classic_group& g, const partition_key& key,
                       const committed_offset* value);
     void remove_group(const std::string& group_id);
+    // Who may commit: a member of the current generation (or epoch), or anyone to an empty
+    // group without members. Refreshes a classic member's session.
+    error_code check_committer(classic_group& g, const commit_request& req, int64_t now_ms);
     // Consumer protocol helpers (consumer_protocol.cc).
     error_code check_consumer_commit(const consumer_group_state& cg,
                                      const commit_request& req) const;

@@ -76,6 +76,38 @@ void coordinator::write_offset(const classic_group& g, const partition_key& key,
     _records.push_back(std::move(rec));
 }
 
+error_code coordinator::check_committer(classic_group& g, const commit_request& req,
+                                        int64_t now_ms) {
+    if (g.consumer) {
+        if (auto e = check_consumer_commit(*g.consumer, req); e != error_code::none) {
+            return e;
+        }
+    } else if (req.generation_id < 0 && g.state == group_state::empty) {
+        // A simple (assign-only) consumer or an admin client.
+    } else if (req.generation_id >= 0 || !req.member_id.empty() || req.group_instance_id) {
+        if (req.group_instance_id) {
+            auto known = g.static_members.find(*req.group_instance_id);
+            if (known != g.static_members.end() && known->second != req.member_id) {
+                return error_code::fenced_instance_id;
+            }
+        }
+        if (!g.has(req.member_id)) {
+            return error_code::unknown_member_id;
+        }
+        if (req.generation_id != g.generation_id) {
+            return error_code::illegal_generation;
+        }
+        if (g.state == group_state::completing_rebalance) {
+            return error_code::rebalance_in_progress;
+        }
+        auto& m = g.members.at(req.member_id);
+        m.heartbeat_deadline_ms = std::max(m.heartbeat_deadline_ms, now_ms + m.session_timeout_ms);
+    } else {
+        return error_code::unknown_member_id;
+    }
+    return error_code::none;
+}
+
 commit_result coordinator::commit(const commit_request& req, int64_t now_ms) {
     commit_result out;
     auto fail = [&](error_code e) {
@@ -98,32 +130,8 @@ commit_result coordinator::commit(const commit_request& req, int64_t now_ms) {
     if (g.state == group_state::dead) {
         return fail(error_code::coordinator_not_available);
     }
-    if (g.consumer) {
-        if (auto e = check_consumer_commit(*g.consumer, req); e != error_code::none) {
-            return fail(e);
-        }
-    } else if (req.generation_id < 0 && g.state == group_state::empty) {
-        // A simple (assign-only) consumer or an admin client.
-    } else if (req.generation_id >= 0 || !req.member_id.empty() || req.group_instance_id) {
-        if (req.group_instance_id) {
-            auto known = g.static_members.find(*req.group_instance_id);
-            if (known != g.static_members.end() && known->second != req.member_id) {
-                return fail(error_code::fenced_instance_id);
-            }
-        }
-        if (!g.has(req.member_id)) {
-            return fail(error_code::unknown_member_id);
-        }
-        if (req.generation_id != g.generation_id) {
-            return fail(error_code::illegal_generation);
-        }
-        if (g.state == group_state::completing_rebalance) {
-            return fail(error_code::rebalance_in_progress);
-        }
-        auto& m = g.members.at(req.member_id);
-        m.heartbeat_deadline_ms = std::max(m.heartbeat_deadline_ms, now_ms + m.session_timeout_ms);
-    } else {
-        return fail(error_code::unknown_member_id);
+    if (auto e = check_committer(g, req, now_ms); e != error_code::none) {
+        return fail(e);
     }
     std::optional<int64_t> expire;
     if (req.retention_time_ms >= 0 && req.version <= 4) {
@@ -238,7 +246,8 @@ void coordinator::expire_offsets(int64_t now_ms) {
             g.offsets.erase(key);
             write_offset(g, key, nullptr);
         }
-        if (g.offsets.empty() && g.members.empty() && g.pending_members.empty()) {
+        if (g.offsets.empty() && g.members.empty() && g.pending_members.empty() &&
+            g.pending_txn_offsets.empty()) {
             dead.push_back(id);
         }
     }

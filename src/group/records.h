@@ -35,6 +35,9 @@ struct offsets_record {
     int32_t partition = 0;
     std::vector<uint8_t> key;
     std::optional<std::vector<uint8_t>> value;  // nullopt = tombstone
+    // A transactional offset commit's producer (-1: an ordinary record).
+    int64_t producer_id = -1;
+    int16_t producer_epoch = -1;
 };
 
 std::vector<uint8_t> encode_offset_commit_key(const std::string& group, const std::string& topic,
