@@ -224,15 +224,13 @@ std::optional<std::string> broker::open_data_dir() {
     return std::nullopt;
 }
 
-// Makes the local logs match the image: a log for every partition, none for deleted topics,
-// and a fresh log where a topic of the same name was deleted and created again.
 void broker::apply_dynamic_configs(const cluster::metadata_image& image) {
     std::map<std::string, std::string> dynamic;
-    for (const auto* name : {"", "node"}) {
-        auto key = std::string(name) == "node" ? std::to_string(_config.node_id) : "";
-        if (auto it = image.broker_configs.find(key); it != image.broker_configs.end()) {
-            for (const auto& [k, v] : it->second) {
-                dynamic[k] = v;  // this node's own values go over the cluster default
+    // The cluster-wide default first, then this node's own values over it.
+    for (const auto& resource : {std::string(), std::to_string(_config.node_id)}) {
+        if (auto it = image.broker_configs.find(resource); it != image.broker_configs.end()) {
+            for (const auto& [key, value] : it->second) {
+                dynamic[key] = value;
             }
         }
     }
@@ -248,6 +246,9 @@ void broker::apply_dynamic_configs(const cluster::metadata_image& image) {
     }
 }
 
+// Makes the local logs match the image: a log for every partition, none for deleted topics,
+// and a fresh log where a topic of the same name was deleted and created again; every log
+// gets its topic's current configs.
 void broker::reconcile(const cluster::metadata_image& image) {
     apply_dynamic_configs(image);
     for (const auto& tp : _logs->partitions()) {

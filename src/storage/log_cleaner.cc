@@ -108,7 +108,10 @@ result<bool, storage_errc> partition_log::clean_segment(kafka_offset base,
         }
         keep.clear();
         for (const auto& r : *records) {
-            bool latest_for_key = r.key && latest.at(key_of(r)) == r.offset;
+            // (Every key here was indexed from the same bytes; a miss would mean keep.)
+            auto newest = r.key ? latest.find(key_of(r)) : latest.end();
+            bool latest_for_key =
+                r.key && (newest == latest.end() || newest->second == r.offset);
             bool expired_tombstone = !r.value && _cfg.delete_retention_ms >= 0 &&
                                      r.timestamp < now_ms - _cfg.delete_retention_ms;
             if (latest_for_key && !expired_tombstone) {
