@@ -11,14 +11,6 @@ namespace riacho::broker {
 namespace {
 using protocol::error_code;
 
-group::topic_catalog catalog_of(const cluster::metadata_image& image) {
-    group::topic_catalog out;
-    for (const auto& [name, topic] : image.topics_by_name) {
-        out[name] = {topic->topic_id, static_cast<int32_t>(topic->partitions.size())};
-    }
-    return out;
-}
-
 }  // namespace
 
 asio::awaitable<net::reply> handle_consumer_group_heartbeat(broker_context& ctx,
@@ -58,7 +50,15 @@ asio::awaitable<net::reply> handle_consumer_group_heartbeat(broker_context& ctx,
     }
     h.client_id = req.header.client_id;
     h.client_host = client_host(req);
-    auto result = ctx.groups->coordinator().consumer_heartbeat(h, catalog_of(*image),
+    auto lookup = [&](const std::string& name) -> std::optional<group::topic_metadata> {
+        auto topic = image->find_topic(name);
+        if (!topic) {
+            return std::nullopt;
+        }
+        return group::topic_metadata{topic->topic_id,
+                                     static_cast<int32_t>(topic->partitions.size())};
+    };
+    auto result = ctx.groups->coordinator().consumer_heartbeat(h, group::topic_lookup(lookup),
                                                                group_runtime::now_ms());
     (void)ctx.groups->settle();
     response.error_code = protocol::code(result.error);

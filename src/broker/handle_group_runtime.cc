@@ -34,6 +34,14 @@ struct waiter {
 };
 }  // namespace
 
+group::topic_catalog topic_catalog_of(const cluster::metadata_image& image) {
+    group::topic_catalog out;
+    for (const auto& [name, topic] : image.topics_by_name) {
+        out[name] = {topic->topic_id, static_cast<int32_t>(topic->partitions.size())};
+    }
+    return out;
+}
+
 group_runtime::group_runtime(broker_context& ctx)
     : _ctx(ctx), _timer(ctx.io), _expiry_timer(ctx.io) {}
 
@@ -78,6 +86,7 @@ std::optional<std::string> group_runtime::start() {
     std::random_device rd;
     uint64_t seed = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(now_ms());
     _coordinator = std::make_unique<group::coordinator>(cfg, seed);
+    _coordinator->set_loading_topics(topic_catalog_of(*_ctx.controller.image()));
     if (!load()) {
         return "cannot read __consumer_offsets";
     }

@@ -17,12 +17,16 @@
 #include <optional>
 #include <string>
 
+#include "cluster/metadata_image.h"
 #include "group/coordinator.h"
 #include "net/server.h"
 
 namespace riacho::broker {
 
 struct broker_context;
+
+// Every topic's id and partition count, as the consumer group protocol needs them.
+group::topic_catalog topic_catalog_of(const cluster::metadata_image& image);
 
 // A group member's host as Kafka shows it ("/<ip>"), from the request's peer address.
 std::string client_host(const net::request& req);

@@ -14,9 +14,8 @@
 // - A member silent for group.consumer.session.timeout.ms leaves; so does one that does not
 //   revoke within its rebalance timeout.
 //
-// Membership is in memory: after a broker restart members get UNKNOWN_MEMBER_ID and rejoin
-// (clients do so by themselves); committed offsets are in __consumer_offsets as for classic
-// groups.
+// The state is written to __consumer_offsets as it changes (consumer_records.cc), so after a
+// broker restart members carry on with their epochs and assignments.
 #include "group/assignors.h"
 #include "group/classic_group.h"
 #include "group/coordinator.h"
@@ -66,6 +65,8 @@ void coordinator::remove_consumer_member(classic_group& g,
     }
     cg.target.erase(member_id);
     cg.group_epoch += 1;
+    write_consumer_member_removed(g, member_id);
+    write_consumer_group_epoch(g);
     if (cg.members.empty()) {
         g.transition(group_state::empty, now_ms);
     }
@@ -141,7 +142,7 @@ void coordinator::reconcile(consumer_group_state& cg, consumer_member& m, int64_
 }
 
 consumer_heartbeat_result coordinator::consumer_heartbeat(const consumer_heartbeat_request& req,
-                                                          const topic_catalog& topics,
+                                                          const topic_lookup& topics,
                                                           int64_t now_ms) {
     if (!valid_group_id(req.group_id)) {
         return error_result(error_code::invalid_group_id, "The group id must not be empty");
@@ -210,7 +211,8 @@ consumer_heartbeat_result coordinator::consumer_heartbeat(const consumer_heartbe
     }
 
     consumer_member* m = nullptr;
-    bool bump = false;  // one new group epoch for whatever this heartbeat changed
+    bool bump = false;            // one new group epoch for whatever this heartbeat changed
+    bool member_changed = false;  // its metadata record must be rewritten
     if (req.member_epoch == 0) {
         std::string id = req.member_id.empty() ? new_member_id(req.client_id) : req.member_id;
         if (req.instance_id) {
@@ -232,6 +234,7 @@ consumer_heartbeat_result coordinator::consumer_heartbeat(const consumer_heartbe
         fresh.member_id = id;
         cg.target.erase(id);
         bump = true;
+        member_changed = true;
         m = &fresh;
     } else {
         auto it = cg.members.find(req.member_id);
@@ -248,12 +251,14 @@ consumer_heartbeat_result coordinator::consumer_heartbeat(const consumer_heartbe
     }
 
     // Fields that changed (or, on a join, all of them).
+    const consumer_member before = *m;
     m->client_id = req.client_id;
     m->client_host = req.client_host;
     if (req.instance_id) m->instance_id = req.instance_id;
     if (req.rack_id) m->rack_id = req.rack_id;
     if (req.rebalance_timeout_ms >= 0) m->rebalance_timeout_ms = req.rebalance_timeout_ms;
     if (req.server_assignor) {
+        member_changed = member_changed || m->server_assignor != req.server_assignor;
         m->server_assignor = req.server_assignor;
         if (cg.assignor != *req.server_assignor) {
             cg.assignor = *req.server_assignor;
@@ -268,8 +273,13 @@ consumer_heartbeat_result coordinator::consumer_heartbeat(const consumer_heartbe
         if (topics_sorted != m->subscribed_topics) {
             m->subscribed_topics = std::move(topics_sorted);
             bump = true;
+            member_changed = true;
         }
     }
+    member_changed = member_changed || m->instance_id != before.instance_id ||
+                     m->rack_id != before.rack_id || m->client_id != before.client_id ||
+                     m->client_host != before.client_host ||
+                     m->rebalance_timeout_ms != before.rebalance_timeout_ms;
     if (req.owned) {
         std::set<partition_key> owned(req.owned->begin(), req.owned->end());
         for (auto it = m->pending_revocation.begin(); it != m->pending_revocation.end();) {
@@ -285,9 +295,10 @@ consumer_heartbeat_result coordinator::consumer_heartbeat(const consumer_heartbe
     std::map<std::string, int32_t> sizes;
     for (const auto& [id, member] : cg.members) {
         for (const auto& t : member.subscribed_topics) {
-            auto it = topics.find(t);
-            if (it != topics.end() && it->second.partitions > 0) {
-                sizes[t] = it->second.partitions;
+            auto meta = topics(t);
+            if (meta && meta->partitions > 0) {
+                sizes[t] = meta->partitions;
+                _topic_ids[t] = meta->topic_id;  // records name topics by id
             }
         }
     }
@@ -297,11 +308,20 @@ consumer_heartbeat_result coordinator::consumer_heartbeat(const consumer_heartbe
     }
     if (bump) {
         cg.group_epoch += 1;
+        write_consumer_group_epoch(g);
+    }
+    if (member_changed) {
+        write_consumer_member(g, *m);
     }
     if (cg.group_epoch > cg.assignment_epoch) {
         compute_target(cg);
+        write_consumer_target(g);
     }
     reconcile(cg, *m, now_ms);
+    if (m->member_epoch != before.member_epoch || m->assigned != before.assigned ||
+        m->pending_revocation != before.pending_revocation) {
+        write_consumer_assignment(g, *m);
+    }
 
     consumer_heartbeat_result out;
     out.member_id = m->member_id;
@@ -309,6 +329,18 @@ consumer_heartbeat_result coordinator::consumer_heartbeat(const consumer_heartbe
     out.heartbeat_interval_ms = _cfg.consumer_heartbeat_interval_ms;
     out.assignment = as_vector(m->assigned);
     return out;
+}
+
+consumer_heartbeat_result coordinator::consumer_heartbeat(const consumer_heartbeat_request& req,
+                                                          const topic_catalog& topics,
+                                                          int64_t now_ms) {
+    return consumer_heartbeat(
+        req,
+        [&](const std::string& name) -> std::optional<topic_metadata> {
+            auto it = topics.find(name);
+            return it == topics.end() ? std::nullopt : std::optional<topic_metadata>(it->second);
+        },
+        now_ms);
 }
 
 consumer_group_description coordinator::describe_consumer_group(const std::string& group_id) const {

@@ -208,6 +208,7 @@ void coordinator::join(join_request req, int64_t now_ms, join_callback done) {
             // Members of the consumer protocol own it; Kafka's answer to a classic member.
             return done(join_error(error_code::inconsistent_group_protocol, req.member_id));
         }
+        write_consumer_group_removed(g);
         g.consumer.reset();  // an empty consumer group becomes a classic one
         g.protocol_type.clear();
     }

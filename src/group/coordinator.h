@@ -206,6 +206,8 @@ struct topic_metadata {
     int32_t partitions = 0;
 };
 using topic_catalog = std::map<std::string, topic_metadata>;  // by topic name
+// The current metadata of one topic by name; nullopt when it does not exist.
+using topic_lookup = std::function<std::optional<topic_metadata>(const std::string& name)>;
 
 struct consumer_heartbeat_request {
     std::string group_id;
@@ -311,6 +313,8 @@ public:
     // carries the member's epoch and the partitions it may consume now. `topics` is the
     // current metadata. Errors per KIP-848 (UNKNOWN_MEMBER_ID, FENCED_MEMBER_EPOCH, ...).
     consumer_heartbeat_result consumer_heartbeat(const consumer_heartbeat_request& req,
+                                                 const topic_lookup& topics, int64_t now_ms);
+    consumer_heartbeat_result consumer_heartbeat(const consumer_heartbeat_request& req,
                                                  const topic_catalog& topics, int64_t now_ms);
     consumer_group_description describe_consumer_group(const std::string& group_id) const;
 
@@ -330,6 +334,9 @@ public:
 
     // Startup: apply one stored record; then finish_loading() arms the members' timers.
     void load_record(protocol::bytes_view key, std::optional<protocol::bytes_view> value);
+    // Before loading: the topics, so consumer-protocol records (which name topics by id) can
+    // be read back, and their groups resume without a rebalance.
+    void set_loading_topics(topic_catalog topics);
     // A record of a transactional batch of `producer_id`: pending until its marker.
     void load_txn_record(int64_t producer_id, protocol::bytes_view key,
                          std::optional<protocol::bytes_view> value);
@@ -372,11 +379,24 @@ private:
     void expire_consumer_members(classic_group& g, int64_t now_ms);
     void compute_target(consumer_group_state& cg);
     void reconcile(consumer_group_state& cg, consumer_member& m, int64_t now_ms);
+    // Records of the consumer protocol's state (key versions 3, 5-8), in Kafka's formats.
+    void write_consumer_group_epoch(const classic_group& g);
+    void write_consumer_member(const classic_group& g, const consumer_member& m);
+    void write_consumer_target(const classic_group& g);
+    void write_consumer_assignment(const classic_group& g, const consumer_member& m);
+    void write_consumer_member_removed(const classic_group& g, const std::string& member_id);
+    // Tombstones for the group-level records (its members are gone already).
+    void write_consumer_group_removed(const classic_group& g);
+    void load_consumer_record(const decoded_consumer_record& r);
+    void finish_loading_consumer_group(classic_group& g, int64_t now_ms);
 
     coordinator_config _cfg;
     uint64_t _rng;
     std::map<std::string, std::unique_ptr<classic_group>> _groups;
     std::vector<offsets_record> _records;
+    std::map<std::string, protocol::uuid> _topic_ids;  // names seen in heartbeats, for records
+    topic_catalog _loading_topics;                     // only while loading
+    std::map<std::string, std::string> _loading_topic_names;  // topic id bytes -> name
 };
 
 // Kafka's group id rule for the classic protocol: non-empty.

@@ -258,6 +258,9 @@ void coordinator::expire_offsets(int64_t now_ms) {
             _records.push_back({partition_for(id, _cfg.offsets_partitions),
                                 encode_group_metadata_key(id), std::nullopt});
         }
+        if (g.consumer) {
+            write_consumer_group_removed(g);
+        }
         remove_group(id);
     }
 }
@@ -326,6 +329,9 @@ error_code coordinator::delete_group(const std::string& group_id, int64_t now_ms
     }
     _records.push_back({partition_for(group_id, _cfg.offsets_partitions),
                         encode_group_metadata_key(group_id), std::nullopt});
+    if (g.consumer) {
+        write_consumer_group_removed(g);
+    }
     g.transition(group_state::dead, now_ms);
     remove_group(group_id);
     return error_code::none;
@@ -354,6 +360,10 @@ void coordinator::load_record(protocol::bytes_view key, std::optional<protocol::
             c.expire_timestamp_ms = oc->value->expire_timestamp;
         }
         g.offsets[pk] = std::move(c);
+        return;
+    }
+    if (auto* cr = std::get_if<decoded_consumer_record>(&decoded)) {
+        load_consumer_record(*cr);
         return;
     }
     if (auto* gm = std::get_if<decoded_group_metadata>(&decoded)) {
@@ -406,6 +416,10 @@ void coordinator::load_record(protocol::bytes_view key, std::optional<protocol::
 
 void coordinator::finish_loading(int64_t now_ms) {
     for (auto& [id, g] : _groups) {
+        if (g->consumer) {
+            finish_loading_consumer_group(*g, now_ms);
+            continue;
+        }
         for (auto& [mid, m] : g->members) {
             m.heartbeat_deadline_ms = now_ms + m.session_timeout_ms;
         }
@@ -416,6 +430,8 @@ void coordinator::finish_loading(int64_t now_ms) {
             prepare_rebalance(*g, now_ms);
         }
     }
+    _loading_topics.clear();
+    _loading_topic_names.clear();
 }
 
 }  // namespace riacho::group

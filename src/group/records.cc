@@ -1,5 +1,7 @@
 #include "group/records.h"
 
+#include "protocol/messages/consumer_group_key.h"
+#include "protocol/messages/consumer_group_member_key.h"
 #include "protocol/messages/group_metadata_key.h"
 #include "protocol/messages/offset_commit_key.h"
 
@@ -88,6 +90,62 @@ std::vector<uint8_t> encode_group_metadata_value(const protocol::msg::group_meta
     return with_version(group_metadata_value_version, v);
 }
 
+std::vector<uint8_t> encode_consumer_group_key(int16_t key_version, const std::string& group) {
+    protocol::msg::consumer_group_key k;
+    k.group_id = group;
+    return with_version(key_version, k);
+}
+
+std::vector<uint8_t> encode_consumer_member_key(int16_t key_version, const std::string& group,
+                                                const std::string& member) {
+    protocol::msg::consumer_group_member_key k;
+    k.group_id = group;
+    k.member_id = member;
+    return with_version(key_version, k);
+}
+
+namespace {
+// Key versions 3 and 5-8; nullopt when the bytes do not parse.
+std::optional<decoded_consumer_record> decode_consumer_record(
+    int16_t key_version, protocol::reader& kr, std::optional<protocol::reader>& vr,
+    std::optional<int16_t> value_version) {
+    decoded_consumer_record out;
+    out.key_version = key_version;
+    if (key_version == consumer_group_epoch_key_version ||
+        key_version == consumer_target_epoch_key_version) {
+        protocol::msg::consumer_group_key k;
+        k.decode(kr, key_version);
+        out.group = k.group_id;
+    } else {
+        protocol::msg::consumer_group_member_key k;
+        k.decode(kr, key_version);
+        out.group = k.group_id;
+        out.member = k.member_id;
+    }
+    if (!kr.ok()) {
+        return std::nullopt;
+    }
+    if (!vr) {
+        return out;
+    }
+    if (value_version != 0) {
+        return std::nullopt;
+    }
+    out.tombstone = false;
+    switch (key_version) {
+        case consumer_group_epoch_key_version: out.group_epoch.decode(*vr, 0); break;
+        case consumer_member_metadata_key_version: out.member_metadata.decode(*vr, 0); break;
+        case consumer_target_epoch_key_version: out.target_epoch.decode(*vr, 0); break;
+        case consumer_target_member_key_version: out.target.decode(*vr, 0); break;
+        default: out.assignment.decode(*vr, 0); break;
+    }
+    if (!vr->ok()) {
+        return std::nullopt;
+    }
+    return out;
+}
+}  // namespace
+
 decoded_record decode_record(protocol::bytes_view key, std::optional<protocol::bytes_view> value) {
     protocol::reader kr(key);
     int16_t key_version = kr.read_int16();
@@ -139,6 +197,11 @@ decoded_record decode_record(protocol::bytes_view key, std::optional<protocol::b
             out.value = std::move(v);
         }
         return out;
+    }
+    if (key_version == 3 || (key_version >= 5 && key_version <= 8)) {
+        if (auto c = decode_consumer_record(key_version, kr, vr, value_version)) {
+            return std::move(*c);
+        }
     }
     return unknown_record{};
 }

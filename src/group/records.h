@@ -13,6 +13,11 @@
 #include <variant>
 #include <vector>
 
+#include "protocol/messages/consumer_group_current_member_assignment_value.h"
+#include "protocol/messages/consumer_group_member_metadata_value.h"
+#include "protocol/messages/consumer_group_metadata_value.h"
+#include "protocol/messages/consumer_group_target_assignment_member_value.h"
+#include "protocol/messages/consumer_group_target_assignment_metadata_value.h"
 #include "protocol/messages/group_metadata_value.h"
 #include "protocol/messages/offset_commit_value.h"
 #include "protocol/wire.h"
@@ -24,6 +29,13 @@ inline constexpr int16_t offset_commit_key_version = 1;    // Kafka writes 1
 inline constexpr int16_t offset_commit_value_version = 3;  // v1 only with an explicit expiry
 inline constexpr int16_t group_metadata_key_version = 2;
 inline constexpr int16_t group_metadata_value_version = 3;
+
+// The consumer group protocol's records (KIP-848), each key version with value version 0.
+inline constexpr int16_t consumer_group_epoch_key_version = 3;      // group -> epoch
+inline constexpr int16_t consumer_member_metadata_key_version = 5;  // member -> subscription
+inline constexpr int16_t consumer_target_epoch_key_version = 6;     // group -> assignment epoch
+inline constexpr int16_t consumer_target_member_key_version = 7;    // member -> target
+inline constexpr int16_t consumer_member_assignment_key_version = 8;  // member -> current
 
 // Java's String.hashCode over UTF-16 code units, as Kafka computes it for partitioning.
 int32_t java_string_hash(std::string_view utf8);
@@ -46,6 +58,18 @@ std::vector<uint8_t> encode_offset_commit_value(const protocol::msg::offset_comm
 std::vector<uint8_t> encode_group_metadata_key(const std::string& group);
 std::vector<uint8_t> encode_group_metadata_value(const protocol::msg::group_metadata_value& v);
 
+std::vector<uint8_t> encode_consumer_group_key(int16_t key_version, const std::string& group);
+std::vector<uint8_t> encode_consumer_member_key(int16_t key_version, const std::string& group,
+                                                const std::string& member);
+// A value of the consumer group records: int16 version 0 then the struct.
+template <typename Value>
+std::vector<uint8_t> encode_consumer_value(const Value& v) {
+    protocol::writer w;
+    w.write_int16(0);
+    v.encode(w, 0);
+    return std::move(w.buffer());
+}
+
 struct offset_commit_key {
     std::string group;
     std::string topic;
@@ -63,8 +87,21 @@ struct decoded_group_metadata {
     group_metadata_key key;
     std::optional<protocol::msg::group_metadata_value> value;
 };
-struct unknown_record {};  // another key version (KIP-848, share groups) or garbage
-using decoded_record = std::variant<unknown_record, decoded_offset_commit, decoded_group_metadata>;
+// A consumer group protocol record: which key version says which value is set.
+struct decoded_consumer_record {
+    int16_t key_version = 0;
+    std::string group;
+    std::string member;  // empty for the group-level keys (3, 6)
+    bool tombstone = true;
+    protocol::msg::consumer_group_metadata_value group_epoch;                    // 3
+    protocol::msg::consumer_group_member_metadata_value member_metadata;        // 5
+    protocol::msg::consumer_group_target_assignment_metadata_value target_epoch;  // 6
+    protocol::msg::consumer_group_target_assignment_member_value target;        // 7
+    protocol::msg::consumer_group_current_member_assignment_value assignment;   // 8
+};
+struct unknown_record {};  // another key version (share groups, ...) or garbage
+using decoded_record = std::variant<unknown_record, decoded_offset_commit, decoded_group_metadata,
+                                    decoded_consumer_record>;
 
 decoded_record decode_record(protocol::bytes_view key, std::optional<protocol::bytes_view> value);
 

@@ -159,6 +159,67 @@ TEST(consumer_protocol, bad_requests_and_commits_get_kafkas_errors) {
     EXPECT_EQ(c.describe_consumer_group("g").state, "Empty");
 }
 
+TEST(consumer_protocol, a_restarted_coordinator_resumes_from_its_records) {
+    topic_catalog topics = catalog;
+    topics["orders"].topic_id.bytes[0] = 1;
+    topics["audit"].topic_id.bytes[0] = 2;
+    coordinator c(config(), 1);
+    auto a = c.consumer_heartbeat(join("a", {"orders"}), topics, 0);
+    auto b = c.consumer_heartbeat(join("b", {"orders"}), topics, 0);
+    a = c.consumer_heartbeat(beat("a", a.member_epoch), topics, 10);
+    a = c.consumer_heartbeat(beat("a", a.member_epoch, a.assignment), topics, 20);
+    b = c.consumer_heartbeat(beat("b", b.member_epoch), topics, 30);
+    ASSERT_EQ(c.describe_consumer_group("g").state, "Stable");
+    auto records = c.take_records();
+
+    coordinator restarted(config(), 2);
+    restarted.set_loading_topics(topics);
+    for (const auto& r : records) {
+        std::optional<protocol::bytes_view> value;
+        if (r.value) {
+            value = protocol::bytes_view(*r.value);
+        }
+        restarted.load_record(r.key, value);
+    }
+    restarted.finish_loading(1000);
+    auto before = c.describe_consumer_group("g");
+    auto after = restarted.describe_consumer_group("g");
+    EXPECT_EQ(after.state, "Stable");
+    EXPECT_EQ(after.group_epoch, before.group_epoch);
+    EXPECT_EQ(after.assignment_epoch, before.assignment_epoch);
+    ASSERT_EQ(after.members.size(), 2u);
+    for (size_t i = 0; i < 2; ++i) {
+        EXPECT_EQ(after.members[i].member_id, before.members[i].member_id);
+        EXPECT_EQ(after.members[i].member_epoch, before.members[i].member_epoch);
+        EXPECT_EQ(after.members[i].assignment, before.members[i].assignment);
+        EXPECT_EQ(after.members[i].target_assignment, before.members[i].target_assignment);
+        EXPECT_EQ(after.members[i].subscribed_topic_names, std::vector<std::string>{"orders"});
+    }
+    // The members carry on with their epochs: same assignment, no new group epoch.
+    auto a2 = restarted.consumer_heartbeat(beat("a", a.member_epoch, a.assignment), topics, 1100);
+    ASSERT_EQ(a2.error, error_code::none) << a2.message;
+    EXPECT_EQ(a2.member_epoch, a.member_epoch);
+    EXPECT_EQ(as_set(a2.assignment), as_set(a.assignment));
+    EXPECT_EQ(restarted.describe_consumer_group("g").group_epoch, before.group_epoch);
+
+    // A member that left is gone after a restart too.
+    c.consumer_heartbeat(beat("b", -1), topics, 40);
+    auto more = c.take_records();
+    coordinator again(config(), 3);
+    again.set_loading_topics(topics);
+    for (const auto* batch : {&records, &more}) {
+        for (const auto& r : *batch) {
+            std::optional<protocol::bytes_view> value;
+            if (r.value) {
+                value = protocol::bytes_view(*r.value);
+            }
+            again.load_record(r.key, value);
+        }
+    }
+    again.finish_loading(2000);
+    EXPECT_EQ(again.describe_consumer_group("g").members.size(), 1u);
+}
+
 TEST(consumer_protocol, random_walk_never_gives_a_partition_to_two_clients) {
     for (uint64_t seed = 1; seed <= 20; ++seed) {
         SCOPED_TRACE(::testing::Message() << "seed " << seed);
