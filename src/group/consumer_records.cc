@@ -121,6 +121,61 @@ void coordinator::write_consumer_member_removed(const classic_group& g,
     }
 }
 
+namespace {
+// The classic consumer protocol's embedded formats (version 0): ConsumerProtocolSubscription
+// {topics []string, user_data bytes} and ConsumerProtocolAssignment {[]{topic, []int32},
+// user_data bytes}, each after an int16 version; strings int16-length, arrays int32-count.
+std::vector<uint8_t> classic_subscription(const std::vector<std::string>& topics) {
+    protocol::writer w;
+    w.write_int16(0);
+    w.write_int32(static_cast<int32_t>(topics.size()));
+    for (const auto& t : topics) {
+        w.write_string(t, false);
+    }
+    w.write_int32(-1);  // no user data
+    return std::move(w.buffer());
+}
+
+std::vector<uint8_t> classic_assignment(const std::set<partition_key>& partitions) {
+    std::map<std::string, std::vector<int32_t>> by_topic;
+    for (const auto& p : partitions) {
+        by_topic[p.topic].push_back(p.partition);
+    }
+    protocol::writer w;
+    w.write_int16(0);
+    w.write_int32(static_cast<int32_t>(by_topic.size()));
+    for (const auto& [topic, ps] : by_topic) {
+        w.write_string(topic, false);
+        w.write_int32(static_cast<int32_t>(ps.size()));
+        for (int32_t p : ps) {
+            w.write_int32(p);
+        }
+    }
+    w.write_int32(-1);  // no user data
+    return std::move(w.buffer());
+}
+}  // namespace
+
+group_description coordinator::describe_as_classic(const classic_group& g) const {
+    const auto& cg = *g.consumer;
+    group_description d;
+    d.group_id = g.group_id;
+    d.state = cg.state_name();
+    d.protocol_type = "consumer";
+    d.protocol = cg.assignor;
+    for (const auto& [id, m] : cg.members) {
+        member_description md;
+        md.member_id = id;
+        md.group_instance_id = m.instance_id;
+        md.client_id = m.client_id;
+        md.client_host = m.client_host;
+        md.metadata = classic_subscription(m.subscribed_topics);
+        md.assignment = classic_assignment(m.assigned);
+        d.members.push_back(std::move(md));
+    }
+    return d;
+}
+
 void coordinator::set_loading_topics(topic_catalog topics) {
     _loading_topics = std::move(topics);
     _loading_topic_names.clear();

@@ -388,6 +388,11 @@ private:
     // Tombstones for the group-level records (its members are gone already).
     void write_consumer_group_removed(const classic_group& g);
     void load_consumer_record(const decoded_consumer_record& r);
+    // DescribeGroups of a consumer-protocol group: each member with its subscription and
+    // assignment in the classic consumer protocol's encoding, so tools on the classic API
+    // (librdkafka 2.0's admin, hence `riacho group describe`; kafka-python) show them. Kafka
+    // 4.1 answers this with an empty "Dead" group instead; ConsumerGroupDescribe is the same.
+    group_description describe_as_classic(const classic_group& g) const;
     void finish_loading_consumer_group(classic_group& g, int64_t now_ms);
 
     coordinator_config _cfg;

@@ -278,6 +278,9 @@ group_description coordinator::describe(const std::string& group_id) const {
         d.state = state_name(group_state::dead);
         return d;
     }
+    if (g->consumer) {
+        return describe_as_classic(*g);
+    }
     d.state = state_name(g->state);
     d.protocol_type = g->protocol_type;
     bool stable = g->state == group_state::stable;

@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from conftest import Broker, is_kafka, wait_until
+from conftest import RIACHO_BIN, Broker, is_kafka, wait_until
 from test_groups import create_topic, disjoint, names, poll_until, produce, sizes
 
 SETTINGS = {"group.consumer.heartbeat.interval.ms": "500",
@@ -188,6 +188,17 @@ def test_admin_lists_and_describes_consumer_groups(cbroker, members):
         [__import__("confluent_kafka").ConsumerGroupTopicPartitions(group)])[group].result(30)
     assert sorted((tp.partition, tp.offset) for tp in offsets.topic_partitions) == \
         [(0, 3), (1, 3), (2, 3)]
+    if is_kafka():
+        return  # Kafka 4.1 answers DescribeGroups for a consumer group with "Dead"
+    # Riacho's DescribeGroups (what librdkafka 2.0's admin and so `riacho group describe` use)
+    # shows the members and their partitions too, in the classic protocol's encoding.
+    out = subprocess.run([RIACHO_BIN, "group", "describe", group, "-b", cbroker.bootstrap],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "Members: 2" in out.stdout and "State: Stable" in out.stdout, out.stdout
+    rows = [line.split() for line in out.stdout.splitlines() if line.startswith(topic)]
+    assert sorted(int(r[1]) for r in rows) == [0, 1, 2]
+    assert len({r[5] for r in rows}) == 2  # two consumer ids own the three partitions
 
 
 def test_broker_restart_keeps_members_and_assignments(broker_factory, members):
