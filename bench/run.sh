@@ -2,11 +2,20 @@
 # bench/run.sh — Riacho vs Apache Kafka 4.x, side by side, in one run on this machine.
 #
 # Usage: bench/run.sh [--records N] [--size BYTES] [--large] [--only riacho|kafka] [--rev REV]
+#                     [--suite LIST]
 #   --records N   records per workload (default 200000; --large = 2000000)
 #   --size BYTES  record value size (default 1024)
 #   --only X      run one system only (the other's column shows "not run")
 #   --rev REV     measure commit REV (a clean `git archive` copy under build-bench/src-<sha>)
 #                 instead of the working tree, which may hold others' unfinished edits
+#   --suite LIST  comma-separated: throughput (the default, described below), groups
+#                 (bench/groups.py: rebalance times, offset commits/s), latency
+#                 (bench/latency.py: end-to-end latency at a fixed 100k records/s),
+#                 footprint (bench/footprint.py: RSS per partition, start after kill -9
+#                 with 10,000 partitions, fewer if the open-files limit cannot hold
+#                 Riacho's 3 per partition); `extra` = groups,latency,footprint (~13 min).
+#                 The Python suites build the same way, then write bench/results/<date>/
+#                 <suite>.md and .json. Python: $BENCH_PYTHON or tests/integration/.deps/venv.
 # Environment:
 #   RIACHO_BIN    use this riacho binary instead of building build/src/broker/riacho
 #   KAFKA_VERSION, KAFKA_HEAP_OPTS  passed on to scripts/apache-kafka.sh
@@ -29,6 +38,7 @@ size=1024
 warmup=20000
 only=""
 rev=""
+suite="throughput"
 while (($#)); do
     case "$1" in
         --records) records="$2"; shift 2 ;;
@@ -36,11 +46,19 @@ while (($#)); do
         --large) records=2000000; shift ;;
         --only) only="$2"; shift 2 ;;
         --rev) rev="$2"; shift 2 ;;
-        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+        --suite) suite="$2"; shift 2 ;;
+        -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
 timeout_s=$((60 + records / 2000))  # generous: 2,000 records/s is far below either broker
+for s in ${suite//,/ }; do
+    case "$s" in
+        throughput|groups|latency|footprint|extra) ;;
+        *) echo "run.sh: unknown suite $s (throughput, groups, latency, footprint, extra)" >&2
+           exit 2 ;;
+    esac
+done
 
 stamp="$(date -u +%Y-%m-%dT%H%M%SZ)"
 out_dir="$root/bench/results/$stamp"
@@ -119,6 +137,37 @@ load="$root/build-bench/load/rdkafka_load"
 if [[ "$only" != riacho ]]; then
     log "fetching Apache Kafka jars (cached after the first run)"
     "$root/scripts/apache-kafka.sh" fetch
+fi
+
+# ----------------------------------------------------------------------------- suites
+# The Python side-by-side suites (they start and stop their own brokers), then, unless
+# throughput is also asked for, stop here.
+suite="${suite//extra/groups,latency,footprint}"
+if [[ "$suite" != throughput ]]; then
+    py="${BENCH_PYTHON:-$root/tests/integration/.deps/venv/bin/python}"
+    if [[ -n "$rev" ]]; then
+        # $sha: what was archived and built (REV=HEAD may have moved since)
+        suite_commit="${sha:-$(git -C "$root" rev-parse --short "$rev")}"
+    else
+        suite_commit="$(git -C "$root" rev-parse --short HEAD)"
+        git -C "$root" diff --quiet HEAD -- src 2>/dev/null ||
+            suite_commit="$suite_commit + uncommitted edits"
+    fi
+    suite_args=(--riacho-bin "$riacho_bin" --out "$out_dir" --commit "$suite_commit"
+                --build "$riacho_build")
+    [[ -n "$only" ]] && suite_args+=(--only "$only")
+    IFS=, read -r -a suites <<<"$suite"
+    for s in "${suites[@]}"; do
+        case "$s" in
+            throughput) ;;
+            groups|footprint) log "suite $s"; "$py" "$root/bench/$s.py" "${suite_args[@]}" ||
+                log "suite $s FAILED" ;;
+            latency) log "suite $s"; "$py" "$root/bench/$s.py" "${suite_args[@]}" --load "$load" ||
+                log "suite $s FAILED" ;;
+            *) log "unknown suite $s (throughput, groups, latency, footprint, extra)"; exit 2 ;;
+        esac
+    done
+    [[ ",$suite," == *,throughput,* ]] || exit 0
 fi
 
 # ----------------------------------------------------------------------------- workloads
@@ -232,7 +281,7 @@ fi
 
 # ----------------------------------------------------------------------------- report
 if [[ -n "$rev" ]]; then
-    commit="$(git -C "$root" rev-parse --short "$rev")"
+    commit="${sha:-$(git -C "$root" rev-parse --short "$rev")}"  # the commit that was built
 else
     commit="$(git -C "$root" rev-parse --short HEAD)"
     git -C "$root" diff --quiet HEAD -- src 2>/dev/null || commit="$commit + uncommitted edits"

@@ -13,6 +13,9 @@ step "dependencies"
 # --with-kafka: Apache Kafka 4.x jars, so the CLI is also shown to work against real Kafka.
 "$root/scripts/install-test-deps.sh" --with-kafka
 
+step "build (release: what the quick start serves)"
+"$root/scripts/build.sh" release
+
 step "build (asan)"
 "$root/scripts/build.sh" asan
 step "unit tests"

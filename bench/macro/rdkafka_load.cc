@@ -11,6 +11,13 @@
 //            to the last record).
 //   create   creates --topic with 1 partition, replication factor 1, through the
 //            admin API (CreateTopics), so both brokers get the same topic settings.
+//   e2e      end-to-end latency at a fixed rate: a producer sends --rate records/s of
+//            --size bytes to partition 0 for --seconds, each record carrying its intended
+//            send time (start + i / rate, so a producer that falls behind shows up as
+//            latency: no coordinated omission) and its sequence number; a legacy consumer
+//            in a second thread of the same process reads partition 0 from offset 0.
+//            Latency = consume time - intended send time (one steady clock). The first
+//            --warmup-seconds are left out of the percentiles. --acks as for produce.
 // Extra librdkafka properties: --set key=value (repeatable).
 // Exit status 0 only if every record was delivered/read without error; on failure the
 // JSON line still comes out, with "ok":false and the first error in "error".
@@ -24,6 +31,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -45,14 +53,18 @@ struct options {
     size_t size_bytes = 1024;
     std::string acks = "1";
     int timeout_s = 120;
+    int64_t rate = 0;            // e2e: records per second
+    double seconds = 20;         // e2e: how long to send
+    double warmup_seconds = 2;   // e2e: left out of the percentiles
     std::vector<std::pair<std::string, std::string>> props;
 };
 
 [[noreturn]] void usage(const char* msg) {
     std::fprintf(stderr,
                  "rdkafka_load: %s\n"
-                 "usage: rdkafka_load produce|consume|create --brokers host:port --topic T\n"
+                 "usage: rdkafka_load produce|consume|create|e2e --brokers host:port --topic T\n"
                  "         [--records N] [--size BYTES] [--acks 0|1|-1] [--timeout S]\n"
+                 "         [--rate N --seconds S --warmup-seconds S]  (e2e)\n"
                  "         [--set key=value]...\n",
                  msg);
     std::exit(2);
@@ -84,6 +96,12 @@ options parse(int argc, char** argv) {
             o.acks = value();
         } else if (a == "--timeout") {
             o.timeout_s = std::stoi(value());
+        } else if (a == "--rate") {
+            o.rate = std::stoll(value());
+        } else if (a == "--seconds") {
+            o.seconds = std::stod(value());
+        } else if (a == "--warmup-seconds") {
+            o.warmup_seconds = std::stod(value());
         } else if (a == "--set") {
             std::string kv = value();
             auto eq = kv.find('=');
@@ -97,6 +115,9 @@ options parse(int argc, char** argv) {
     }
     if (o.records <= 0) {
         usage("--records must be > 0");
+    }
+    if (o.mode == "e2e" && (o.rate <= 0 || o.seconds <= 0 || o.size_bytes < 16)) {
+        usage("e2e needs --rate > 0, --seconds > 0 and --size >= 16");
     }
     return o;
 }
@@ -363,6 +384,214 @@ int run_create(const options& o) {
     return error.empty() ? 0 : 1;
 }
 
+
+// ---------------------------------------------------------------------------- e2e
+
+struct e2e_delivery {
+    std::atomic<int64_t> delivered{0};
+    std::atomic<int64_t> failed{0};
+    std::string first_error;
+};
+
+void on_e2e_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+    auto* st = static_cast<e2e_delivery*>(opaque);
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (st->failed++ == 0) {
+            st->first_error = rd_kafka_err2str(m->err);
+        }
+        return;
+    }
+    st->delivered++;
+}
+
+int run_e2e(const options& o) {
+    const auto total = static_cast<int64_t>(static_cast<double>(o.rate) * o.seconds);
+    const auto warmup = static_cast<int64_t>(static_cast<double>(o.rate) * o.warmup_seconds);
+    char err[512];
+
+    // Consumer first, from offset 0 of the (fresh) topic: nothing is missed however long
+    // the offset lookup takes.
+    rd_kafka_t* ck = rd_kafka_new(RD_KAFKA_CONSUMER, make_conf(o), err, sizeof err);
+    if (ck == nullptr) {
+        std::fprintf(stderr, "rdkafka_load: %s\n", err);
+        return 2;
+    }
+    rd_kafka_topic_t* ckt = rd_kafka_topic_new(ck, o.topic.c_str(), nullptr);
+    if (rd_kafka_consume_start(ckt, 0, RD_KAFKA_OFFSET_BEGINNING) != 0) {
+        std::fprintf(stderr, "rdkafka_load: consume_start: %s\n",
+                     rd_kafka_err2str(rd_kafka_last_error()));
+        return 2;
+    }
+    std::vector<int64_t> latency(static_cast<size_t>(total), -1);
+    std::atomic<int64_t> consumed{0};
+    std::atomic<bool> stop{false};
+    std::atomic<bool> consume_failed{false};  // consume_error is read after join()
+    int64_t duplicates = 0;
+    int64_t last_consume_ns = 0;
+    std::string consume_error;
+    // One message per call: rd_kafka_consume_batch() would hold messages back until its
+    // batch is full or its timeout passes, which would show up as latency.
+    std::thread consumer([&] {
+        while (!stop.load() && consumed.load() < total) {
+            rd_kafka_message_t* m = rd_kafka_consume(ckt, 0, 100);
+            const int64_t t = now_ns();
+            if (m == nullptr) {
+                continue;  // timeout
+            }
+            if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && m->len >= 16) {
+                int64_t sched = 0;
+                int64_t seq = -1;
+                std::memcpy(&sched, m->payload, 8);
+                std::memcpy(&seq, static_cast<const char*>(m->payload) + 8, 8);
+                if (seq >= 0 && seq < total && latency[static_cast<size_t>(seq)] < 0) {
+                    latency[static_cast<size_t>(seq)] = t - sched;
+                    consumed++;
+                    last_consume_ns = t;
+                } else {
+                    duplicates++;
+                }
+            } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF &&
+                       m->err != RD_KAFKA_RESP_ERR_NO_ERROR && consume_error.empty()) {
+                consume_error = std::string("fetch: ") + rd_kafka_err2str(m->err);
+                consume_failed = true;
+            }
+            rd_kafka_message_destroy(m);
+        }
+    });
+
+    e2e_delivery dr;
+    rd_kafka_conf_t* pconf = make_conf(o);
+    rd_kafka_conf_set(pconf, "acks", o.acks.c_str(), err, sizeof err);
+    rd_kafka_conf_set_dr_msg_cb(pconf, on_e2e_delivery);
+    rd_kafka_conf_set_opaque(pconf, &dr);
+    rd_kafka_t* pk = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, err, sizeof err);
+    if (pk == nullptr) {
+        std::fprintf(stderr, "rdkafka_load: %s\n", err);
+        stop = true;
+        consumer.join();
+        return 2;
+    }
+    std::vector<char> payload(o.size_bytes);
+    for (size_t i = 0; i < payload.size(); ++i) {
+        payload[i] = static_cast<char>('a' + i % 26);
+    }
+    // The producer's metadata and connection first, so the schedule starts on a warm client.
+    const rd_kafka_metadata_t* md = nullptr;
+    rd_kafka_topic_t* pkt = rd_kafka_topic_new(pk, o.topic.c_str(), nullptr);
+    rd_kafka_metadata(pk, 0, pkt, &md, 10000);
+    if (md != nullptr) {
+        rd_kafka_metadata_destroy(md);
+    }
+    rd_kafka_topic_destroy(pkt);
+
+    const double ns_per_record = 1e9 / static_cast<double>(o.rate);
+    const int64_t deadline = now_ns() + int64_t{o.timeout_s} * 1'000'000'000;
+    const int64_t start = now_ns() + 50'000'000;
+    int64_t i = 0;
+    int64_t max_behind_ns = 0;
+    std::string produce_error;
+    while (i < total && produce_error.empty() && now_ns() < deadline) {
+        const int64_t now = now_ns();
+        int64_t due = now < start ? 0
+                                  : std::min<int64_t>(total, static_cast<int64_t>(
+                                        static_cast<double>(now - start) / ns_per_record) + 1);
+        for (; i < due; ++i) {
+            const int64_t sched = start + static_cast<int64_t>(static_cast<double>(i) * ns_per_record);
+            std::memcpy(payload.data(), &sched, 8);
+            std::memcpy(payload.data() + 8, &i, 8);
+            for (;;) {
+                rd_kafka_resp_err_t e = rd_kafka_producev(
+                    pk, RD_KAFKA_V_TOPIC(o.topic.c_str()), RD_KAFKA_V_PARTITION(0),
+                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                    RD_KAFKA_V_VALUE(payload.data(), payload.size()), RD_KAFKA_V_END);
+                if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                    break;
+                }
+                if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && now_ns() < deadline) {
+                    rd_kafka_poll(pk, 1);
+                    continue;
+                }
+                produce_error = rd_kafka_err2str(e);
+                break;
+            }
+            if (!produce_error.empty()) {
+                break;
+            }
+            max_behind_ns = std::max(max_behind_ns, now_ns() - sched);
+        }
+        rd_kafka_poll(pk, 0);
+        if (i < total) {
+            std::this_thread::sleep_for(std::chrono::microseconds(100));
+        }
+    }
+    const int64_t send_end = now_ns();
+    const int64_t sent = i;
+    while (dr.delivered.load() + dr.failed.load() < sent && now_ns() < deadline) {
+        rd_kafka_poll(pk, 10);
+    }
+    while (consumed.load() < sent && !consume_failed.load() && now_ns() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    stop = true;
+    consumer.join();
+    rd_kafka_destroy(pk);
+    rd_kafka_consume_stop(ckt, 0);
+    rd_kafka_topic_destroy(ckt);
+    rd_kafka_destroy(ck);
+
+    std::vector<int64_t> measured;
+    measured.reserve(static_cast<size_t>(total));
+    int64_t missing = 0;
+    for (int64_t k = 0; k < total; ++k) {
+        const int64_t l = latency[static_cast<size_t>(k)];
+        if (l < 0) {
+            missing++;
+        } else if (k >= warmup) {
+            measured.push_back(l);
+        }
+    }
+    std::sort(measured.begin(), measured.end());
+    // The worst latency of the records due in each second: where in the run a tail comes from.
+    std::string per_second = "[";
+    for (int64_t from = 0; from < total; from += o.rate) {
+        int64_t worst = -1;
+        for (int64_t k = from; k < std::min(total, from + o.rate); ++k) {
+            worst = std::max(worst, latency[static_cast<size_t>(k)]);
+        }
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%s%.1f", from == 0 ? "" : ",",
+                      static_cast<double>(worst) / 1e6);
+        per_second += buf;
+    }
+    per_second += "]";
+    const double send_secs = static_cast<double>(send_end - start) / 1e9;
+    const double consume_secs =
+        last_consume_ns > 0 ? static_cast<double>(last_consume_ns - start) / 1e9 : 0;
+    std::string error = !produce_error.empty()   ? "produce: " + produce_error
+                        : dr.failed.load() > 0   ? "delivery: " + dr.first_error
+                        : !consume_error.empty() ? consume_error
+                        : sent < total           ? "timed out sending"
+                        : missing > 0 ? std::to_string(missing) + " records never consumed"
+                                      : "";
+    const bool ok = error.empty();
+    std::printf(
+        "{\"mode\":\"e2e\",\"ok\":%s,\"topic\":%s,\"acks\":%s,\"rate\":%" PRId64
+        ",\"seconds\":%.1f,\"size\":%zu,\"records\":%" PRId64 ",\"sent\":%" PRId64
+        ",\"delivered\":%" PRId64 ",\"failed\":%" PRId64 ",\"consumed\":%" PRId64
+        ",\"duplicates\":%" PRId64 ",\"warmup_records\":%" PRId64 ",\"measured\":%zu"
+        ",\"send_seconds\":%.3f,\"send_rate\":%.0f,\"last_consume_s\":%.3f"
+        ",\"max_behind_ms\":%.3f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f"
+        ",\"max_ms\":%.3f,\"max_ms_per_second\":%s,\"error\":%s}\n",
+        ok ? "true" : "false", json_str(o.topic).c_str(), json_str(o.acks).c_str(), o.rate,
+        o.seconds, o.size_bytes, total, sent, dr.delivered.load(), dr.failed.load(),
+        consumed.load(), duplicates, warmup, measured.size(), send_secs,
+        send_secs > 0 ? static_cast<double>(sent) / send_secs : 0.0, consume_secs,
+        static_cast<double>(max_behind_ns) / 1e6, pct_ms(measured, 0.50), pct_ms(measured, 0.99),
+        pct_ms(measured, 0.999),
+        measured.empty() ? 0.0 : static_cast<double>(measured.back()) / 1e6,
+        per_second.c_str(), json_str(error).c_str());
+    return ok ? 0 : 1;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -375,6 +604,9 @@ int main(int argc, char** argv) {
     }
     if (o.mode == "create") {
         return run_create(o);
+    }
+    if (o.mode == "e2e") {
+        return run_e2e(o);
     }
     usage(("unknown mode " + o.mode).c_str());
 }

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -292,6 +293,15 @@ void broker::reconcile(const cluster::metadata_image& image) {
 }
 
 std::optional<std::string> broker::start(const std::optional<std::string>& ready_file) {
+    // Every partition keeps its segment and two index files open: use all the descriptors the
+    // system allows this process (the soft limit is often 1024), as Kafka's docs ask of
+    // operators.
+    if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+        files.rlim_cur = files.rlim_max;
+        if (::setrlimit(RLIMIT_NOFILE, &files) == 0) {
+            LOG_INFO("broker", "open files limit raised to {}", files.rlim_max);
+        }
+    }
     if (auto error = open_data_dir()) {
         return error;
     }

@@ -131,7 +131,13 @@ void sync_file(int fd, const std::filesystem::path& what) {
 
 void sync_dir(const std::filesystem::path& dir) {
     int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    INVARIANT(fd >= 0, "open dir {} failed: {}", dir.string(), std::strerror(errno));
+    if (fd < 0) {
+        // Out of descriptors, typically: not a failed write, so not fatal; what the caller
+        // just created or renamed there may not survive a power loss.
+        LOG_ERROR("storage", "cannot open {} to fsync it: {}", dir.string(),
+                  std::strerror(errno));
+        return;
+    }
     int rc = ::fsync(fd);
     INVARIANT(rc == 0, "fsync of dir {} failed: {}", dir.string(), std::strerror(errno));
     ::close(fd);

@@ -24,6 +24,8 @@ result<uint64_t, storage_errc> file_size(int fd);
 status truncate_file(int fd, uint64_t size);
 // fdatasync; INVARIANT on failure (fatal by design).
 void sync_file(int fd, const std::filesystem::path& what);
+// fsync of a directory (after creating or renaming in it). A failed fsync is fatal; a
+// directory that cannot be opened (no descriptors left) is logged and skipped.
 void sync_dir(const std::filesystem::path& dir);
 void close_fd(int fd);
 

@@ -151,6 +151,8 @@ private:
     // Updates next offset, max timestamp, and (when `index`) the sparse index entries.
     status account(const protocol::batch_header& h, uint64_t position, bool index);
     status load_tail();
+    // Starts the kernel's writeback of what was appended since the last call, every 8 MiB.
+    void start_writeback();
 
     std::filesystem::path _dir;
     kafka_offset _base;
@@ -168,6 +170,7 @@ private:
     uint64_t _truncated_bytes = 0;
     bool _indexes_missing = false;  // at open: rebuild them
     bool _contiguous_offsets = true;
+    uint64_t _writeback_started_bytes = 0;  // the file up to here is being written back
 };
 
 }  // namespace riacho::storage
