@@ -40,7 +40,10 @@ std::string key_of(const protocol::record_view& r) {
 
 status partition_log::index_latest_keys(kafka_offset end, key_map& latest) const {
     std::vector<uint8_t> scratch;
-    for (const auto& [base, seg] : _segments) {
+    for (const auto& entry : _segments) {
+        // (Not a structured binding: clang 14, the fuzz build, cannot capture one.)
+        const kafka_offset base = entry.first;
+        const segment* seg = entry.second.get();
         if (base >= end) {
             break;
         }
