@@ -198,11 +198,17 @@ consumer_heartbeat_result coordinator::consumer_heartbeat(const consumer_heartbe
     auto& cg = *g.consumer;
 
     if (req.member_epoch < 0) {
-        if (cg.members.count(req.member_id) == 0) {
+        auto leaving = cg.members.find(req.member_id);
+        if (leaving == cg.members.end()) {
             return error_result(error_code::unknown_member_id,
                                 "Member " + req.member_id + " is not in group " + req.group_id);
         }
-        remove_consumer_member(g, req.member_id, now_ms);
+        // -2: a static member stepping away to come back (a restart). It keeps its place and
+        // partitions until its session times out; its next incarnation takes them over.
+        bool static_pause = req.member_epoch == -2 && leaving->second.instance_id.has_value();
+        if (!static_pause) {
+            remove_consumer_member(g, req.member_id, now_ms);
+        }
         consumer_heartbeat_result left;
         left.member_id = req.member_id;
         left.member_epoch = req.member_epoch;
@@ -216,12 +222,47 @@ consumer_heartbeat_result coordinator::consumer_heartbeat(const consumer_heartbe
     if (req.member_epoch == 0) {
         std::string id = req.member_id.empty() ? new_member_id(req.client_id) : req.member_id;
         if (req.instance_id) {
-            // A static member coming back replaces its previous incarnation.
-            for (const auto& [other_id, other] : cg.members) {
-                if (other_id != id && other.instance_id == req.instance_id) {
-                    remove_consumer_member(g, other_id, now_ms);
-                    break;
+            // A static member coming back takes its previous incarnation's place: the same
+            // epoch and partitions, and no new group epoch for the others.
+            auto previous = std::find_if(cg.members.begin(), cg.members.end(), [&](const auto& e) {
+                return e.first != id && e.second.instance_id == req.instance_id;
+            });
+            auto wanted = req.subscribed_topic_names.value_or(std::vector<std::string>{});
+            std::sort(wanted.begin(), wanted.end());
+            wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+            if (previous != cg.members.end() && previous->second.subscribed_topics != wanted) {
+                // Back with another subscription: a new member, and a rebalance.
+                remove_consumer_member(g, previous->first, now_ms);
+                previous = cg.members.end();
+            }
+            if (previous != cg.members.end()) {
+                consumer_member heir = previous->second;
+                std::string old_id = previous->first;
+                heir.member_id = id;
+                heir.client_id = req.client_id;
+                heir.client_host = req.client_host;
+                if (req.rebalance_timeout_ms >= 0) {
+                    heir.rebalance_timeout_ms = req.rebalance_timeout_ms;
                 }
+                heir.session_deadline_ms = now_ms + _cfg.consumer_session_timeout_ms;
+                if (auto t = cg.target.find(old_id); t != cg.target.end()) {
+                    cg.target[id] = t->second;
+                    cg.target.erase(t);
+                }
+                cg.members.erase(previous);
+                write_consumer_member_removed(g, old_id);
+                auto& placed = cg.members[id] = std::move(heir);
+                write_consumer_member(g, placed);
+                write_consumer_assignment(g, placed);
+                if (cg.target.count(id) != 0) {
+                    write_consumer_target(g);
+                }
+                consumer_heartbeat_result back;
+                back.member_id = id;
+                back.member_epoch = placed.member_epoch;
+                back.heartbeat_interval_ms = _cfg.consumer_heartbeat_interval_ms;
+                back.assignment = as_vector(placed.assigned);
+                return back;
             }
         }
         if (cg.members.count(id) == 0 &&

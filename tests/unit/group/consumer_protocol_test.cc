@@ -220,6 +220,47 @@ TEST(consumer_protocol, a_restarted_coordinator_resumes_from_its_records) {
     EXPECT_EQ(again.describe_consumer_group("g").members.size(), 1u);
 }
 
+TEST(consumer_protocol, a_static_member_restarting_keeps_its_partitions) {
+    coordinator c(config(), 1);
+    auto static_join = [](const std::string& member) {
+        auto r = join(member, {"orders"});
+        r.instance_id = "host-1";
+        return r;
+    };
+    auto a = c.consumer_heartbeat(static_join("a1"), catalog, 0);
+    auto b = c.consumer_heartbeat(join("b", {"orders"}), catalog, 0);
+    a = c.consumer_heartbeat(beat("a1", a.member_epoch), catalog, 10);
+    a = c.consumer_heartbeat(beat("a1", a.member_epoch, a.assignment), catalog, 20);
+    b = c.consumer_heartbeat(beat("b", b.member_epoch), catalog, 30);
+    auto epoch = c.describe_consumer_group("g").group_epoch;
+    ASSERT_EQ(as_set(a.assignment).size(), 3u);
+
+    // Restart: -2, then a new incarnation (a new member id, the same instance id).
+    auto paused = c.consumer_heartbeat(beat("a1", -2), catalog, 40);
+    ASSERT_EQ(paused.error, error_code::none);
+    EXPECT_EQ(paused.member_epoch, -2);
+    EXPECT_EQ(c.describe_consumer_group("g").members.size(), 2u);  // still holds its place
+    auto back = c.consumer_heartbeat(static_join("a2"), catalog, 1000);
+    ASSERT_EQ(back.error, error_code::none) << back.message;
+    EXPECT_EQ(back.member_id, "a2");
+    EXPECT_EQ(back.member_epoch, a.member_epoch);
+    EXPECT_EQ(as_set(back.assignment), as_set(a.assignment));
+    EXPECT_EQ(c.describe_consumer_group("g").group_epoch, epoch);  // nobody else rebalances
+    EXPECT_EQ(c.consumer_heartbeat(beat("a1", a.member_epoch), catalog, 1100).error,
+              error_code::unknown_member_id);
+
+    // A static member that never comes back leaves at its session timeout.
+    c.consumer_heartbeat(beat("a2", -2), catalog, 1200);
+    for (int64_t t = 2000; t <= 12000; t += 1000) {
+        if (auto next = c.next_deadline(); next && *next <= t) {
+            c.tick(t);
+        }
+        b = c.consumer_heartbeat(beat("b", b.member_epoch, b.assignment), catalog, t);
+    }
+    EXPECT_EQ(c.describe_consumer_group("g").members.size(), 1u);
+    EXPECT_EQ(as_set(b.assignment).size(), 6u);
+}
+
 TEST(consumer_protocol, random_walk_never_gives_a_partition_to_two_clients) {
     for (uint64_t seed = 1; seed <= 20; ++seed) {
         SCOPED_TRACE(::testing::Message() << "seed " << seed);
