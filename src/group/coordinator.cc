@@ -488,11 +488,7 @@ void coordinator::prepare_rebalance(classic_group& g, int64_t now_ms) {
     g.transition(group_state::preparing_rebalance, now_ms);
     int32_t rebalance_timeout = g.rebalance_timeout_ms();
     int32_t delay = std::min(_cfg.initial_rebalance_delay_ms, rebalance_timeout);
-    // A new group always waits out its initial delay on the timer, even at 0 ms (as Kafka's
-    // delayed join does): members that subscribed together and whose JoinGroups are already
-    // queued then land in the first generation, instead of forcing a second rebalance the
-    // first member would only see on its next heartbeat.
-    if (was_empty) {
+    if (was_empty && delay > 0) {
         g.initial_delay = true;
         g.new_member_added = false;
         g.initial_delay_remaining_ms = std::max(0, rebalance_timeout - delay);

@@ -41,18 +41,7 @@ struct fixture : ::testing::Test {
     std::optional<join_result> join(join_request r) {
         std::optional<join_result> out;
         coord.join(std::move(r), now, [&](join_result res) { out = std::move(res); });
-        settle_joins();
         return out;
-    }
-
-    // A new group's join phase ends on the timer even with a 0 ms initial delay: run the
-    // timers that are due now (the delay restarts once for the member that just joined).
-    void settle_joins() {
-        for (int i = 0; i < 2; ++i) {
-            if (auto next = coord.next_deadline(); next && *next <= now) {
-                coord.tick(now);
-            }
-        }
     }
 
     // First join of a dynamic member: MEMBER_ID_REQUIRED, then the join with the id.
@@ -64,7 +53,6 @@ struct fixture : ::testing::Test {
         std::string id = first->member_id;
         if (pending) {
             coord.join(request(id), now, [pending](join_result res) { *pending = std::move(res); });
-            settle_joins();
         } else {
             join(request(id));
         }
