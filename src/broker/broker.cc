@@ -225,7 +225,7 @@ std::optional<std::string> broker::open_data_dir() {
     return std::nullopt;
 }
 
-void broker::apply_dynamic_configs(const cluster::metadata_image& image) {
+bool broker::apply_dynamic_configs(const cluster::metadata_image& image) {
     std::map<std::string, std::string> dynamic;
     // The cluster-wide default first, then this node's own values over it.
     for (const auto& resource : {std::string(), std::to_string(_config.node_id)}) {
@@ -236,14 +236,16 @@ void broker::apply_dynamic_configs(const cluster::metadata_image& image) {
         }
     }
     if (dynamic == _applied_dynamic_configs) {
-        return;
+        return false;
     }
     try {
         _config = with_dynamic_configs(_config, dynamic);
         _applied_dynamic_configs = std::move(dynamic);
+        return true;
     } catch (const std::invalid_argument& e) {
         // Validated before it was recorded; a record from a newer version may not be.
         LOG_ERROR("broker", "dynamic broker config not applied: {}", e.what());
+        return false;
     }
 }
 
@@ -251,14 +253,22 @@ void broker::apply_dynamic_configs(const cluster::metadata_image& image) {
 // and a fresh log where a topic of the same name was deleted and created again; every log
 // gets its topic's current configs.
 void broker::reconcile(const cluster::metadata_image& image) {
-    apply_dynamic_configs(image);
+    bool defaults_changed = apply_dynamic_configs(image);
+    // The image is copy-on-write: a topic whose topic_info is the one reconciled last time is
+    // unchanged, so its logs need neither the topic-id check on disk nor new configs. That
+    // keeps a metadata change O(changed partitions) instead of O(all partitions).
+    auto unchanged = [&](const std::string& name,
+                         const std::shared_ptr<const cluster::topic_info>& topic) {
+        auto it = _reconciled_topics.find(name);
+        return it != _reconciled_topics.end() && it->second == topic;
+    };
     for (const auto& tp : _logs->partitions()) {
         if (tp == metadata_partition) {
             continue;
         }
         auto topic = image.find_topic(tp.topic);
         bool keep = topic && static_cast<size_t>(tp.partition.value()) < topic->partitions.size();
-        if (keep) {
+        if (keep && !unchanged(tp.topic, topic)) {
             auto* log = _logs->get(tp);
             std::string on_disk = topic_id_on_disk(log->dir());
             keep = on_disk.empty() || on_disk == topic->topic_id.to_base64();
@@ -272,14 +282,26 @@ void broker::reconcile(const cluster::metadata_image& image) {
             }
         }
     }
+    std::map<std::string, std::shared_ptr<const cluster::topic_info>> reconciled;
     for (const auto& [name, topic] : image.topics_by_name) {
+        reconciled.emplace(name, topic);
+        bool configs_current = !defaults_changed && unchanged(name, topic);
+        std::optional<storage::log_config> cfg;  // computed once per topic, when needed
+        auto config = [&]() -> const storage::log_config& {
+            if (!cfg) {
+                cfg = log_config_for(topic.get());
+            }
+            return *cfg;
+        };
         for (const auto& p : topic->partitions) {
             storage::topic_partition tp{name, partition_id(p.partition)};
             if (auto* existing = _logs->get(tp); existing != nullptr) {
-                existing->set_config(log_config_for(topic.get()));
+                if (!configs_current) {
+                    existing->set_config(config());
+                }
                 continue;
             }
-            auto created = _logs->create(tp, log_config_for(topic.get()));
+            auto created = _logs->create(tp, config());
             if (!created) {
                 LOG_ERROR("broker", "cannot create log {}-{}: {}", name, p.partition,
                           storage::to_string(created.error()));
@@ -290,6 +312,7 @@ void broker::reconcile(const cluster::metadata_image& image) {
                                            topic->topic_id.to_base64()));
         }
     }
+    _reconciled_topics = std::move(reconciled);
 }
 
 std::optional<std::string> broker::start(const std::optional<std::string>& ready_file) {

@@ -45,7 +45,8 @@ private:
     void reconcile(const cluster::metadata_image& image);
     // Puts the image's dynamic broker configs over the static ones (before logs reconcile,
     // so topic defaults they change reach every log).
-    void apply_dynamic_configs(const cluster::metadata_image& image);
+    // Returns whether they changed.
+    bool apply_dynamic_configs(const cluster::metadata_image& image);
     storage::log_config log_config_for(const cluster::topic_info* topic) const;
     storage::log_config metadata_log_config() const;
     void shutdown();
@@ -53,6 +54,8 @@ private:
 
     broker_config _config;  // static settings (static_set) with the dynamic ones applied
     std::map<std::string, std::string> _applied_dynamic_configs;
+    // Each topic's info as of the last reconcile (see reconcile()).
+    std::map<std::string, std::shared_ptr<const cluster::topic_info>> _reconciled_topics;
     asio::io_context _io{1};
     asio::signal_set _signals{_io};
     std::string _cluster_id;
