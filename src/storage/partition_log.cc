@@ -2,6 +2,7 @@
 
 #include "base/invariant.h"
 #include "base/log.h"
+#include "protocol/control_record.h"
 #include "storage/checkpoint.h"
 #include "storage/file_io.h"
 
@@ -100,8 +101,15 @@ status partition_log::reload_producer_state() {
     if (!ps) {
         return unexpected{ps.error()};
     }
-    _producers = std::move(ps).value();
-    return ok_status();
+    _producers = std::move(ps->state);
+    auto st = _aborted.open(_dir, _log_start_offset, ps->replayed_from);
+    for (size_t i = 0; st && i < ps->aborted.size(); ++i) {
+        st = _aborted.append(ps->aborted[i]);
+    }
+    if (st) {
+        _aborted.sync();
+    }
+    return st;
 }
 
 status partition_log::reset_to(kafka_offset offset) {
@@ -114,6 +122,10 @@ status partition_log::reset_to(kafka_offset offset) {
     _segments.clear();
     producer_state::remove_snapshots_above(_dir, kafka_offset(-1));
     _producers.clear();
+    auto aborted = _aborted.open(_dir, offset, offset);  // drops every entry
+    if (!aborted) {
+        return aborted;
+    }
     auto seg = segment::create(_dir, offset, _cfg);
     if (!seg) {
         return unexpected{seg.error()};
@@ -149,6 +161,11 @@ result<append_result, storage_errc> partition_log::append(std::span<uint8_t> bat
         return append_result{dup.first_offset, dup.last_offset, -1, _log_start_offset, true};
     }
 
+    std::optional<protocol::txn_marker> marker;
+    if (h.is_control() && h.is_transactional()) {
+        marker = protocol::parse_txn_marker(batch);
+    }
+
     kafka_offset base = _log_end_offset;
     kafka_offset last = base + h.last_offset_delta;
     if (active().should_roll(batch.size(), last, now_ms)) {
@@ -173,7 +190,19 @@ result<append_result, storage_errc> partition_log::append(std::span<uint8_t> bat
     if (!st) {
         return unexpected{st.error()};
     }
-    _producers.update(h);
+    if (marker) {
+        auto done = _producers.end_txn(h, marker->coordinator_epoch);
+        if (done && !marker->commit) {
+            // The marker is in the log but its index entry is not (full disk): report the
+            // failure; the next open's replay re-adds the entry (it is past the snapshot).
+            auto indexed = _aborted.append(*done);
+            if (!indexed) {
+                return unexpected{indexed.error()};
+            }
+        }
+    } else {
+        _producers.update(h);
+    }
     _log_end_offset = last + 1;
 
     _unflushed_records += std::max(h.records_count, 1);
@@ -190,6 +219,7 @@ result<append_result, storage_errc> partition_log::append(std::span<uint8_t> bat
 status partition_log::roll(int64_t now_ms) {
     (void)now_ms;
     active().on_roll();  // final time index entry + fsync of the old segment
+    _aborted.sync();     // entries below the snapshot are not replayed at open
     auto snap = _producers.write_snapshot(_dir, _log_end_offset);
     if (!snap) {
         return snap;
@@ -308,6 +338,7 @@ result<std::optional<timestamp_and_offset>, storage_errc> partition_log::max_tim
 void partition_log::flush() {
     INVARIANT(!_closed, "flush of closed log {}", _dir.string());
     active().flush();
+    _aborted.sync();
     INVARIANT(_recovery_point <= _log_end_offset, "recovery point past log end");
     _recovery_point = _log_end_offset;
     _unflushed_records = 0;
@@ -368,7 +399,7 @@ status partition_log::advance_log_start_offset(kafka_offset offset) {
         }
         _segments.erase(_segments.begin());
     }
-    return ok_status();
+    return _aborted.prune_below(_log_start_offset);
 }
 
 result<size_t, storage_errc> partition_log::delete_old_segments(int64_t now_ms) {
@@ -399,6 +430,10 @@ result<size_t, storage_errc> partition_log::delete_old_segments(int64_t now_ms) 
         if (!ck) {
             return unexpected{ck.error()};
         }
+        auto pruned = _aborted.prune_below(_log_start_offset);
+        if (!pruned) {
+            return unexpected{pruned.error()};
+        }
     }
     return deleted;
 }
@@ -406,6 +441,7 @@ result<size_t, storage_errc> partition_log::delete_old_segments(int64_t now_ms) 
 status partition_log::close() {
     INVARIANT(!_closed, "double close of {}", _dir.string());
     active().on_roll();  // final time index entry and fsync, as on a roll
+    _aborted.close();
     _recovery_point = _log_end_offset;
     auto snap = _producers.write_snapshot(_dir, _log_end_offset);
     if (!snap) {

@@ -19,6 +19,7 @@
 #pragma once
 
 #include "base/strong_int.h"
+#include "storage/aborted_txn_index.h"
 #include "storage/log_config.h"
 #include "storage/producer_state.h"
 #include "storage/recovery.h"
@@ -32,6 +33,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace riacho::storage {
 
@@ -71,7 +73,8 @@ public:
 
     // Appends exactly one v2 batch already checked by protocol::validate_batch. Sets its
     // base offset to log_end_offset() and its partition leader epoch, in place (and
-    // LogAppendTime when configured), rolling the segment first when needed.
+    // LogAppendTime when configured), rolling the segment first when needed. A transaction
+    // marker closes its producer's open transaction (an ABORT is added to the aborted index).
     // Errors (nothing written): out_of_order_sequence, invalid_producer_epoch, batch_too_large,
     // invalid_batch; io_error (a partial write is cut off again).
     result<append_result, storage_errc> append(std::span<uint8_t> batch,
@@ -90,6 +93,18 @@ public:
 
     kafka_offset log_start_offset() const { return _log_start_offset; }
     kafka_offset log_end_offset() const { return _log_end_offset; }
+    // Below it no transaction is open: the first offset of the earliest open transaction, or
+    // the log end. read_committed fetches stop here.
+    kafka_offset last_stable_offset() const {
+        auto first_open = _producers.first_unstable_offset();
+        return first_open ? std::min(*first_open, _log_end_offset) : _log_end_offset;
+    }
+    // Aborted transactions overlapping [from, upper_bound): what a read_committed fetch of
+    // that range lists so clients drop their records.
+    std::vector<completed_txn> aborted_transactions(kafka_offset from,
+                                                    kafka_offset upper_bound) const {
+        return _aborted.overlapping(from, upper_bound);
+    }
     // Everything below this offset is known to be on disk (fdatasync'ed).
     kafka_offset recovery_point() const { return _recovery_point; }
     // ListOffsets by time: the first record with timestamp >= ts at or after the log start
@@ -146,8 +161,10 @@ private:
     // Compaction helpers (log_cleaner.cc).
     using key_map = std::unordered_map<std::string, int64_t>;
     status index_latest_keys(kafka_offset end, key_map& latest) const;
-    result<bool, storage_errc> clean_segment(kafka_offset base, const key_map& latest,
-                                             int64_t now_ms, compaction_result& stats);
+    result<bool, storage_errc> clean_segment(kafka_offset base,
+                                             const key_map& latest,
+                                             int64_t now_ms,
+                                             compaction_result& stats);
     result<std::optional<timestamp_and_offset>, storage_errc> exact_record(
         const segment& seg, const batch_location& loc, int64_t ts, bool equal) const;
 
@@ -155,6 +172,7 @@ private:
     log_config _cfg;
     segment_map _segments;
     producer_state _producers;
+    aborted_txn_index _aborted;
     kafka_offset _log_start_offset;
     kafka_offset _log_end_offset;
     kafka_offset _recovery_point;

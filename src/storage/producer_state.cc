@@ -13,9 +13,11 @@ namespace riacho::storage {
 
 namespace {
 
-constexpr int16_t snapshot_version = 1;
+// v2 added each producer's open transaction and coordinator epoch; v1 is still read.
+constexpr int16_t snapshot_version = 2;
 constexpr size_t snapshot_header_bytes = 2 + 4 + 4;  // version, crc, producer count
-constexpr size_t snapshot_producer_bytes = 8 + 2 + 8 + 4;
+constexpr size_t snapshot_producer_bytes_v1 = 8 + 2 + 8 + 4;
+constexpr size_t snapshot_producer_bytes = snapshot_producer_bytes_v1 + 8 + 4;
 constexpr size_t snapshot_batch_bytes = 4 + 4 + 8 + 8;
 constexpr std::string_view snapshot_suffix = ".snapshot";
 
@@ -36,6 +38,13 @@ int32_t last_sequence_of(const protocol::batch_header& h) {
 
 result<std::optional<producer_batch>, storage_errc> producer_state::check(
     const protocol::batch_header& h) const {
+    if (h.is_control() && h.producer_id >= 0) {
+        auto it = _producers.find(producer_id(h.producer_id));
+        if (it != _producers.end() && producer_epoch(h.producer_epoch) < it->second.epoch) {
+            return unexpected{storage_errc::invalid_producer_epoch};
+        }
+        return std::optional<producer_batch>{};
+    }
     if (!has_sequence(h)) {
         return std::optional<producer_batch>{};
     }
@@ -81,13 +90,54 @@ void producer_state::update(const protocol::batch_header& h) {
         e.batches.clear();
     }
     e.last_timestamp = std::max(e.last_timestamp, h.max_timestamp);
-    if (!has_sequence(h) || epoch < e.epoch) {
+    if (epoch < e.epoch) {
+        return;
+    }
+    if (h.is_transactional() && !h.is_control() && !e.current_txn_first_offset) {
+        e.current_txn_first_offset = kafka_offset(h.base_offset);
+        _open_txns.emplace(kafka_offset(h.base_offset), producer_id(h.producer_id));
+    }
+    if (!has_sequence(h)) {
         return;
     }
     e.batches.push_back({h.base_sequence, last_sequence_of(h), kafka_offset(h.base_offset),
                          kafka_offset(h.last_offset())});
     while (e.batches.size() > batches_retained) {
         e.batches.pop_front();
+    }
+}
+
+std::optional<completed_txn> producer_state::end_txn(const protocol::batch_header& h,
+                                                     int32_t coordinator_epoch) {
+    if (h.producer_id < 0) {
+        return std::nullopt;
+    }
+    update(h);  // the marker's epoch may be newer (a coordinator that fenced the producer)
+    producer_entry& e = _producers[producer_id(h.producer_id)];
+    e.coordinator_epoch = coordinator_epoch;
+    if (!e.current_txn_first_offset) {
+        return std::nullopt;
+    }
+    completed_txn done{producer_id(h.producer_id), *e.current_txn_first_offset,
+                       kafka_offset(h.base_offset)};
+    _open_txns.erase(*e.current_txn_first_offset);
+    e.current_txn_first_offset.reset();
+    return done;
+}
+
+std::optional<kafka_offset> producer_state::first_unstable_offset() const {
+    if (_open_txns.empty()) {
+        return std::nullopt;
+    }
+    return _open_txns.begin()->first;
+}
+
+void producer_state::rebuild_open_txns() {
+    _open_txns.clear();
+    for (const auto& [id, e] : _producers) {
+        if (e.current_txn_first_offset) {
+            _open_txns.emplace(*e.current_txn_first_offset, id);
+        }
     }
 }
 
@@ -103,7 +153,9 @@ bool producer_state::operator==(const producer_state& o) const {
     for (const auto& [id, e] : _producers) {
         const producer_entry* f = o.find(id);
         if (f == nullptr || f->epoch != e.epoch || f->batches != e.batches ||
-            f->last_timestamp != e.last_timestamp) {
+            f->last_timestamp != e.last_timestamp ||
+            f->current_txn_first_offset != e.current_txn_first_offset ||
+            f->coordinator_epoch != e.coordinator_epoch) {
             return false;
         }
     }
@@ -130,6 +182,9 @@ std::vector<uint8_t> producer_state::encode() const {
         put_be16(p + 8, static_cast<uint16_t>(e.epoch.value()));
         put_be64(p + 10, static_cast<uint64_t>(e.last_timestamp));
         put_be32(p + 18, static_cast<uint32_t>(e.batches.size()));
+        put_be64(p + 22, static_cast<uint64_t>(
+                             e.current_txn_first_offset.value_or(kafka_offset(-1)).value()));
+        put_be32(p + 30, static_cast<uint32_t>(e.coordinator_epoch));
         p += snapshot_producer_bytes;
         for (const auto& b : e.batches) {
             put_be32(p, static_cast<uint32_t>(b.first_sequence));
@@ -145,16 +200,20 @@ std::vector<uint8_t> producer_state::encode() const {
 }
 
 result<producer_state, storage_errc> producer_state::decode(std::span<const uint8_t> bytes) {
-    if (bytes.size() < snapshot_header_bytes ||
-        static_cast<int16_t>(get_be16(bytes.data())) != snapshot_version ||
+    if (bytes.size() < snapshot_header_bytes) {
+        return unexpected{storage_errc::corrupt};
+    }
+    auto version = static_cast<int16_t>(get_be16(bytes.data()));
+    if ((version != 1 && version != snapshot_version) ||
         get_be32(bytes.data() + 2) != protocol::crc32c(bytes.data() + 6, bytes.size() - 6)) {
         return unexpected{storage_errc::corrupt};
     }
+    size_t producer_bytes = version == 1 ? snapshot_producer_bytes_v1 : snapshot_producer_bytes;
     producer_state s;
     uint32_t count = get_be32(bytes.data() + 6);
     size_t pos = snapshot_header_bytes;
     for (uint32_t i = 0; i < count; ++i) {
-        if (bytes.size() - pos < snapshot_producer_bytes) {
+        if (bytes.size() - pos < producer_bytes) {
             return unexpected{storage_errc::corrupt};
         }
         const uint8_t* p = bytes.data() + pos;
@@ -163,7 +222,14 @@ result<producer_state, storage_errc> producer_state::decode(std::span<const uint
         e.epoch = producer_epoch(static_cast<int16_t>(get_be16(p + 8)));
         e.last_timestamp = static_cast<int64_t>(get_be64(p + 10));
         uint32_t batches = get_be32(p + 18);
-        pos += snapshot_producer_bytes;
+        if (version >= 2) {
+            auto first = static_cast<int64_t>(get_be64(p + 22));
+            if (first >= 0) {
+                e.current_txn_first_offset = kafka_offset(first);
+            }
+            e.coordinator_epoch = static_cast<int32_t>(get_be32(p + 30));
+        }
+        pos += producer_bytes;
         if (batches > batches_retained || (bytes.size() - pos) < batches * snapshot_batch_bytes) {
             return unexpected{storage_errc::corrupt};
         }
@@ -180,6 +246,7 @@ result<producer_state, storage_errc> producer_state::decode(std::span<const uint
     if (pos != bytes.size()) {
         return unexpected{storage_errc::corrupt};
     }
+    s.rebuild_open_txns();
     return s;
 }
 

@@ -9,7 +9,11 @@
 // replays the whole log). Snapshots carry a CRC-32C; a torn or corrupt one is skipped.
 // Layout: docs/formats/log-segment.md.
 //
-// Owned by partition_log; same thread. Not yet: producer id expiration, transactions (LSO).
+// Transactions: a producer's first transactional batch opens its transaction on this
+// partition (its offset is what holds the last stable offset back); the COMMIT or ABORT marker
+// (a control batch) closes it. first_unstable_offset() is the earliest open one.
+//
+// Owned by partition_log; same thread. Not yet: producer id expiration.
 #pragma once
 
 #include "base/strong_int.h"
@@ -19,6 +23,7 @@
 #include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <span>
 #include <unordered_map>
@@ -38,6 +43,17 @@ struct producer_entry {
     producer_epoch epoch;
     std::deque<producer_batch> batches;  // oldest first, at most batches_retained
     int64_t last_timestamp = -1;
+    // The first offset of the producer's open transaction here, if one is open.
+    std::optional<kafka_offset> current_txn_first_offset;
+    int32_t coordinator_epoch = -1;  // of the last marker
+};
+
+// A transaction a marker closed: its producer, first data offset and the marker's offset.
+struct completed_txn {
+    producer_id id;
+    kafka_offset first_offset;
+    kafka_offset last_offset;
+    bool operator==(const completed_txn&) const = default;
 };
 
 // Sequence arithmetic wraps from INT32_MAX to 0 (README 3.2).
@@ -49,16 +65,27 @@ public:
     static constexpr size_t batches_retained = 5;
 
     // For a batch about to be appended: nullopt = append it; a value = duplicate of that batch.
-    // Errors: out_of_order_sequence, invalid_producer_epoch. Batches without a producer id,
-    // without a sequence, and control batches pass.
+    // Errors: out_of_order_sequence, invalid_producer_epoch (also for a marker from an older
+    // epoch). Batches without a producer id, without a sequence, and markers pass.
     result<std::optional<producer_batch>, storage_errc> check(
         const protocol::batch_header& h) const;
-    // Records a batch now in the log (header holds its final base offset).
+    // Records a batch now in the log (header holds its final base offset). A transactional
+    // data batch opens the producer's transaction if none is open.
     void update(const protocol::batch_header& h);
+    // Records a marker (control batch `h`, already in the log): closes the producer's open
+    // transaction and returns it (nullopt when none was open, e.g. a retried marker).
+    std::optional<completed_txn> end_txn(const protocol::batch_header& h,
+                                         int32_t coordinator_epoch);
+    // The earliest first offset of an open transaction (bounds the last stable offset).
+    std::optional<kafka_offset> first_unstable_offset() const;
+    const std::unordered_map<producer_id, producer_entry>& entries() const { return _producers; }
 
     const producer_entry* find(producer_id id) const;
     size_t size() const { return _producers.size(); }
-    void clear() { _producers.clear(); }
+    void clear() {
+        _producers.clear();
+        _open_txns.clear();
+    }
     bool operator==(const producer_state&) const;
 
     std::vector<uint8_t> encode() const;
@@ -75,7 +102,11 @@ public:
     static void retain_snapshots(const std::filesystem::path& dir, size_t keep);
 
 private:
+    void rebuild_open_txns();
+
     std::unordered_map<producer_id, producer_entry> _producers;
+    // Open transactions by first offset (derived from _producers).
+    std::map<kafka_offset, producer_id> _open_txns;
 };
 
 }  // namespace riacho::storage

@@ -1,6 +1,7 @@
 #include "storage/recovery.h"
 
 #include "base/log.h"
+#include "protocol/control_record.h"
 
 #include <algorithm>
 #include <string>
@@ -93,32 +94,55 @@ result<segment_map, storage_errc> load_segments(const std::filesystem::path& dir
     return segments;
 }
 
-result<producer_state, storage_errc> rebuild_producer_state(const std::filesystem::path& dir,
-                                                            const segment_map& segments,
-                                                            kafka_offset log_end_offset) {
+result<rebuilt_producer_state, storage_errc> rebuild_producer_state(
+    const std::filesystem::path& dir, const segment_map& segments, kafka_offset log_end_offset) {
     producer_state::remove_snapshots_above(dir, log_end_offset);
-    producer_state state;
+    rebuilt_producer_state out;
     kafka_offset from = segments.empty() ? log_end_offset : segments.begin()->first;
     if (auto snap = producer_state::load_latest_snapshot(dir, log_end_offset)) {
         from = snap->first;
-        state = std::move(snap->second);
+        out.state = std::move(snap->second);
     }
+    out.replayed_from = from;
     auto it = segments.upper_bound(from);
     if (it != segments.begin()) {
         --it;
     }
     for (; it != segments.end(); ++it) {
-        auto st = it->second->for_each_batch(from, [&](const protocol::batch_header& h, uint64_t) {
-            if (h.base_offset >= from.value()) {
-                state.update(h);
+        const segment& seg = *it->second;
+        status marker_error = ok_status();
+        auto st = seg.for_each_batch(from, [&](const protocol::batch_header& h, uint64_t pos) {
+            if (h.base_offset < from.value()) {
+                return true;
+            }
+            if (!h.is_control() || !h.is_transactional()) {
+                out.state.update(h);
+                return true;
+            }
+            auto bytes = seg.read_batch_bytes({h, pos});
+            if (!bytes) {
+                marker_error = unexpected{bytes.error()};
+                return false;
+            }
+            auto marker = protocol::parse_txn_marker(*bytes);
+            if (!marker) {
+                out.state.update(h);  // not a transaction marker (no record, or another type)
+                return true;
+            }
+            auto done = out.state.end_txn(h, marker->coordinator_epoch);
+            if (done && !marker->commit) {
+                out.aborted.push_back(*done);
             }
             return true;
         });
         if (!st) {
             return unexpected{st.error()};
         }
+        if (!marker_error) {
+            return unexpected{marker_error.error()};
+        }
     }
-    return state;
+    return out;
 }
 
 }  // namespace riacho::storage
