@@ -1,17 +1,16 @@
 #include "broker/broker.h"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/resource.h>
-#include <unistd.h>
-
-#include <filesystem>
-#include <fstream>
-#include <sstream>
-
 #include "base/log.h"
 #include "cluster/topic_config.h"
 #include "protocol/record_batch.h"
+
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <signal.h>
+#include <sstream>
+#include <sys/resource.h>
+#include <unistd.h>
 
 namespace riacho::broker {
 
@@ -81,8 +80,8 @@ public:
             }
             size_t pos = 0;
             while (pos < buffer.size()) {
-                auto header = protocol::parse_batch_header(
-                    protocol::bytes_view(buffer).subspan(pos));
+                auto header =
+                    protocol::parse_batch_header(protocol::bytes_view(buffer).subspan(pos));
                 if (!header) {
                     return false;
                 }
@@ -116,7 +115,8 @@ storage::log_config broker::log_config_for(const cluster::topic_info* topic) con
     storage::log_config cfg;
     cfg.segment_bytes = std::stoull(value("segment.bytes"));
     cfg.segment_ms = std::stoll(value("segment.ms"));
-    cfg.index_interval_bytes = static_cast<uint32_t>(std::max(1LL, std::stoll(value("index.interval.bytes"))));
+    cfg.index_interval_bytes =
+        static_cast<uint32_t>(std::max(1LL, std::stoll(value("index.interval.bytes"))));
     cfg.segment_index_bytes = static_cast<uint32_t>(std::stoll(value("segment.index.bytes")));
     cfg.flush_messages = std::stoll(value("flush.messages"));
     if (auto ms = value("flush.ms"); !ms.empty()) {
@@ -131,7 +131,8 @@ storage::log_config broker::log_config_for(const cluster::topic_info* topic) con
     if (policy.empty() || policy.find("delete") != std::string::npos) {
         // The broker's own value already folds log.retention.{ms,minutes,hours} together.
         auto ms = overrides.find("retention.ms");
-        cfg.retention_ms = ms != overrides.end() ? std::stoll(ms->second) : _config.log_retention_ms;
+        cfg.retention_ms =
+            ms != overrides.end() ? std::stoll(ms->second) : _config.log_retention_ms;
         auto bytes = overrides.find("retention.bytes");
         cfg.retention_bytes =
             bytes != overrides.end() ? std::stoll(bytes->second) : _config.log_retention_bytes;
@@ -176,8 +177,9 @@ std::optional<std::string> broker::open_data_dir() {
     }
     if (_cluster_id.empty()) {
         _cluster_id = protocol::uuid::random().to_base64();
-        std::string content = fmt::format("#Written by riacho\nversion=1\ncluster.id={}\nnode.id={}\n",
-                                          _cluster_id, _config.node_id);
+        std::string content =
+            fmt::format("#Written by riacho\nversion=1\ncluster.id={}\nnode.id={}\n", _cluster_id,
+                        _config.node_id);
         if (!write_file_durably(meta, content)) {
             return fmt::format("log.dirs: cannot write '{}'", meta.string());
         }
@@ -199,14 +201,13 @@ std::optional<std::string> broker::open_data_dir() {
         (void)(*metadata)->close();
     }
     auto image = _controller->image();
-    auto logs = storage::log_manager::open(
-        dir, [&](const storage::topic_partition& tp) {
-            if (tp == metadata_partition) {
-                return metadata_log_config();
-            }
-            auto topic = image->find_topic(tp.topic);
-            return log_config_for(topic.get());
-        });
+    auto logs = storage::log_manager::open(dir, [&](const storage::topic_partition& tp) {
+        if (tp == metadata_partition) {
+            return metadata_log_config();
+        }
+        auto topic = image->find_topic(tp.topic);
+        return log_config_for(topic.get());
+    });
     if (!logs) {
         return fmt::format("cannot open the logs in '{}': {}", dir.string(),
                            storage::to_string(logs.error()));
@@ -218,10 +219,8 @@ std::optional<std::string> broker::open_data_dir() {
     }
     _metadata_log->set_log(metadata);
     reconcile(*image);
-    _controller->set_listener(
-        [this](const cluster::metadata_image&, const cluster::metadata_image& after) {
-            reconcile(after);
-        });
+    _controller->set_listener([this](const cluster::metadata_image&,
+                                     const cluster::metadata_image& after) { reconcile(after); });
     return std::nullopt;
 }
 
@@ -307,9 +306,9 @@ void broker::reconcile(const cluster::metadata_image& image) {
                           storage::to_string(created.error()));
                 continue;
             }
-            write_file_durably((*created)->dir() / partition_metadata_file,
-                               fmt::format("version: 0\ntopic_id: {}\n",
-                                           topic->topic_id.to_base64()));
+            write_file_durably(
+                (*created)->dir() / partition_metadata_file,
+                fmt::format("version: 0\ntopic_id: {}\n", topic->topic_id.to_base64()));
         }
     }
     _reconciled_topics = std::move(reconciled);
@@ -319,7 +318,8 @@ std::optional<std::string> broker::start(const std::optional<std::string>& ready
     // Every partition keeps its segment and two index files open: use all the descriptors the
     // system allows this process (the soft limit is often 1024), as Kafka's docs ask of
     // operators.
-    if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    if (rlimit files{};
+        ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
         files.rlim_cur = files.rlim_max;
         if (::setrlimit(RLIMIT_NOFILE, &files) == 0) {
             LOG_INFO("broker", "open files limit raised to {}", files.rlim_max);
@@ -341,6 +341,11 @@ std::optional<std::string> broker::start(const std::optional<std::string>& ready
         return error;
     }
     _context->groups = _groups.get();
+    _txns = std::make_unique<txn_runtime>(*_context);
+    _context->txns = _txns.get();
+    if (auto error = _txns->start()) {
+        return error;
+    }
     _maintenance = std::make_unique<log_maintenance>(
         _io, *_logs, _config.log_retention_check_interval_ms, _config.log_cleaner_backoff_ms);
     _maintenance->start();
@@ -361,9 +366,9 @@ std::optional<std::string> broker::start(const std::optional<std::string>& ready
         if (i == 0) {
             const auto& adv = _config.advertised_listeners.front();
             bool same_listener = adv.name == l.name;
-            _context->endpoint.host =
-                adv.host.empty() || adv.host == "0.0.0.0" || adv.host == "::" ? "localhost"
-                                                                              : adv.host;
+            _context->endpoint.host = adv.host.empty() || adv.host == "0.0.0.0" || adv.host == "::"
+                                          ? "localhost"
+                                          : adv.host;
             _context->endpoint.port = same_listener && adv.port == 0 ? *bound : adv.port;
             ready_address = fmt::format("{}:{}", l.host.empty() ? "127.0.0.1" : l.host, *bound);
         }
@@ -421,6 +426,9 @@ void broker::shutdown() {
     }
     if (_groups) {
         _groups->stop();
+    }
+    if (_txns) {
+        _txns->stop();
     }
     if (_maintenance) {
         _maintenance->stop();

@@ -8,13 +8,6 @@
 // partitions later without changing them (see docs/design/threading.md).
 #pragma once
 
-#include <asio/io_context.hpp>
-#include <asio/signal_set.hpp>
-
-#include <memory>
-#include <optional>
-#include <string>
-
 #include "broker/append_signal.h"
 #include "broker/broker_context.h"
 #include "broker/config.h"
@@ -23,9 +16,17 @@
 #include "broker/handle_group_runtime.h"
 #include "broker/log_maintenance.h"
 #include "broker/request_router.h"
+#include "broker/txn_runtime.h"
 #include "cluster/controller.h"
 #include "net/server.h"
 #include "storage/log_manager.h"
+
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
 
 namespace riacho::broker {
 
@@ -67,6 +68,7 @@ private:
     std::unique_ptr<fetch_sessions> _sessions;
     std::unique_ptr<broker_context> _context;
     std::unique_ptr<group_runtime> _groups;
+    std::unique_ptr<txn_runtime> _txns;
     std::unique_ptr<log_maintenance> _maintenance;
     std::unique_ptr<request_router> _router;
     std::unique_ptr<net::server> _server;

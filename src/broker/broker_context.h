@@ -24,6 +24,7 @@ struct advertised_endpoint {
 };
 
 class group_runtime;  // broker/handle_group_runtime.h
+class txn_runtime;    // broker/txn_runtime.h
 
 struct broker_context {
     asio::io_context& io;
@@ -36,6 +37,7 @@ struct broker_context {
     std::string cluster_id;
     advertised_endpoint endpoint;
     group_runtime* groups = nullptr;  // the group coordinator; set by broker::start()
+    txn_runtime* txns = nullptr;      // the transaction coordinator; set by broker::start()
 
     int32_t node_id() const { return config.node_id; }
     storage::partition_log* log(const std::string& topic, int32_t partition) const {

@@ -1,9 +1,8 @@
-// DescribeConfigs (32), DescribeCluster (60) and InitProducerId (22).
+// DescribeConfigs (32) and DescribeCluster (60).
 #include "broker/handlers.h"
 #include "cluster/topic_config.h"
 #include "protocol/messages/describe_cluster.h"
 #include "protocol/messages/describe_configs.h"
-#include "protocol/messages/init_producer_id.h"
 
 namespace riacho::broker {
 
@@ -175,35 +174,6 @@ asio::awaitable<net::reply> handle_describe_cluster(broker_context& ctx, net::re
     response.controller_id = ctx.node_id();
     response.brokers.push_back({ctx.node_id(), ctx.endpoint.host, ctx.endpoint.port,
                                 std::nullopt});
-    co_return encode_response(req, response);
-}
-
-asio::awaitable<net::reply> handle_init_producer_id(broker_context& ctx, net::request& req) {
-    protocol::msg::init_producer_id_request request;
-    if (!decode_request(req, request)) {
-        co_return net::reply::close();
-    }
-    protocol::msg::init_producer_id_response response;
-    if (request.transactional_id) {
-        // Transactions (a coordinator, __transaction_state) arrive with issue 8.
-        response.error_code = protocol::code(error_code::coordinator_not_available);
-        response.producer_epoch = -1;
-        co_return encode_response(req, response);
-    }
-    if (request.producer_id >= 0 && request.producer_epoch >= 0 &&
-        request.producer_epoch < INT16_MAX - 1) {
-        // An idempotent producer bumping its epoch after a sequence error (KIP-360).
-        response.producer_id = request.producer_id;
-        response.producer_epoch = static_cast<int16_t>(request.producer_epoch + 1);
-        co_return encode_response(req, response);
-    }
-    int64_t id = ctx.controller.allocate_producer_id();
-    if (id < 0) {
-        response.error_code = protocol::code(error_code::kafka_storage_error);
-        co_return encode_response(req, response);
-    }
-    response.producer_id = id;
-    response.producer_epoch = 0;
     co_return encode_response(req, response);
 }
 

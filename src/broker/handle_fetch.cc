@@ -19,7 +19,7 @@ constexpr int8_t read_committed = 1;
 constexpr int16_t fetch_first_topic_id_version = 13;
 
 struct fetch_target {
-    std::string topic_name;     // empty if the topic is unknown
+    std::string topic_name;  // empty if the topic is unknown
     protocol::uuid topic_id;
     int32_t partition = 0;
     int64_t fetch_offset = 0;
@@ -27,8 +27,12 @@ struct fetch_target {
 };
 
 // Reads one partition into `out`. Returns the bytes added.
-size_t read_partition(broker_context& ctx, const fetch_target& t, bool use_ids,
-                      int8_t isolation_level, size_t bytes_left, bool first_data,
+size_t read_partition(broker_context& ctx,
+                      const fetch_target& t,
+                      bool use_ids,
+                      int8_t isolation_level,
+                      size_t bytes_left,
+                      bool first_data,
                       partition_data& out) {
     out.partition_index = t.partition;
     // Kafka sends empty (not null) records even with an error; librdkafka cannot parse null.
@@ -49,29 +53,41 @@ size_t read_partition(broker_context& ctx, const fetch_target& t, bool use_ids,
         return 0;
     }
     int64_t high_watermark = log->log_end_offset().value();
+    int64_t last_stable_offset = log->last_stable_offset().value();
     out.high_watermark = high_watermark;
-    out.last_stable_offset = high_watermark;  // no open transactions yet (issue 8)
+    out.last_stable_offset = last_stable_offset;
     out.log_start_offset = log->log_start_offset().value();
-    if (isolation_level == read_committed) {
+    bool committed_only = isolation_level == read_committed;
+    if (committed_only) {
         out.aborted_transactions.emplace();
     }
     if (t.fetch_offset < out.log_start_offset || t.fetch_offset > high_watermark) {
         out.error_code = protocol::code(error_code::offset_out_of_range);
         return 0;
     }
-    if (t.fetch_offset == high_watermark) {
+    // read_committed stops at the last stable offset: nothing of an open transaction.
+    int64_t visible_end = committed_only ? last_stable_offset : high_watermark;
+    if (t.fetch_offset >= visible_end) {
         return 0;
     }
-    size_t limit = std::min<size_t>(static_cast<size_t>(std::max(t.partition_max_bytes, 0)),
-                                    bytes_left);
-    auto read = log->read(kafka_offset(t.fetch_offset), limit, first_data,
-                          kafka_offset(high_watermark));
+    size_t limit =
+        std::min<size_t>(static_cast<size_t>(std::max(t.partition_max_bytes, 0)), bytes_left);
+    auto read =
+        log->read(kafka_offset(t.fetch_offset), limit, first_data, kafka_offset(visible_end));
     if (!read) {
         out.error_code = protocol::code(to_error_code(read.error()));
         return 0;
     }
     if (read->size_bytes == 0) {
         return 0;
+    }
+    if (committed_only) {
+        // The aborted transactions whose records this range may hold, so the client drops
+        // them (it skips each producer's batches from first_offset to its ABORT marker).
+        for (const auto& a :
+             log->aborted_transactions(kafka_offset(t.fetch_offset), read->next_offset)) {
+            out.aborted_transactions->push_back({a.id.value(), a.first_offset.value()});
+        }
     }
     protocol::records_data records;
     records.is_null = false;
@@ -114,8 +130,8 @@ asio::awaitable<net::reply> handle_fetch(broker_context& ctx, net::request& req)
 
     auto deadline = std::chrono::steady_clock::now() +
                     std::chrono::milliseconds(std::max(request.max_wait_ms, 0));
-    size_t max_bytes = static_cast<size_t>(
-        std::min(std::max(request.max_bytes, 0), ctx.config.fetch_max_bytes));
+    size_t max_bytes =
+        static_cast<size_t>(std::min(std::max(request.max_bytes, 0), ctx.config.fetch_max_bytes));
     for (;;) {
         response.responses.clear();
         size_t total = 0;
@@ -123,9 +139,9 @@ asio::awaitable<net::reply> handle_fetch(broker_context& ctx, net::request& req)
         std::vector<std::pair<size_t, partition_data>> results;
         for (size_t i = 0; i < targets.size(); ++i) {
             partition_data pd;
-            size_t added = read_partition(ctx, targets[i], use_ids, request.isolation_level,
-                                          max_bytes > total ? max_bytes - total : 0, total == 0,
-                                          pd);
+            size_t added =
+                read_partition(ctx, targets[i], use_ids, request.isolation_level,
+                               max_bytes > total ? max_bytes - total : 0, total == 0, pd);
             total += added;
             any_error = any_error || pd.error_code != 0;
             results.emplace_back(i, std::move(pd));

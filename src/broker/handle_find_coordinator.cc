@@ -1,7 +1,9 @@
-// FindCoordinator (10): on a single node every group is coordinated here. Transactional ids
-// get COORDINATOR_NOT_AVAILABLE until the transaction coordinator exists (issue 8).
+// FindCoordinator (10): on a single node every group and every transactional id is
+// coordinated here (the first transactional lookup creates __transaction_state, as in Kafka).
 // librdkafka also needs this API advertised to enable lz4 (its feature map, README 5.4).
 #include "broker/handlers.h"
+#include "broker/internal_topic.h"
+#include "broker/txn_runtime.h"
 #include "protocol/messages/find_coordinator.h"
 
 namespace riacho::broker {
@@ -18,7 +20,12 @@ asio::awaitable<net::reply> handle_find_coordinator(broker_context& ctx, net::re
     }
     auto answer = [&](const std::string& key, find_coordinator_response::coordinator& c) {
         c.key = key;
-        if (request.key_type == key_type_group) {
+        bool known_type =
+            request.key_type == key_type_group || request.key_type == key_type_transaction;
+        bool ready = request.key_type != key_type_transaction ||
+                     ensure_internal_topic(ctx, txn::state_topic,
+                                           ctx.txns->coordinator().config().state_partitions);
+        if (known_type && ready) {
             c.node_id = ctx.node_id();
             c.host = ctx.endpoint.host;
             c.port = ctx.endpoint.port;
@@ -26,12 +33,10 @@ asio::awaitable<net::reply> handle_find_coordinator(broker_context& ctx, net::re
         } else {
             c.node_id = -1;
             c.port = -1;
-            c.error_code = protocol::code(request.key_type == key_type_transaction
-                                              ? error_code::coordinator_not_available
-                                              : error_code::invalid_request);
-            c.error_message = request.key_type == key_type_transaction
-                                  ? "Transactions are not supported yet"
-                                  : "Unknown coordinator key type";
+            c.error_code = protocol::code(known_type ? error_code::coordinator_not_available
+                                                     : error_code::invalid_request);
+            c.error_message = known_type ? "The transaction state topic cannot be created"
+                                         : "Unknown coordinator key type";
         }
     };
     find_coordinator_response response;

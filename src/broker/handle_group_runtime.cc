@@ -1,18 +1,19 @@
 #include "broker/handle_group_runtime.h"
 
+#include "base/log.h"
+#include "broker/broker_context.h"
+#include "broker/internal_topic.h"
+#include "group/records.h"
+#include "protocol/record_batch.h"
+
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
-#include <unistd.h>
 
 #include <chrono>
 #include <map>
-#include <tuple>
 #include <random>
-
-#include "base/log.h"
-#include "broker/broker_context.h"
-#include "group/records.h"
-#include "protocol/record_batch.h"
+#include <tuple>
+#include <unistd.h>
 
 namespace riacho::broker {
 
@@ -71,12 +72,12 @@ std::optional<std::string> group_runtime::start() {
     cfg.offsets_retention_ms = config_number(c, "offsets.retention.minutes", 10080) * 60 * 1000;
     cfg.offset_metadata_max_bytes = static_cast<int32_t>(
         config_number(c, "offset.metadata.max.bytes", cfg.offset_metadata_max_bytes));
-    cfg.consumer_session_timeout_ms = static_cast<int32_t>(config_number(
-        c, "group.consumer.session.timeout.ms", cfg.consumer_session_timeout_ms));
+    cfg.consumer_session_timeout_ms = static_cast<int32_t>(
+        config_number(c, "group.consumer.session.timeout.ms", cfg.consumer_session_timeout_ms));
     cfg.consumer_heartbeat_interval_ms = static_cast<int32_t>(config_number(
         c, "group.consumer.heartbeat.interval.ms", cfg.consumer_heartbeat_interval_ms));
-    cfg.consumer_max_size = static_cast<int32_t>(
-        config_number(c, "group.consumer.max.size", cfg.consumer_max_size));
+    cfg.consumer_max_size =
+        static_cast<int32_t>(config_number(c, "group.consumer.max.size", cfg.consumer_max_size));
     _retention_check_ms =
         std::max<int64_t>(1, config_number(c, "offsets.retention.check.interval.ms", 600000));
     // An existing __consumer_offsets keeps its partition count (group -> partition mapping).
@@ -97,71 +98,32 @@ std::optional<std::string> group_runtime::start() {
 }
 
 bool group_runtime::load() {
-    auto topic = _ctx.controller.image()->find_topic(group::offsets_topic);
-    if (!topic) {
-        return true;
-    }
     size_t loaded = 0;
-    std::vector<uint8_t> buffer;
-    std::vector<uint8_t> scratch;
-    for (size_t p = 0; p < topic->partitions.size(); ++p) {
-        auto* log = _ctx.log(group::offsets_topic, static_cast<int32_t>(p));
-        if (log == nullptr) {
-            continue;
-        }
-        kafka_offset from = log->log_start_offset();
-        while (from < log->log_end_offset()) {
-            auto slice = log->read(from, 1u << 20, true);
-            if (!slice) {
-                LOG_ERROR("group", "reading {}-{} at {}: {}", group::offsets_topic, p,
-                          from.value(), storage::to_string(slice.error()));
-                return false;
-            }
-            if (slice->size_bytes == 0) {
-                break;
-            }
-            buffer.resize(slice->size_bytes);
-            ssize_t n = ::pread(slice->file->fd, buffer.data(), buffer.size(),
-                                static_cast<off_t>(slice->position));
-            if (n != static_cast<ssize_t>(buffer.size())) {
-                return false;
-            }
-            size_t pos = 0;
-            while (pos < buffer.size()) {
-                auto header =
-                    protocol::parse_batch_header(protocol::bytes_view(buffer).subspan(pos));
-                if (!header || header->total_size_bytes() > buffer.size() - pos) {
-                    break;
-                }
-                auto batch = protocol::bytes_view(buffer).subspan(pos, header->total_size_bytes());
-                pos += header->total_size_bytes();
-                auto records = protocol::decode_records(batch, scratch);
-                if (!records) {
-                    LOG_WARN("group", "skipping an undecodable batch in {}-{}",
-                             group::offsets_topic, p);
-                    continue;
-                }
-                if (header->is_control()) {
-                    // A transaction marker: key = int16 version, int16 type (0 abort, 1 commit).
-                    for (const auto& r : *records) {
-                        if (r.key && r.key->size() >= 4) {
-                            bool commit = ((*r.key)[2] << 8 | (*r.key)[3]) == 1;
-                            _coordinator->complete_txn(header->producer_id, commit);
-                        }
-                    }
-                    continue;
-                }
-                for (const auto& r : *records) {
-                    if (r.key && header->is_transactional()) {
-                        _coordinator->load_txn_record(header->producer_id, *r.key, r.value);
-                    } else if (r.key) {
-                        _coordinator->load_record(*r.key, r.value);
-                        ++loaded;
+    bool ok = for_each_internal_batch(
+        _ctx, group::offsets_topic,
+        [&](int32_t, const protocol::batch_header& header,
+            const std::vector<protocol::record_view>& records) {
+            if (header.is_control()) {
+                // A transaction marker: key = int16 version, int16 type (0 abort, 1 commit).
+                for (const auto& r : records) {
+                    if (r.key && r.key->size() >= 4) {
+                        bool commit = ((*r.key)[2] << 8 | (*r.key)[3]) == 1;
+                        _coordinator->complete_txn(header.producer_id, commit);
                     }
                 }
+                return;
             }
-            from = slice->next_offset;
-        }
+            for (const auto& r : records) {
+                if (r.key && header.is_transactional()) {
+                    _coordinator->load_txn_record(header.producer_id, *r.key, r.value);
+                } else if (r.key) {
+                    _coordinator->load_record(*r.key, r.value);
+                    ++loaded;
+                }
+            }
+        });
+    if (!ok) {
+        return false;
     }
     LOG_INFO("group", "loaded {} records from {}: {} groups", loaded, group::offsets_topic,
              _coordinator->group_count());
@@ -169,23 +131,11 @@ bool group_runtime::load() {
 }
 
 bool group_runtime::ensure_offsets_topic() {
-    if (_ctx.controller.image()->find_topic(group::offsets_topic)) {
-        return true;
-    }
-    auto created = _ctx.controller.create_topic(
-        group::offsets_topic, _coordinator->config().offsets_partitions, 1,
-        {{"cleanup.policy", "compact"}}, false);
-    if (created.error != protocol::error_code::none &&
-        created.error != protocol::error_code::topic_already_exists) {
-        LOG_ERROR("group", "cannot create {}: {}", group::offsets_topic, created.message);
-        return false;
-    }
-    LOG_INFO("group", "created {} with {} partitions", group::offsets_topic,
-             _coordinator->config().offsets_partitions);
-    return true;
+    return ensure_internal_topic(_ctx, group::offsets_topic,
+                                 _coordinator->config().offsets_partitions);
 }
 
-bool group_runtime::append_records(std::vector<std::pair<std::string, int32_t>>* touched) {
+bool group_runtime::append_records(touched_partitions* touched) {
     auto records = _coordinator->take_records();
     if (records.empty()) {
         return true;
@@ -193,47 +143,13 @@ bool group_runtime::append_records(std::vector<std::pair<std::string, int32_t>>*
     if (!ensure_offsets_topic()) {
         return false;
     }
-    auto topic = _ctx.controller.image()->find_topic(group::offsets_topic);
-    // One batch per partition, and per producer for transactional offset commits (their
-    // batch carries the producer's id and epoch so the transaction's marker covers it).
-    std::map<std::tuple<int32_t, int64_t, int16_t>, protocol::batch_builder> batches;
-    int64_t now = now_ms();
+    std::vector<internal_record> out;
+    out.reserve(records.size());
     for (auto& r : records) {
-        protocol::batch_builder::record rec;
-        rec.timestamp = now;
-        rec.key = std::move(r.key);
-        rec.value = std::move(r.value);
-        auto [it, fresh] = batches.try_emplace({r.partition, r.producer_id, r.producer_epoch});
-        if (fresh && r.producer_id >= 0) {
-            it->second.set_producer(r.producer_id, r.producer_epoch, -1).set_transactional(true);
-        }
-        it->second.add(std::move(rec));
+        out.push_back(
+            {r.partition, std::move(r.key), std::move(r.value), r.producer_id, r.producer_epoch});
     }
-    bool ok = true;
-    for (auto& [where, builder] : batches) {
-        int32_t partition = std::get<0>(where);
-        auto* log = _ctx.log(group::offsets_topic, partition);
-        if (log == nullptr || !topic ||
-            static_cast<size_t>(partition) >= topic->partitions.size()) {
-            LOG_ERROR("group", "no log for {}-{}", group::offsets_topic, partition);
-            ok = false;
-            continue;
-        }
-        auto batch = builder.build();
-        auto epoch = leader_epoch(topic->partitions[static_cast<size_t>(partition)].leader_epoch);
-        auto appended = log->append(batch, epoch, now);
-        if (!appended) {
-            LOG_ERROR("group", "append to {}-{} failed: {}", group::offsets_topic, partition,
-                      storage::to_string(appended.error()));
-            ok = false;
-            continue;
-        }
-        if (touched) {
-            touched->emplace_back(group::offsets_topic, partition);
-        }
-    }
-    _ctx.appends.notify_all();
-    return ok;
+    return append_internal_records(_ctx, group::offsets_topic, std::move(out), touched);
 }
 
 bool group_runtime::settle() {
@@ -243,7 +159,7 @@ bool group_runtime::settle() {
 }
 
 asio::awaitable<bool> group_runtime::persist(bool durable) {
-    std::vector<std::pair<std::string, int32_t>> touched;
+    touched_partitions touched;
     bool ok = append_records(&touched);
     arm_timer();
     if (ok && durable && _ctx.config.acks_all_fsync && !touched.empty()) {

@@ -10,16 +10,17 @@
 // commits, flushed before the reply) is reloaded by start().
 #pragma once
 
+#include "broker/internal_topic.h"
+#include "cluster/metadata_image.h"
+#include "group/coordinator.h"
+#include "net/server.h"
+
 #include <asio/awaitable.hpp>
 #include <asio/steady_timer.hpp>
 
 #include <memory>
 #include <optional>
 #include <string>
-
-#include "cluster/metadata_image.h"
-#include "group/coordinator.h"
-#include "net/server.h"
 
 namespace riacho::broker {
 
@@ -58,7 +59,7 @@ public:
     bool settle();
 
 private:
-    bool append_records(std::vector<std::pair<std::string, int32_t>>* touched);
+    bool append_records(touched_partitions* touched);
     bool load();
     void arm_timer();
     void arm_expiry();

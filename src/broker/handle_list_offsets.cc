@@ -8,6 +8,7 @@ namespace riacho::broker {
 
 namespace {
 constexpr int64_t latest_timestamp = -1;
+constexpr int8_t read_committed = 1;
 constexpr int64_t earliest_timestamp = -2;
 constexpr int64_t max_timestamp = -3;
 constexpr int64_t earliest_local_timestamp = -4;
@@ -31,8 +32,7 @@ asio::awaitable<net::reply> handle_list_offsets(broker_context& ctx, net::reques
         for (const auto& p : topic.partitions) {
             list_offsets_response::list_offsets_topic_response::list_offsets_partition_response pr;
             pr.partition_index = p.partition_index;
-            storage::partition_log* log =
-                info ? ctx.log(topic.name, p.partition_index) : nullptr;
+            storage::partition_log* log = info ? ctx.log(topic.name, p.partition_index) : nullptr;
             if (log == nullptr) {
                 pr.error_code = protocol::code(error_code::unknown_topic_or_partition);
                 tr.partitions.push_back(std::move(pr));
@@ -42,9 +42,10 @@ asio::awaitable<net::reply> handle_list_offsets(broker_context& ctx, net::reques
             switch (p.timestamp) {
                 case latest_timestamp:
                 case latest_tiered_timestamp:
-                    // read_committed asks for the last stable offset; equal to the high
-                    // watermark until transactions exist.
-                    pr.offset = log->log_end_offset().value();
+                    // read_committed consumers start at the last stable offset.
+                    pr.offset = request.isolation_level == read_committed
+                                    ? log->last_stable_offset().value()
+                                    : log->log_end_offset().value();
                     break;
                 case earliest_timestamp:
                 case earliest_local_timestamp:

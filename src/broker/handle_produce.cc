@@ -4,6 +4,7 @@
 // riacho.acks.all.fsync is on.
 #include "broker/handlers.h"
 #include "broker/log_errors.h"
+#include "broker/txn_runtime.h"
 #include "cluster/topic_config.h"
 #include "protocol/messages/produce.h"
 #include "protocol/record_batch.h"
@@ -39,7 +40,8 @@ error_code batch_error(protocol::batch_errc e) {
     return error_code::invalid_record;
 }
 
-int64_t topic_config_number(broker_context& ctx, const cluster::topic_info& topic,
+int64_t topic_config_number(broker_context& ctx,
+                            const cluster::topic_info& topic,
                             const char* name) {
     const auto* key = cluster::find_topic_config_key(name);
     return std::stoll(cluster::effective_topic_config(topic.configs, ctx.config.values, *key));
@@ -48,14 +50,17 @@ int64_t topic_config_number(broker_context& ctx, const cluster::topic_info& topi
 // message.timestamp.after.max.ms / before.max.ms for CreateTime topics: the batch's max
 // timestamp bounds the first exactly; the second needs every record's timestamp, so records
 // are decoded only when that limit is set (its default is unlimited).
-std::optional<std::string> check_timestamps(broker_context& ctx, const cluster::topic_info& topic,
+std::optional<std::string> check_timestamps(broker_context& ctx,
+                                            const cluster::topic_info& topic,
                                             const protocol::batch_header& header,
-                                            protocol::bytes_view batch, int64_t now_ms) {
+                                            protocol::bytes_view batch,
+                                            int64_t now_ms) {
     int64_t after_max_ms = topic_config_number(ctx, topic, "message.timestamp.after.max.ms");
     if (header.max_timestamp > now_ms && header.max_timestamp - now_ms > after_max_ms) {
-        return fmt::format("Timestamp {} of a record is more than {} ms after the broker's "
-                           "time {} (message.timestamp.after.max.ms)",
-                           header.max_timestamp, after_max_ms, now_ms);
+        return fmt::format(
+            "Timestamp {} of a record is more than {} ms after the broker's "
+            "time {} (message.timestamp.after.max.ms)",
+            header.max_timestamp, after_max_ms, now_ms);
     }
     int64_t before_max_ms = topic_config_number(ctx, topic, "message.timestamp.before.max.ms");
     if (before_max_ms == std::numeric_limits<int64_t>::max() || header.records_count == 0) {
@@ -68,9 +73,10 @@ std::optional<std::string> check_timestamps(broker_context& ctx, const cluster::
     }
     for (const auto& r : *records) {
         if (r.timestamp < now_ms && now_ms - r.timestamp > before_max_ms) {
-            return fmt::format("Timestamp {} of the record at offset delta {} is more than {} ms "
-                               "before the broker's time {} (message.timestamp.before.max.ms)",
-                               r.timestamp, r.offset - header.base_offset, before_max_ms, now_ms);
+            return fmt::format(
+                "Timestamp {} of the record at offset delta {} is more than {} ms "
+                "before the broker's time {} (message.timestamp.before.max.ms)",
+                r.timestamp, r.offset - header.base_offset, before_max_ms, now_ms);
         }
     }
     return std::nullopt;
@@ -80,8 +86,8 @@ std::optional<std::string> check_timestamps(broker_context& ctx, const cluster::
 std::optional<protocol::compression_codec> topic_codec(broker_context& ctx,
                                                        const cluster::topic_info& topic) {
     using protocol::compression_codec;
-    auto type = cluster::effective_topic_config(topic.configs, ctx.config.values,
-                                                *cluster::find_topic_config_key("compression.type"));
+    auto type = cluster::effective_topic_config(
+        topic.configs, ctx.config.values, *cluster::find_topic_config_key("compression.type"));
     if (type == "uncompressed") return compression_codec::none;
     if (type == "gzip") return compression_codec::gzip;
     if (type == "snappy") return compression_codec::snappy;
@@ -95,7 +101,10 @@ struct append_outcome {
     bool appended = false;
 };
 
-append_outcome append_partition(broker_context& ctx, net::request& req, int16_t version,
+append_outcome append_partition(broker_context& ctx,
+                                net::request& req,
+                                int16_t version,
+                                const std::optional<std::string>& transactional_id,
                                 const std::string& topic_name,
                                 produce_request::topic_produce_data::partition_produce_data& data) {
     append_outcome out;
@@ -111,15 +120,13 @@ append_outcome append_partition(broker_context& ctx, net::request& req, int16_t 
                          e == error_code::message_too_large ||
                          e == error_code::unknown_server_error;
         log::emit(bad_input ? log::level::warn : log::level::debug, "broker",
-                  "{} (client id '{}') produce to {}-{}: {}: {}", req.peer,
-                  req.header.client_id, topic_name, data.index, protocol::error_name(e),
-                  *resp.error_message);
+                  "{} (client id '{}') produce to {}-{}: {}: {}", req.peer, req.header.client_id,
+                  topic_name, data.index, protocol::error_name(e), *resp.error_message);
         return out;
     };
 
     auto topic = ctx.controller.image()->find_topic(topic_name);
-    if (!topic || data.index < 0 ||
-        static_cast<size_t>(data.index) >= topic->partitions.size()) {
+    if (!topic || data.index < 0 || static_cast<size_t>(data.index) >= topic->partitions.size()) {
         return fail(error_code::unknown_topic_or_partition,
                     "This server does not host this topic-partition.");
     }
@@ -151,12 +158,27 @@ append_outcome append_partition(broker_context& ctx, net::request& req, int16_t 
     }
     if (header->codec() == protocol::compression_codec::zstd &&
         version < produce_first_zstd_version) {
-        return fail(error_code::unsupported_compression_type,
-                    "zstd needs Produce v7 or later");
+        return fail(error_code::unsupported_compression_type, "zstd needs Produce v7 or later");
     }
     if (header->is_transactional()) {
-        return fail(error_code::invalid_txn_state,
-                    "Transactions are not supported yet (issue 8)");
+        if (!transactional_id) {
+            // Kafka authorizes transactional writes by the request's transactional id.
+            return fail(error_code::transactional_id_authorization_failed,
+                        "A transactional batch needs the request's transactional id");
+        }
+        if (header->producer_id < 0) {
+            return fail(error_code::invalid_record, "A transactional batch needs a producer id");
+        }
+        // The partition must be in the producer's open transaction (AddPartitionsToTxn):
+        // the coordinator runs in this process, so the check is a lookup (KIP-890's
+        // verification without the round trip).
+        auto e = ctx.txns->coordinator().check_produce(header->producer_id, header->producer_epoch,
+                                                       {topic_name, data.index});
+        if (e != error_code::none) {
+            return fail(e, e == error_code::invalid_producer_epoch
+                               ? "The producer's epoch is older than its transaction's"
+                               : "The partition is not in the producer's open transaction");
+        }
     }
     auto valid = protocol::validate_batch(data.records.memory, {});
     if (!valid) {
@@ -169,9 +191,9 @@ append_outcome append_partition(broker_context& ctx, net::request& req, int16_t 
         std::vector<uint8_t> scratch;
         auto records = protocol::decode_records(data.records.memory, scratch);
         if (!records) {
-            return fail(batch_error(records.error()),
-                        fmt::format("Invalid record batch: {}",
-                                    protocol::to_string(records.error())));
+            return fail(
+                batch_error(records.error()),
+                fmt::format("Invalid record batch: {}", protocol::to_string(records.error())));
         }
         for (const auto& r : *records) {
             if (!r.key) {
@@ -193,18 +215,18 @@ append_outcome append_partition(broker_context& ctx, net::request& req, int16_t 
         std::vector<uint8_t> scratch;
         auto records = protocol::decode_records(data.records.memory, scratch);
         if (!records) {
-            return fail(batch_error(records.error()),
-                        fmt::format("Invalid record batch: {}",
-                                    protocol::to_string(records.error())));
+            return fail(
+                batch_error(records.error()),
+                fmt::format("Invalid record batch: {}", protocol::to_string(records.error())));
         }
         recompressed = protocol::rebuild_batch(*valid, *records, *codec);
         batch = recompressed;
     }
     int64_t now = broker_context::now_ms();
     bool log_append_time =
-        cluster::effective_topic_config(topic->configs, ctx.config.values,
-                                        *cluster::find_topic_config_key("message.timestamp.type")) ==
-        "LogAppendTime";
+        cluster::effective_topic_config(
+            topic->configs, ctx.config.values,
+            *cluster::find_topic_config_key("message.timestamp.type")) == "LogAppendTime";
     if (log_append_time) {
         protocol::set_log_append_time(batch, now);
     } else if (auto bad = check_timestamps(ctx, *topic, *valid, data.records.memory, now)) {
@@ -254,7 +276,8 @@ asio::awaitable<net::reply> handle_produce(broker_context& ctx, net::request& re
                 any_error = true;
                 continue;
             }
-            auto outcome = append_partition(ctx, req, version, topic.name, partition);
+            auto outcome = append_partition(ctx, req, version, request.transactional_id, topic.name,
+                                            partition);
             any_error = any_error || outcome.response.error_code != 0;
             if (outcome.appended) {
                 any_appended = true;

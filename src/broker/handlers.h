@@ -3,12 +3,12 @@
 // connection sends. A body that does not decode closes the connection, as Kafka does.
 #pragma once
 
-#include <asio/awaitable.hpp>
-
 #include "base/log.h"
 #include "broker/broker_context.h"
 #include "net/server.h"
 #include "protocol/error_code.h"
+
+#include <asio/awaitable.hpp>
 
 namespace riacho::broker {
 
@@ -28,7 +28,8 @@ asio::awaitable<net::reply> handle_init_producer_id(broker_context& ctx, net::re
 asio::awaitable<net::reply> handle_describe_cluster(broker_context& ctx, net::request& req);
 asio::awaitable<net::reply> handle_find_coordinator(broker_context& ctx, net::request& req);
 asio::awaitable<net::reply> handle_alter_configs(broker_context& ctx, net::request& req);
-asio::awaitable<net::reply> handle_incremental_alter_configs(broker_context& ctx, net::request& req);
+asio::awaitable<net::reply> handle_incremental_alter_configs(broker_context& ctx,
+                                                             net::request& req);
 asio::awaitable<net::reply> handle_join_group(broker_context& ctx, net::request& req);
 asio::awaitable<net::reply> handle_sync_group(broker_context& ctx, net::request& req);
 asio::awaitable<net::reply> handle_heartbeat(broker_context& ctx, net::request& req);
@@ -39,6 +40,14 @@ asio::awaitable<net::reply> handle_offset_delete(broker_context& ctx, net::reque
 asio::awaitable<net::reply> handle_describe_groups(broker_context& ctx, net::request& req);
 asio::awaitable<net::reply> handle_list_groups(broker_context& ctx, net::request& req);
 asio::awaitable<net::reply> handle_delete_groups(broker_context& ctx, net::request& req);
+asio::awaitable<net::reply> handle_add_partitions_to_txn(broker_context& ctx, net::request& req);
+asio::awaitable<net::reply> handle_add_offsets_to_txn(broker_context& ctx, net::request& req);
+asio::awaitable<net::reply> handle_end_txn(broker_context& ctx, net::request& req);
+asio::awaitable<net::reply> handle_txn_offset_commit(broker_context& ctx, net::request& req);
+asio::awaitable<net::reply> handle_write_txn_markers(broker_context& ctx, net::request& req);
+asio::awaitable<net::reply> handle_describe_transactions(broker_context& ctx, net::request& req);
+asio::awaitable<net::reply> handle_list_transactions(broker_context& ctx, net::request& req);
+asio::awaitable<net::reply> handle_describe_producers(broker_context& ctx, net::request& req);
 
 // Decodes the request body as `Request` at the header's version. On failure logs the client
 // and returns false; the caller answers net::reply::close().

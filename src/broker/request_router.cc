@@ -64,11 +64,27 @@ asio::awaitable<net::reply> request_router::handle(net::request& req) {
             co_return co_await handle_list_groups(_ctx, req);
         case keys::delete_groups:
             co_return co_await handle_delete_groups(_ctx, req);
+        case keys::add_partitions_to_txn:
+            co_return co_await handle_add_partitions_to_txn(_ctx, req);
+        case keys::add_offsets_to_txn:
+            co_return co_await handle_add_offsets_to_txn(_ctx, req);
+        case keys::end_txn:
+            co_return co_await handle_end_txn(_ctx, req);
+        case keys::txn_offset_commit:
+            co_return co_await handle_txn_offset_commit(_ctx, req);
+        case keys::write_txn_markers:
+            co_return co_await handle_write_txn_markers(_ctx, req);
+        case keys::describe_transactions:
+            co_return co_await handle_describe_transactions(_ctx, req);
+        case keys::list_transactions:
+            co_return co_await handle_list_transactions(_ctx, req);
+        case keys::describe_producers:
+            co_return co_await handle_describe_producers(_ctx, req);
         default:
             break;
     }
-    LOG_WARN("broker", "closing connection from {}: api {} has a schema but no handler",
-             req.peer, req.header.api_key);
+    LOG_WARN("broker", "closing connection from {}: api {} has a schema but no handler", req.peer,
+             req.header.api_key);
     co_return net::reply::close();
 }
 

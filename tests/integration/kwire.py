@@ -419,3 +419,39 @@ def fetch_batches(addr, topic, partition=0, offset=0):
             if offset >= part["high_watermark"]:
                 break
     return out
+
+
+# ---------------------------------------------------------------- transactions
+def list_offset(conn, topic, partition, timestamp, isolation_level=0):
+    """ListOffsets v2 (has isolation_level): the offset, raising on an error code."""
+    body = (i32(-1) + i8(isolation_level)
+            + array([string(topic) + array([i32(partition) + i64(timestamp)])]))
+    r = Reader(conn.roundtrip(request(2, 2, 1, body)))
+    r.i32(); r.i32()  # correlation, throttle
+    r.i32(); r.string(); r.i32()  # one topic, one partition
+    _, err, _, offset = r.i32(), r.i16(), r.i64(), r.i64()
+    assert err == 0, f"ListOffsets error {err}"
+    return offset
+
+
+def init_producer_id(conn, transactional_id, timeout_ms):
+    """InitProducerId v1: (error, producer_id, producer_epoch)."""
+    r = Reader(conn.roundtrip(request(22, 1, 1, string(transactional_id) + i32(timeout_ms))))
+    r.i32(); r.i32()
+    return r.i16(), r.i64(), r.i16()
+
+
+def end_txn(conn, transactional_id, producer_id, producer_epoch, commit):
+    """EndTxn v1: the error code."""
+    body = string(transactional_id) + i64(producer_id) + i16(producer_epoch) + i8(1 if commit else 0)
+    r = Reader(conn.roundtrip(request(26, 1, 1, body)))
+    r.i32(); r.i32()
+    return r.i16()
+
+
+def produce_error(conn, topic, partition, batch_bytes, transactional_id=None):
+    """Produce v7 of one batch: the partition's error code."""
+    body = (string(transactional_id) + i16(-1) + i32(10000)
+            + array([string(topic) + array([i32(partition) + i32(len(batch_bytes)) + batch_bytes])]))
+    _, out = parse_produce_v7(conn.roundtrip(request(0, 7, 1, body)))
+    return out[(topic, partition)]["error"]

@@ -1,0 +1,131 @@
+#include "broker/internal_topic.h"
+
+#include "base/log.h"
+#include "broker/broker_context.h"
+
+#include <map>
+#include <tuple>
+#include <unistd.h>
+
+namespace riacho::broker {
+
+bool ensure_internal_topic(broker_context& ctx, const std::string& topic, int32_t partitions) {
+    if (ctx.controller.image()->find_topic(topic)) {
+        return true;
+    }
+    auto created =
+        ctx.controller.create_topic(topic, partitions, 1, {{"cleanup.policy", "compact"}}, false);
+    if (created.error != protocol::error_code::none &&
+        created.error != protocol::error_code::topic_already_exists) {
+        LOG_ERROR("broker", "cannot create {}: {}", topic, created.message);
+        return false;
+    }
+    LOG_INFO("broker", "created {} with {} partitions", topic, partitions);
+    return true;
+}
+
+bool append_internal_records(broker_context& ctx,
+                             const std::string& topic,
+                             std::vector<internal_record> records,
+                             touched_partitions* touched) {
+    if (records.empty()) {
+        return true;
+    }
+    auto info = ctx.controller.image()->find_topic(topic);
+    // One batch per partition, and per producer for transactional records (their batch
+    // carries the producer's id and epoch so the transaction's marker covers it).
+    std::map<std::tuple<int32_t, int64_t, int16_t>, protocol::batch_builder> batches;
+    int64_t now = broker_context::now_ms();
+    for (auto& r : records) {
+        protocol::batch_builder::record rec;
+        rec.timestamp = now;
+        rec.key = std::move(r.key);
+        rec.value = std::move(r.value);
+        auto [it, fresh] = batches.try_emplace({r.partition, r.producer_id, r.producer_epoch});
+        if (fresh && r.producer_id >= 0) {
+            it->second.set_producer(r.producer_id, r.producer_epoch, -1).set_transactional(true);
+        }
+        it->second.add(std::move(rec));
+    }
+    bool ok = true;
+    for (auto& [where, builder] : batches) {
+        int32_t partition = std::get<0>(where);
+        auto* log = ctx.log(topic, partition);
+        if (log == nullptr || !info || partition < 0 ||
+            static_cast<size_t>(partition) >= info->partitions.size()) {
+            LOG_ERROR("broker", "no log for {}-{}", topic, partition);
+            ok = false;
+            continue;
+        }
+        auto batch = builder.build();
+        auto epoch = leader_epoch(info->partitions[static_cast<size_t>(partition)].leader_epoch);
+        auto appended = log->append(batch, epoch, now);
+        if (!appended) {
+            LOG_ERROR("broker", "append to {}-{} failed: {}", topic, partition,
+                      storage::to_string(appended.error()));
+            ok = false;
+            continue;
+        }
+        if (touched) {
+            touched->emplace_back(topic, partition);
+        }
+    }
+    ctx.appends.notify_all();
+    return ok;
+}
+
+bool for_each_internal_batch(broker_context& ctx,
+                             const std::string& topic,
+                             const internal_batch_fn& fn) {
+    auto info = ctx.controller.image()->find_topic(topic);
+    if (!info) {
+        return true;
+    }
+    std::vector<uint8_t> buffer;
+    std::vector<uint8_t> scratch;
+    for (size_t p = 0; p < info->partitions.size(); ++p) {
+        auto* log = ctx.log(topic, static_cast<int32_t>(p));
+        if (log == nullptr) {
+            continue;
+        }
+        kafka_offset from = log->log_start_offset();
+        while (from < log->log_end_offset()) {
+            auto slice = log->read(from, 1u << 20, true);
+            if (!slice) {
+                LOG_ERROR("broker", "reading {}-{} at {}: {}", topic, p, from.value(),
+                          storage::to_string(slice.error()));
+                return false;
+            }
+            if (slice->size_bytes == 0) {
+                break;
+            }
+            buffer.resize(slice->size_bytes);
+            ssize_t n = ::pread(slice->file->fd, buffer.data(), buffer.size(),
+                                static_cast<off_t>(slice->position));
+            if (n != static_cast<ssize_t>(buffer.size())) {
+                LOG_ERROR("broker", "short read of {}-{} at {}", topic, p, from.value());
+                return false;
+            }
+            size_t pos = 0;
+            while (pos < buffer.size()) {
+                auto header =
+                    protocol::parse_batch_header(protocol::bytes_view(buffer).subspan(pos));
+                if (!header || header->total_size_bytes() > buffer.size() - pos) {
+                    break;
+                }
+                auto batch = protocol::bytes_view(buffer).subspan(pos, header->total_size_bytes());
+                pos += header->total_size_bytes();
+                auto records = protocol::decode_records(batch, scratch);
+                if (!records) {
+                    LOG_WARN("broker", "skipping an undecodable batch in {}-{}", topic, p);
+                    continue;
+                }
+                fn(static_cast<int32_t>(p), *header, *records);
+            }
+            from = slice->next_offset;
+        }
+    }
+    return true;
+}
+
+}  // namespace riacho::broker

@@ -1,0 +1,50 @@
+// broker: the internal compacted topics coordinators keep their state in (__consumer_offsets,
+// __transaction_state): create one on first use, append a coordinator's records (one batch
+// per partition and producer), and read every stored record back at startup.
+//
+// Thread: the broker's event-loop thread.
+#pragma once
+
+#include "protocol/record_batch.h"
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace riacho::broker {
+
+struct broker_context;
+
+struct internal_record {
+    int32_t partition = 0;
+    std::vector<uint8_t> key;
+    std::optional<std::vector<uint8_t>> value;  // nullopt = tombstone
+    // A transactional record's producer (-1: an ordinary record).
+    int64_t producer_id = -1;
+    int16_t producer_epoch = -1;
+};
+
+using touched_partitions = std::vector<std::pair<std::string, int32_t>>;
+
+// Creates `topic` (compacted, `partitions` partitions) when missing. false: it could not be.
+bool ensure_internal_topic(broker_context& ctx, const std::string& topic, int32_t partitions);
+
+// Appends the records (the topic must exist) and wakes fetchers. Adds each partition written
+// to `touched` when given. false when any append failed (each failure is logged).
+bool append_internal_records(broker_context& ctx,
+                             const std::string& topic,
+                             std::vector<internal_record> records,
+                             touched_partitions* touched);
+
+// Calls fn(partition, header, records) for every batch stored in `topic`, in log order.
+// false when a partition cannot be read.
+using internal_batch_fn = std::function<void(
+    int32_t, const protocol::batch_header&, const std::vector<protocol::record_view>&)>;
+bool for_each_internal_batch(broker_context& ctx,
+                             const std::string& topic,
+                             const internal_batch_fn& fn);
+
+}  // namespace riacho::broker

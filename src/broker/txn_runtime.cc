@@ -1,0 +1,208 @@
+#include "broker/txn_runtime.h"
+
+#include "base/log.h"
+#include "broker/broker_context.h"
+#include "broker/handle_group_runtime.h"
+#include "broker/internal_topic.h"
+#include "broker/log_errors.h"
+#include "group/records.h"
+#include "protocol/control_record.h"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+
+namespace riacho::broker {
+
+namespace {
+int64_t config_number(const broker_config& cfg, const char* key, int64_t fallback) {
+    auto it = cfg.values.find(key);
+    if (it == cfg.values.end() || it->second.empty()) {
+        return fallback;
+    }
+    return std::stoll(it->second);
+}
+}  // namespace
+
+protocol::error_code write_txn_marker(broker_context& ctx,
+                                      const txn::topic_partition& tp,
+                                      int64_t producer_id,
+                                      int16_t producer_epoch,
+                                      bool commit,
+                                      int32_t coordinator_epoch) {
+    auto topic = ctx.controller.image()->find_topic(tp.topic);
+    auto* log = ctx.log(tp.topic, tp.partition);
+    if (!topic || log == nullptr || tp.partition < 0 ||
+        static_cast<size_t>(tp.partition) >= topic->partitions.size()) {
+        return protocol::error_code::unknown_topic_or_partition;
+    }
+    int64_t now = broker_context::now_ms();
+    auto batch =
+        protocol::build_txn_marker(producer_id, producer_epoch, {commit, coordinator_epoch}, now);
+    auto epoch = leader_epoch(topic->partitions[static_cast<size_t>(tp.partition)].leader_epoch);
+    auto appended = log->append(batch, epoch, now);
+    if (!appended) {
+        LOG_WARN("txn", "{} marker for producer {} on {}-{}: {}", commit ? "COMMIT" : "ABORT",
+                 producer_id, tp.topic, tp.partition, storage::to_string(appended.error()));
+        return to_error_code(appended.error());
+    }
+    if (tp.topic == group::offsets_topic && ctx.groups != nullptr) {
+        ctx.groups->coordinator().complete_txn(producer_id, commit);
+    }
+    return protocol::error_code::none;
+}
+
+txn_runtime::txn_runtime(broker_context& ctx) : _ctx(ctx), _timer(ctx.io) {}
+
+txn_runtime::~txn_runtime() { stop(); }
+
+void txn_runtime::stop() {
+    _stopped = true;
+    _timer.cancel();
+}
+
+std::optional<std::string> txn_runtime::start() {
+    const auto& c = _ctx.config;
+    txn::coordinator_config cfg;
+    cfg.max_timeout_ms =
+        static_cast<int32_t>(config_number(c, "transaction.max.timeout.ms", cfg.max_timeout_ms));
+    cfg.state_partitions = static_cast<int32_t>(
+        config_number(c, "transaction.state.log.num.partitions", cfg.state_partitions));
+    _check_interval_ms = std::max<int64_t>(
+        1, config_number(c, "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+                         _check_interval_ms));
+    // Existing topics keep their partition counts (id -> partition mapping).
+    auto image = _ctx.controller.image();
+    if (auto topic = image->find_topic(txn::state_topic)) {
+        cfg.state_partitions = static_cast<int32_t>(topic->partitions.size());
+    }
+    cfg.offsets_partitions = _ctx.groups != nullptr
+                                 ? _ctx.groups->coordinator().config().offsets_partitions
+                                 : cfg.offsets_partitions;
+    _coordinator = std::make_unique<txn::coordinator>(
+        cfg, [this] { return _ctx.controller.allocate_producer_id(); });
+    size_t loaded = 0;
+    bool ok = for_each_internal_batch(_ctx, txn::state_topic,
+                                      [&](int32_t, const protocol::batch_header& header,
+                                          const std::vector<protocol::record_view>& records) {
+                                          if (header.is_control()) {
+                                              return;
+                                          }
+                                          for (const auto& r : records) {
+                                              if (r.key) {
+                                                  _coordinator->load_record(*r.key, r.value);
+                                                  ++loaded;
+                                              }
+                                          }
+                                      });
+    if (!ok) {
+        return "cannot read __transaction_state";
+    }
+    auto pending = _coordinator->pending_markers();
+    LOG_INFO("txn", "loaded {} records from {}: {} transactional ids, {} to complete", loaded,
+             txn::state_topic, _coordinator->all().size(), pending.size());
+    for (auto& job : pending) {
+        asio::co_spawn(_ctx.io, finish(std::move(job)), asio::detached);
+    }
+    arm_timer();
+    return std::nullopt;
+}
+
+asio::awaitable<bool> txn_runtime::persist() {
+    auto records = _coordinator->take_records();
+    if (records.empty()) {
+        co_return true;
+    }
+    if (!ensure_internal_topic(_ctx, txn::state_topic, _coordinator->config().state_partitions)) {
+        co_return false;
+    }
+    std::vector<internal_record> out;
+    out.reserve(records.size());
+    for (auto& r : records) {
+        out.push_back({r.partition, std::move(r.key), std::move(r.value)});
+    }
+    touched_partitions touched;
+    bool ok = append_internal_records(_ctx, txn::state_topic, std::move(out), &touched);
+    if (ok && _ctx.config.acks_all_fsync && !touched.empty()) {
+        ok = co_await _ctx.flusher.flush(std::move(touched));
+    }
+    co_return ok;
+}
+
+asio::awaitable<protocol::error_code> txn_runtime::finish(txn::marker_job job) {
+    if (!_finishing.insert(job.transactional_id).second) {
+        co_return protocol::error_code::concurrent_transactions;
+    }
+    auto error = co_await write_markers_and_complete(job);
+    _finishing.erase(job.transactional_id);
+    co_return error;
+}
+
+asio::awaitable<protocol::error_code> txn_runtime::write_markers_and_complete(
+    const txn::marker_job& job) {
+    touched_partitions touched;
+    for (const auto& tp : job.partitions) {
+        auto error = write_txn_marker(_ctx, tp, job.producer_id, job.producer_epoch, job.commit, 0);
+        if (error == protocol::error_code::unknown_topic_or_partition) {
+            continue;  // deleted since it joined the transaction: nothing to mark
+        }
+        if (error != protocol::error_code::none) {
+            co_return error;
+        }
+        touched.emplace_back(tp.topic, tp.partition);
+    }
+    _ctx.appends.notify_all();
+    if (_ctx.groups != nullptr) {
+        (void)_ctx.groups->settle();
+    }
+    // Markers are durable before the transaction is recorded complete: a crash in between
+    // leaves it prepared, and the next start writes them again.
+    if (_ctx.config.acks_all_fsync && !touched.empty() &&
+        !co_await _ctx.flusher.flush(std::move(touched))) {
+        co_return protocol::error_code::kafka_storage_error;
+    }
+    _coordinator->markers_written(job, broker_context::now_ms());
+    if (!co_await persist()) {
+        co_return protocol::error_code::kafka_storage_error;
+    }
+    LOG_DEBUG("txn", "{} transaction of '{}' (producer {} epoch {}) on {} partitions",
+              job.commit ? "committed" : "aborted", job.transactional_id, job.producer_id,
+              job.producer_epoch, job.partitions.size());
+    co_return protocol::error_code::none;
+}
+
+void txn_runtime::arm_timer() {
+    if (_stopped) {
+        return;
+    }
+    _timer.expires_after(std::chrono::milliseconds(_check_interval_ms));
+    _timer.async_wait([this](const asio::error_code& ec) {
+        if (ec || _stopped) {
+            return;
+        }
+        auto jobs = _coordinator->tick(broker_context::now_ms());
+        // Transactions a failed marker write left prepared are retried here too.
+        for (auto& job : _coordinator->pending_markers()) {
+            bool fresh = std::any_of(jobs.begin(), jobs.end(), [&](const txn::marker_job& j) {
+                return j.transactional_id == job.transactional_id;
+            });
+            if (!fresh && _finishing.count(job.transactional_id) == 0) {
+                jobs.push_back(std::move(job));
+            }
+        }
+        for (auto& job : jobs) {
+            LOG_INFO("txn", "aborting or completing the transaction of '{}' (producer {})",
+                     job.transactional_id, job.producer_id);
+            asio::co_spawn(
+                _ctx.io,
+                [this, job = std::move(job)]() mutable -> asio::awaitable<void> {
+                    if (co_await persist()) {
+                        (void)co_await finish(std::move(job));
+                    }
+                },
+                asio::detached);
+        }
+        arm_timer();
+    });
+}
+
+}  // namespace riacho::broker

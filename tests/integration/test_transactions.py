@@ -1,0 +1,276 @@
+"""Transactions (exactly once) with librdkafka's transactional producer
+(confluent-kafka) against one broker.
+
+Checks: a committed transaction over several partitions is seen whole by a
+read_committed consumer; an aborted one is never seen by read_committed but is
+by read_uncommitted, and control records never reach the application; a
+read_committed consumer stops at the last stable offset while a transaction is
+open and continues once it commits; consume-transform-produce with
+send_offsets_to_transaction commits the group's offsets only with the
+transaction; a second producer with the same transactional.id fences the first
+and aborts what it left open; a transaction open past its timeout is aborted by
+the broker and its producer fenced; a committed transaction survives kill -9;
+and the bad inputs (a transactional batch for a partition not in the
+transaction, an unknown transactional id, a timeout above the broker's maximum)
+get Kafka's error codes.
+"""
+import time
+import uuid
+
+import pytest
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+import kwire
+from clients import confluent_wait_topic
+from conftest import Broker, wait_until
+
+SETTINGS = {"transaction.abort.timed.out.transaction.cleanup.interval.ms": "500"}
+
+
+@pytest.fixture(scope="module")
+def txn_broker():
+    b = Broker(SETTINGS, name="txn").start()
+    yield b
+    b.cleanup()
+
+
+@pytest.fixture(scope="module")
+def admin(txn_broker):
+    return AdminClient({"bootstrap.servers": txn_broker.bootstrap})
+
+
+def create(admin, name, partitions=1):
+    admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)],
+                        operation_timeout=15)[name].result(timeout=30)
+    confluent_wait_topic(admin, name, partitions)
+
+
+def producer(broker, txn_id=None, **kw):
+    conf = {"bootstrap.servers": broker.bootstrap,
+            "transactional.id": txn_id or f"txn-{uuid.uuid4().hex[:8]}",
+            "linger.ms": 5}
+    conf.update(kw)
+    p = Producer(conf)
+    p.init_transactions(30)
+    return p
+
+
+def consume_all(broker, topic, partitions, isolation, expect=None, timeout=20.0,
+                group=None, idle_s=1.5):
+    """Values read from every partition of `topic` until `expect` values arrived (or, when
+    expect is None, until nothing new came for idle_s)."""
+    c = Consumer({"bootstrap.servers": broker.bootstrap,
+                  "group.id": group or f"g-{uuid.uuid4().hex[:8]}",
+                  "isolation.level": isolation,
+                  "auto.offset.reset": "earliest",
+                  "enable.auto.commit": False})
+    c.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+    values = []
+    deadline = time.monotonic() + timeout
+    last_new = time.monotonic()
+    try:
+        while time.monotonic() < deadline:
+            m = c.poll(0.2)
+            if m is None:
+                if expect is None and time.monotonic() - last_new > idle_s:
+                    break
+                if expect is not None and len(values) >= expect:
+                    break
+                continue
+            if m.error():
+                if m.error().code() == KafkaError._PARTITION_EOF:
+                    continue
+                raise KafkaException(m.error())
+            values.append(m.value().decode())
+            last_new = time.monotonic()
+    finally:
+        c.close()
+    return values
+
+
+def test_commit_is_seen_whole_and_abort_never_by_read_committed(txn_broker, admin, topic_name):
+    t = topic_name()
+    create(admin, t, partitions=3)
+    p = producer(txn_broker)
+    p.begin_transaction()
+    for i in range(30):
+        p.produce(t, value=f"c{i}".encode(), key=str(i).encode(), partition=i % 3)
+    p.commit_transaction(30)
+    p.begin_transaction()
+    for i in range(30):
+        p.produce(t, value=f"a{i}".encode(), partition=i % 3)
+    p.flush(10)
+    p.abort_transaction(30)
+    p.begin_transaction()
+    for i in range(9):
+        p.produce(t, value=f"d{i}".encode(), partition=i % 3)
+    p.commit_transaction(30)
+
+    committed = consume_all(txn_broker, t, 3, "read_committed", expect=39)
+    assert sorted(committed) == sorted([f"c{i}" for i in range(30)] + [f"d{i}" for i in range(9)])
+    everything = consume_all(txn_broker, t, 3, "read_uncommitted", expect=69)
+    # Control records (3 markers x 3 partitions) never reach the application.
+    assert sorted(everything) == sorted([f"c{i}" for i in range(30)] + [f"a{i}" for i in range(30)]
+                                        + [f"d{i}" for i in range(9)])
+    # The log holds the markers: offsets past the records.
+    lo, hi = Consumer({"bootstrap.servers": txn_broker.bootstrap, "group.id": "x"}) \
+        .get_watermark_offsets(TopicPartition(t, 0), timeout=10)
+    assert (lo, hi) == (0, 10 + 10 + 3 + 3)
+
+
+def test_read_committed_stops_at_the_last_stable_offset(txn_broker, admin, topic_name):
+    t = topic_name()
+    create(admin, t)
+    plain = Producer({"bootstrap.servers": txn_broker.bootstrap})
+    plain.produce(t, value=b"before")
+    plain.flush(10)
+    p = producer(txn_broker)
+    p.begin_transaction()
+    p.produce(t, value=b"open")
+    p.flush(10)
+    plain.produce(t, value=b"after")  # past the open transaction's first offset
+    plain.flush(10)
+    assert consume_all(txn_broker, t, 1, "read_committed", idle_s=2) == ["before"]
+    assert consume_all(txn_broker, t, 1, "read_uncommitted", expect=3) == \
+        ["before", "open", "after"]
+    # The end offset a read_committed consumer sees is the last stable offset.
+    with kwire.Conn(txn_broker.bootstrap) as raw:
+        lso = kwire.list_offset(raw, t, 0, -1, isolation_level=1)
+        hw = kwire.list_offset(raw, t, 0, -1, isolation_level=0)
+    assert (lso, hw) == (1, 3)
+    p.commit_transaction(30)
+    assert consume_all(txn_broker, t, 1, "read_committed", expect=3) == ["before", "open", "after"]
+
+
+def test_consume_transform_produce_commits_offsets_with_the_transaction(txn_broker, admin,
+                                                                          topic_name):
+    src, dst = topic_name("src"), topic_name("dst")
+    create(admin, src)
+    create(admin, dst)
+    plain = Producer({"bootstrap.servers": txn_broker.bootstrap})
+    for i in range(20):
+        plain.produce(src, value=f"v{i}".encode())
+    plain.flush(10)
+    group = f"ctp-{uuid.uuid4().hex[:8]}"
+    c = Consumer({"bootstrap.servers": txn_broker.bootstrap, "group.id": group,
+                  "isolation.level": "read_committed", "auto.offset.reset": "earliest",
+                  "enable.auto.commit": False})
+    c.subscribe([src])
+    p = producer(txn_broker)
+
+    def copy_batch(n, commit):
+        got = 0
+        p.begin_transaction()
+        deadline = time.monotonic() + 30
+        while got < n and time.monotonic() < deadline:
+            m = c.poll(0.5)
+            if m is None or m.error():
+                continue
+            p.produce(dst, value=m.value().upper())
+            got += 1
+        assert got == n
+        p.send_offsets_to_transaction(c.position(c.assignment()), c.consumer_group_metadata(), 30)
+        if commit:
+            p.commit_transaction(30)
+        else:
+            p.abort_transaction(30)
+
+    copy_batch(10, commit=True)
+    committed = c.committed([TopicPartition(src, 0)], timeout=10)
+    assert committed[0].offset == 10
+    copy_batch(10, commit=False)
+    committed = c.committed([TopicPartition(src, 0)], timeout=10)
+    assert committed[0].offset == 10, "aborted offsets must not be committed"
+    c.close()
+    out = consume_all(txn_broker, dst, 1, "read_committed", idle_s=2)
+    assert out == [f"V{i}" for i in range(10)]
+
+
+def test_a_new_producer_with_the_same_id_fences_the_old_and_aborts_its_transaction(
+        txn_broker, admin, topic_name):
+    t = topic_name()
+    create(admin, t)
+    txn_id = f"fence-{uuid.uuid4().hex[:8]}"
+    old = producer(txn_broker, txn_id)
+    old.begin_transaction()
+    old.produce(t, value=b"zombie")
+    old.flush(10)
+    new = producer(txn_broker, txn_id)  # aborts the open transaction, bumps the epoch
+    new.begin_transaction()
+    new.produce(t, value=b"fresh")
+    new.commit_transaction(30)
+    with pytest.raises(KafkaException) as ei:
+        old.produce(t, value=b"zombie2")
+        old.commit_transaction(10)
+    assert ei.value.args[0].code() in (KafkaError._FENCED, KafkaError.PRODUCER_FENCED,
+                                       KafkaError.INVALID_PRODUCER_EPOCH)
+    assert consume_all(txn_broker, t, 1, "read_committed", idle_s=2) == ["fresh"]
+
+
+def test_a_transaction_past_its_timeout_is_aborted_by_the_broker(txn_broker, admin, topic_name):
+    t = topic_name()
+    create(admin, t)
+    p = producer(txn_broker, **{"transaction.timeout.ms": 2000})
+    p.begin_transaction()
+    p.produce(t, value=b"late")
+    p.flush(10)
+    # The broker aborts it (markers in the log) without the producer doing anything.
+    with kwire.Conn(txn_broker.bootstrap) as raw:
+        wait_until(lambda: kwire.list_offset(raw, t, 0, -1, isolation_level=1) == 2, 15,
+                   what="the timed-out transaction aborted (LSO past its marker)")
+    with pytest.raises(KafkaException):
+        p.commit_transaction(10)
+    assert consume_all(txn_broker, t, 1, "read_committed", idle_s=1) == []
+
+
+def test_a_committed_transaction_survives_kill_9(broker_factory, topic_name):
+    b = broker_factory(SETTINGS, name="txn-kill")
+    adm = AdminClient({"bootstrap.servers": b.bootstrap})
+    t = topic_name()
+    create(adm, t, partitions=2)
+    p = producer(b, "survivor")
+    p.begin_transaction()
+    for i in range(10):
+        p.produce(t, value=f"k{i}".encode(), partition=i % 2)
+    p.commit_transaction(30)
+    p.begin_transaction()
+    p.produce(t, value=b"open-at-crash", partition=0)
+    p.flush(10)
+    b.restart(kill=True)
+    # The committed one is there; the open one stays invisible to read_committed and is
+    # aborted once the restarted producer initialises (or its timeout passes).
+    assert sorted(consume_all(b, t, 2, "read_committed", idle_s=2)) == \
+        sorted(f"k{i}" for i in range(10))
+    p2 = producer(b, "survivor")
+    p2.begin_transaction()
+    p2.produce(t, value=b"after", partition=0)
+    p2.commit_transaction(30)
+    assert sorted(consume_all(b, t, 2, "read_committed", expect=11)) == \
+        sorted([f"k{i}" for i in range(10)] + ["after"])
+
+
+def test_bad_transactional_input_gets_kafka_errors(txn_broker, admin, topic_name):
+    t = topic_name()
+    create(admin, t)
+    with kwire.Conn(txn_broker.bootstrap) as raw:
+        # A timeout above transaction.max.timeout.ms.
+        err, _, _ = kwire.init_producer_id(raw, "bad-timeout", 10_000_000)
+        assert err == 50  # INVALID_TRANSACTION_TIMEOUT
+        # EndTxn for an id the coordinator never saw.
+        assert kwire.end_txn(raw, "never-seen", 12345, 0, True) == 49  # INVALID_PRODUCER_ID_MAPPING
+        # A transactional batch for a partition the transaction did not add.
+        err, pid, epoch = kwire.init_producer_id(raw, "no-add", 60000)
+        assert err == 0
+        batch = kwire.record_batch([(None, b"x", [])], producer_id=pid, producer_epoch=epoch,
+                                   base_sequence=0, attributes=0x10)  # transactional
+        # Without the request's transactional id: TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
+        assert kwire.produce_error(raw, t, 0, batch) == 53
+        assert kwire.produce_error(raw, t, 0, batch, transactional_id="no-add") == 48
+        # EndTxn with no transaction open.
+        assert kwire.end_txn(raw, "no-add", pid, epoch, True) == 48
+        # An older epoch is fenced.
+        err, pid2, epoch2 = kwire.init_producer_id(raw, "no-add", 60000)
+        assert (err, pid2, epoch2) == (0, pid, epoch + 1)
+        # PRODUCER_FENCED, which EndTxn v1 clients know as INVALID_PRODUCER_EPOCH.
+        assert kwire.end_txn(raw, "no-add", pid, epoch, False) == 47
