@@ -13,7 +13,9 @@
 #                 (bench/latency.py: end-to-end latency at a fixed 100k records/s),
 #                 footprint (bench/footprint.py: RSS per partition, start after kill -9
 #                 with 10,000 partitions, fewer if the open-files limit cannot hold
-#                 Riacho's 3 per partition); `extra` = groups,latency,footprint (~13 min).
+#                 Riacho's 3 per partition), txn (bench/txn.py: transactions of 10, 100 and
+#                 1,000 records: records/s and commit latency); `extra` =
+#                 groups,latency,footprint (~13 min).
 #                 The Python suites build the same way, then write bench/results/<date>/
 #                 <suite>.md and .json. Python: $BENCH_PYTHON or tests/integration/.deps/venv.
 # Environment:
@@ -54,8 +56,8 @@ done
 timeout_s=$((60 + records / 2000))  # generous: 2,000 records/s is far below either broker
 for s in ${suite//,/ }; do
     case "$s" in
-        throughput|groups|latency|footprint|extra) ;;
-        *) echo "run.sh: unknown suite $s (throughput, groups, latency, footprint, extra)" >&2
+        throughput|groups|latency|footprint|txn|extra) ;;
+        *) echo "run.sh: unknown suite $s (throughput, groups, latency, footprint, txn, extra)" >&2
            exit 2 ;;
     esac
 done
@@ -160,11 +162,11 @@ if [[ "$suite" != throughput ]]; then
     for s in "${suites[@]}"; do
         case "$s" in
             throughput) ;;
-            groups|footprint) log "suite $s"; "$py" "$root/bench/$s.py" "${suite_args[@]}" ||
+            groups|footprint|txn) log "suite $s"; "$py" "$root/bench/$s.py" "${suite_args[@]}" ||
                 log "suite $s FAILED" ;;
             latency) log "suite $s"; "$py" "$root/bench/$s.py" "${suite_args[@]}" --load "$load" ||
                 log "suite $s FAILED" ;;
-            *) log "unknown suite $s (throughput, groups, latency, footprint, extra)"; exit 2 ;;
+            *) log "unknown suite $s (throughput, groups, latency, footprint, txn, extra)"; exit 2 ;;
         esac
     done
     [[ ",$suite," == *,throughput,* ]] || exit 0
