@@ -8,6 +8,10 @@ the default kgo producer (idempotent, acks=all) gets offsets 0..19 and writes
 sequenced batches (raw Fetch); ConsumePartitions from the start (no group)
 reads back exact keys, values, headers and timestamps; start/end offsets and
 ListOffsetsAfterMilli; every codec round-trips and is stored compressed.
+`clientcheck ... transactions` (a run of its own) checks transactions:
+commit/abort with kgo.TransactionalID, exact offsets with one marker per
+partition per transaction, the LSO while one is open, read_committed vs
+read_uncommitted, fencing by a second client, kadm DescribeTransactions.
 """
 import json
 import shutil
@@ -95,3 +99,86 @@ def test_compression(fg, broker, codec):
     assert c["consume"] == {"records": records(codec, 10)}
     batches = kwire.fetch_batches(broker.bootstrap, f"{PREFIX}-{codec}")
     assert {b["compression"] for b in batches} == {CODEC_ID[codec]}
+
+
+# ---------------------------------------------------------------- transactions
+TXN_PREFIX = "franzgotxn"
+
+
+@pytest.fixture(scope="module")
+def fg_txn(broker):
+    """`clientcheck <bootstrap> <prefix> transactions`: the transactional scenario alone."""
+    if not BIN.is_file():
+        pytest.skip("clientcheck not built")
+    res = subprocess.run([str(BIN), broker.bootstrap, TXN_PREFIX, "transactions"],
+                         capture_output=True, text=True, timeout=110)
+    assert res.returncode == 0, f"clientcheck transactions failed:\n{res.stderr[-3000:]}"
+    t = json.loads(res.stdout.strip().splitlines()[-1])["transactions"]
+    assert "error" not in t, f"{t['error']}\n{res.stderr[-3000:]}"
+    return t
+
+
+def per_partition(recs):
+    out = {}
+    for p, o, v in recs:
+        out.setdefault(p, []).append([o, v])
+    return {p: sorted(rs) for p, rs in out.items()}
+
+
+def test_transactions_commit_abort_read_committed(fg_txn):
+    """One kgo.TransactionalID client: BeginTransaction + ProduceSync + EndTransaction
+    commits c1 (9 records, value i to partition i % 3), aborts ab (6), commits c2 (3), then
+    c3 (1 record on partition 0) stays open while the offsets are listed. Each transaction
+    ends with one marker per partition, so the offsets are exact; a read_committed consumer
+    (kgo.FetchIsolationLevel(kgo.ReadCommitted())) sees exactly c1 + c2 + c3 in offset order,
+    read_uncommitted also the aborted ab, and no control record reaches either."""
+    t = fg_txn
+    # partition p: c1 at 0..2, marker 3, ab at 4..5, marker 6, c2 at 7, marker 8, c3 at 9 (p0)
+    assert sorted(t["c1_offsets"]) == [[p, o] for p in range(3) for o in range(3)]
+    assert sorted(t["ab_offsets"]) == [[p, o] for p in range(3) for o in (4, 5)]
+    assert sorted(t["c2_offsets"]) == [[p, 7] for p in range(3)]
+    assert t["c3_offsets"] == [[0, 9]]
+    # While c3 is open the last stable offset of partition 0 stays at its first record.
+    assert t["lso_open"] == [9, 9, 9] and t["end_open"] == [10, 9, 9]
+    assert t["lso_closed"] == t["end_closed"] == [11, 9, 9]
+
+    def expected(with_aborted):
+        exp = {}
+        for p in range(3):
+            rows = [[o, f"c1-{p + 3 * o}"] for o in range(3)]
+            if with_aborted:
+                rows += [[4 + k, f"ab-{p + 3 * k}"] for k in range(2)]
+            rows.append([7, f"c2-{p}"])
+            if p == 0:
+                rows.append([9, "c3-0"])
+            exp[p] = rows
+        return exp
+
+    assert per_partition(t["read_committed"]) == expected(with_aborted=False)
+    assert per_partition(t["read_uncommitted"]) == expected(with_aborted=True)
+    for recs in (t["read_committed"], t["read_uncommitted"]):  # offset order per partition
+        for p in range(3):
+            offs = [o for q, o, _ in recs if q == p]
+            assert offs == sorted(offs)
+
+
+def test_transactions_second_client_fences_the_first(fg_txn):
+    """Client a begins a transaction and writes a1; client b with the same transactional id
+    writes b1 and commits (its InitProducerID aborts a's transaction); a's EndTransaction
+    commit is refused as fenced. read_committed sees only b1; read_uncommitted a1 and b1."""
+    t = fg_txn
+    assert t["old_commit_error"] in ("PRODUCER_FENCED", "INVALID_PRODUCER_EPOCH")
+    assert t["fence_read_committed"] == [[0, 2, "b1"]]
+    assert t["fence_read_uncommitted"] == [[0, 0, "a1"], [0, 2, "b1"]]
+
+
+def test_transactions_described_by_kadm(fg_txn):
+    """kadm DescribeTransactions: both ids CompleteCommit, no partitions left, franz-go's
+    default transaction timeout (40 s), distinct producer ids."""
+    d = fg_txn["describe"]
+    ids = [f"{TXN_PREFIX}-txn", f"{TXN_PREFIX}-txn-fence"]
+    assert sorted(d) == ids
+    for i in ids:
+        assert (d[i]["state"], d[i]["timeout_ms"], d[i]["partitions"]) == \
+            ("CompleteCommit", 40000, 0)
+    assert d[ids[0]]["producer_id"] != d[ids[1]]["producer_id"]

@@ -9,7 +9,9 @@ errors; the default producer (idempotent, acks=all) gets offsets 0..19 and
 really wrote idempotent batches (producer id, sequences, seen by raw Fetch);
 assign + seekToBeginning reads back exact keys, values, headers, CreateTime
 timestamps; offsetsForTimes; and each codec round-trips and is stored
-compressed.
+compressed. `ClientCheck ... transactions` (a run of its own) checks
+exactly-once: consume-transform-produce with sendOffsetsToTransaction,
+read_committed vs read_uncommitted, fencing, and the transaction Admin APIs.
 """
 import json
 import os

@@ -1,7 +1,9 @@
 // Command clientcheck drives a broker with franz-go (kgo + kadm) in its default
 // configuration and prints one JSON object; test_franz_go.py asserts on it.
 //
-// Usage: clientcheck <bootstrap> <topic-prefix>
+// Usage: clientcheck <bootstrap> <topic-prefix> [transactions]
+//
+// With "transactions" only the transactional scenario runs (see transactions).
 //
 // Scenarios: admin (kadm create/list/describe/delete and three error cases),
 // produce (kgo default producer: idempotent, acks=all; keyed records with
@@ -228,6 +230,14 @@ func main() {
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	out := obj{"client": "franz-go"}
+	if len(os.Args) > 3 && os.Args[3] == "transactions" {
+		out["transactions"] = scenario(func() (any, error) { return transactions(ctx, adm, bootstrap, prefix) })
+		if err := json.NewEncoder(os.Stdout).Encode(out); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	out["admin"] = scenario(func() (any, error) { return admin(ctx, adm, prefix+"-admin") })
 	data := prefix + "-data"
 	create := func(t string) error {
@@ -271,4 +281,240 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+}
+
+// readUntilEnd reads partitions 0..parts-1 of topic from the start with the given isolation
+// level until the record whose value is "end" arrived on every partition; returns
+// [partition, offset, value] for each record before it.
+func readUntilEnd(ctx context.Context, bootstrap, topic string, parts int32, level kgo.IsolationLevel) ([][]any, error) {
+	offs := map[int32]kgo.Offset{}
+	for p := int32(0); p < parts; p++ {
+		offs[p] = kgo.NewOffset().AtStart()
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap), kgo.FetchIsolationLevel(level),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offs}))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	recs := [][]any{}
+	ended := map[int32]bool{}
+	for len(ended) < int(parts) {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("timeout after %d records (ended: %v)", len(recs), ended)
+		}
+		var ferr error
+		fs.EachError(func(t string, p int32, err error) { ferr = fmt.Errorf("%s[%d]: %w", t, p, err) })
+		if ferr != nil {
+			return nil, ferr
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if string(r.Value) == "end" {
+				ended[r.Partition] = true
+			} else if !ended[r.Partition] {
+				recs = append(recs, []any{r.Partition, r.Offset, string(r.Value)})
+			}
+		})
+	}
+	return recs, nil
+}
+
+// txnProduce produces the values to partition i % parts each, synchronously, and returns
+// [partition, offset] for each.
+func txnProduce(ctx context.Context, cl *kgo.Client, topic string, parts int, values []string) ([][]int64, error) {
+	var recs []*kgo.Record
+	for i, v := range values {
+		recs = append(recs, &kgo.Record{Topic: topic, Partition: int32(i % parts), Value: []byte(v)})
+	}
+	res := cl.ProduceSync(ctx, recs...)
+	if err := res.FirstErr(); err != nil {
+		return nil, err
+	}
+	var out [][]int64
+	for _, pr := range res {
+		out = append(out, []int64{int64(pr.Record.Partition), pr.Record.Offset})
+	}
+	return out, nil
+}
+
+func vals(tag string, count int) []string {
+	var out []string
+	for i := 0; i < count; i++ {
+		out = append(out, fmt.Sprintf("%s-%d", tag, i))
+	}
+	return out
+}
+
+// transactions: one transactional client (kgo.TransactionalID) commits c1 (9 records over
+// 3 partitions), aborts ab (6), commits c2 (3), then leaves c3 open on partition 0 while
+// the last stable offset (kadm ListCommittedOffsets) and the end offset are read, and
+// commits it. A plain producer then writes "end" to each partition, and read_committed
+// and read_uncommitted consumers read up to it. Then fencing: a second client with the
+// same transactional id commits while the first has a transaction open; the first's
+// EndTransaction fails. kadm DescribeTransactions reports both ids.
+func transactions(ctx context.Context, adm *kadm.Client, bootstrap, prefix string) (any, error) {
+	topic, fenceTopic := prefix+"-txn", prefix+"-txn-fence"
+	txnID, fenceID := prefix+"-txn", prefix+"-txn-fence"
+	resp, err := adm.CreateTopics(ctx, 3, 1, nil, topic)
+	if err == nil {
+		err = resp[topic].Err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", topic, err)
+	}
+	resp, err = adm.CreateTopics(ctx, 1, 1, nil, fenceTopic)
+	if err == nil {
+		err = resp[fenceTopic].Err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", fenceTopic, err)
+	}
+	r := obj{}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap), kgo.TransactionalID(txnID),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	for _, step := range []struct {
+		tag    string
+		count  int
+		commit kgo.TransactionEndTry
+	}{{"c1", 9, kgo.TryCommit}, {"ab", 6, kgo.TryAbort}, {"c2", 3, kgo.TryCommit}} {
+		if err := cl.BeginTransaction(); err != nil {
+			return nil, fmt.Errorf("%s begin: %w", step.tag, err)
+		}
+		offs, err := txnProduce(ctx, cl, topic, 3, vals(step.tag, step.count))
+		if err != nil {
+			return nil, fmt.Errorf("%s produce: %w", step.tag, err)
+		}
+		r[step.tag+"_offsets"] = offs
+		if err := cl.EndTransaction(ctx, step.commit); err != nil {
+			return nil, fmt.Errorf("%s end: %w", step.tag, err)
+		}
+	}
+	// c3: open while the offsets are listed.
+	if err := cl.BeginTransaction(); err != nil {
+		return nil, err
+	}
+	offs, err := txnProduce(ctx, cl, topic, 1, []string{"c3-0"})
+	if err != nil {
+		return nil, fmt.Errorf("c3 produce: %w", err)
+	}
+	r["c3_offsets"] = offs
+	listed := func(f func(context.Context, ...string) (kadm.ListedOffsets, error)) ([]int64, error) {
+		lo, err := f(ctx, topic)
+		if err != nil {
+			return nil, err
+		}
+		var out []int64
+		for p := int32(0); p < 3; p++ {
+			o, _ := lo.Lookup(topic, p)
+			if o.Err != nil {
+				return nil, o.Err
+			}
+			out = append(out, o.Offset)
+		}
+		return out, nil
+	}
+	if r["lso_open"], err = listed(adm.ListCommittedOffsets); err != nil {
+		return nil, err
+	}
+	if r["end_open"], err = listed(adm.ListEndOffsets); err != nil {
+		return nil, err
+	}
+	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		return nil, fmt.Errorf("c3 end: %w", err)
+	}
+	// The markers may be written after EndTxn returns (Kafka does so): wait for the LSO to
+	// reach the end offsets.
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		lso, err := listed(adm.ListCommittedOffsets)
+		if err != nil {
+			return nil, err
+		}
+		end, err := listed(adm.ListEndOffsets)
+		if err != nil {
+			return nil, err
+		}
+		r["lso_closed"], r["end_closed"] = lso, end
+		if fmt.Sprint(lso) == fmt.Sprint(end) || time.Now().After(deadline) {
+			break
+		}
+	}
+	plain, err := kgo.NewClient(kgo.SeedBrokers(bootstrap), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		return nil, err
+	}
+	defer plain.Close()
+	if _, err := txnProduce(ctx, plain, topic, 3, []string{"end", "end", "end"}); err != nil {
+		return nil, err
+	}
+	if r["read_committed"], err = readUntilEnd(ctx, bootstrap, topic, 3, kgo.ReadCommitted()); err != nil {
+		return nil, fmt.Errorf("read_committed: %w", err)
+	}
+	if r["read_uncommitted"], err = readUntilEnd(ctx, bootstrap, topic, 3, kgo.ReadUncommitted()); err != nil {
+		return nil, fmt.Errorf("read_uncommitted: %w", err)
+	}
+
+	// Fencing.
+	a, err := kgo.NewClient(kgo.SeedBrokers(bootstrap), kgo.TransactionalID(fenceID),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		return nil, err
+	}
+	defer a.Close()
+	if err := a.BeginTransaction(); err != nil {
+		return nil, err
+	}
+	if _, err := txnProduce(ctx, a, fenceTopic, 1, []string{"a1"}); err != nil {
+		return nil, fmt.Errorf("a1: %w", err)
+	}
+	b, err := kgo.NewClient(kgo.SeedBrokers(bootstrap), kgo.TransactionalID(fenceID),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	if err := b.BeginTransaction(); err != nil {
+		return nil, err
+	}
+	if _, err := txnProduce(ctx, b, fenceTopic, 1, []string{"b1"}); err != nil {
+		return nil, fmt.Errorf("b1: %w", err)
+	}
+	if err := b.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		return nil, fmt.Errorf("b commit: %w", err)
+	}
+	r["old_commit_error"] = errName(a.EndTransaction(ctx, kgo.TryCommit))
+	if _, err := txnProduce(ctx, plain, fenceTopic, 1, []string{"end"}); err != nil {
+		return nil, err
+	}
+	if r["fence_read_committed"], err = readUntilEnd(ctx, bootstrap, fenceTopic, 1, kgo.ReadCommitted()); err != nil {
+		return nil, err
+	}
+	if r["fence_read_uncommitted"], err = readUntilEnd(ctx, bootstrap, fenceTopic, 1, kgo.ReadUncommitted()); err != nil {
+		return nil, err
+	}
+
+	described, err := adm.DescribeTransactions(ctx, txnID, fenceID)
+	if err != nil {
+		return nil, fmt.Errorf("describe transactions: %w", err)
+	}
+	desc := obj{}
+	for _, id := range []string{txnID, fenceID} {
+		d, err := described.On(id, nil)
+		if err == nil {
+			err = d.Err
+		}
+		if err != nil {
+			return nil, fmt.Errorf("describe %s: %w", id, err)
+		}
+		desc[id] = obj{"state": d.State, "producer_id": d.ProducerID,
+			"timeout_ms": d.TimeoutMillis, "partitions": len(d.Topics)}
+	}
+	r["describe"] = desc
+	return r, nil
 }
