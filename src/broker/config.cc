@@ -83,6 +83,7 @@ const std::vector<config_key>& broker_config_keys() {
         {"offsets.topic.num.partitions", t::int_type, "50", 1, int_max, "Partitions of __consumer_offsets.", true},
         {"transaction.state.log.replication.factor", t::int_type, "3", 1, 32767, "Replication of __transaction_state.", true},
         {"transaction.state.log.min.isr", t::int_type, "2", 1, int_max, "Min ISR of __transaction_state.", true},
+        {"riacho.transaction.version", t::int_type, "2", 1, 2, "The transaction.version feature level clients see: 2 = KIP-890 part 2 (epoch bump per transaction), 1 = AddPartitionsToTxn.", false},
         {"transaction.state.log.num.partitions", t::int_type, "50", 1, int_max, "Partitions of __transaction_state.", true},
         {"transaction.max.timeout.ms", t::int_type, "900000", 1, int_max, "Largest transaction.timeout.ms a producer may ask for.", true},
         {"transaction.abort.timed.out.transaction.cleanup.interval.ms", t::int_type, "10000", 1, int_max, "How often transactions open past their timeout are aborted.", true},

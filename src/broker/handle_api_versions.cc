@@ -28,7 +28,7 @@ bool is_valid_software_field(const std::string& s) {
 
 }  // namespace
 
-asio::awaitable<net::reply> handle_api_versions(broker_context& /*ctx*/, net::request& req) {
+asio::awaitable<net::reply> handle_api_versions(broker_context& ctx, net::request& req) {
     using protocol::msg::api_versions_request;
     using protocol::msg::api_versions_response;
     int16_t version = req.header.api_version;
@@ -66,6 +66,16 @@ asio::awaitable<net::reply> handle_api_versions(broker_context& /*ctx*/, net::re
         entry.max_version = api.max_version;
         response.api_keys.push_back(entry);
     }
+    // Feature levels (v3+, tagged). transaction.version 2 is what makes Kafka 4 clients use
+    // KIP-890 part 2 (Produce v12 adds partitions, EndTxn v5 bumps the epoch); version 1
+    // keeps them on AddPartitionsToTxn.
+    auto tv = ctx.config.values.find("riacho.transaction.version");
+    int16_t transaction_version =
+        tv != ctx.config.values.end() && tv->second == "1" ? int16_t{1} : int16_t{2};
+    response.supported_features.push_back({"transaction.version", 0, 2});
+    response.finalized_features_epoch = 1;
+    response.finalized_features.push_back(
+        {"transaction.version", transaction_version, transaction_version});
     co_return encode_response(req, response);
 }
 

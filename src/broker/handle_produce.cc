@@ -19,6 +19,7 @@ using partition_response = produce_response::topic_produce_response::partition_p
 
 constexpr int16_t produce_min_supported_version = 3;  // v0-2 carry magic 0/1, gone in Kafka 4
 constexpr int16_t produce_first_zstd_version = 7;
+constexpr int16_t produce_txn_version2 = 12;  // KIP-890 part 2: the produce adds the partition
 
 error_code batch_error(protocol::batch_errc e) {
     switch (e) {
@@ -245,6 +246,44 @@ append_outcome append_partition(broker_context& ctx,
     return out;
 }
 
+// Transaction version 2 (Produce v12): a transactional batch to a partition not yet in the
+// producer's transaction adds it, as the partition leader's AddPartitionsToTxn to the
+// coordinator does in Kafka (here the coordinator is in-process). Refusals (fenced epoch, a
+// transaction being completed) surface from the append's own check. false: the coordinator's
+// record could not be stored, so nothing may be appended (its markers would miss it).
+asio::awaitable<bool> add_partitions_implicitly(broker_context& ctx,
+                                                const std::string& transactional_id,
+                                                const produce_request& request) {
+    bool added = false;
+    int64_t now = broker_context::now_ms();
+    for (const auto& topic : request.topic_data) {
+        for (const auto& partition : topic.partition_data) {
+            if (partition.records.is_null) {
+                continue;
+            }
+            auto header = protocol::parse_batch_header(partition.records.memory);
+            if (!header || !header->is_transactional() || header->is_control()) {
+                continue;
+            }
+            auto r = ctx.txns->coordinator().add_partitions(
+                transactional_id, header->producer_id, header->producer_epoch,
+                {{topic.name, partition.index}},
+                [&](const txn::topic_partition& tp) {
+                    auto t = ctx.controller.image()->find_topic(tp.topic);
+                    return t && tp.partition >= 0 &&
+                           static_cast<size_t>(tp.partition) < t->partitions.size();
+                },
+                false, now);
+            added = added || r.error == error_code::none;
+        }
+    }
+    if (added && !co_await ctx.txns->persist()) {
+        LOG_WARN("txn", "persisting partitions added to '{}' failed", transactional_id);
+        co_return false;
+    }
+    co_return true;
+}
+
 }  // namespace
 
 asio::awaitable<net::reply> handle_produce(broker_context& ctx, net::request& req) {
@@ -258,6 +297,11 @@ asio::awaitable<net::reply> handle_produce(broker_context& ctx, net::request& re
     if (!decode_request(req, request)) {
         co_return net::reply::close();
     }
+    bool txn_state_stored = true;
+    if (version >= produce_txn_version2 && request.transactional_id) {
+        txn_state_stored =
+            co_await add_partitions_implicitly(ctx, *request.transactional_id, request);
+    }
     produce_response response;
     bool any_error = false;
     bool any_appended = false;
@@ -267,10 +311,11 @@ asio::awaitable<net::reply> handle_produce(broker_context& ctx, net::request& re
         produce_response::topic_produce_response topic_resp;
         topic_resp.name = topic.name;
         for (auto& partition : topic.partition_data) {
-            if (!valid_acks) {
+            if (!valid_acks || !txn_state_stored) {
                 partition_response p;
                 p.index = partition.index;
-                p.error_code = protocol::code(error_code::invalid_required_acks);
+                p.error_code = protocol::code(valid_acks ? error_code::kafka_storage_error
+                                                         : error_code::invalid_required_acks);
                 p.base_offset = -1;
                 topic_resp.partition_responses.push_back(std::move(p));
                 any_error = true;

@@ -16,6 +16,11 @@ namespace riacho::broker {
 namespace {
 using protocol::error_code;
 
+// Transaction version 2 (KIP-890 part 2): EndTxn v5 bumps the epoch; TxnOffsetCommit v5 adds
+// the group's offsets partition itself.
+constexpr int16_t end_txn_version2 = 5;
+constexpr int16_t txn_offset_commit_version2 = 5;
+
 // PRODUCER_FENCED (KIP-588) is new in these versions; older clients know it as
 // INVALID_PRODUCER_EPOCH.
 error_code for_version(error_code e, int16_t version, int16_t first_fenced_version) {
@@ -192,9 +197,11 @@ asio::awaitable<net::reply> handle_end_txn(broker_context& ctx, net::request& re
     if (!decode_request(req, request)) {
         co_return net::reply::close();
     }
-    auto r = ctx.txns->coordinator().end_txn(request.transactional_id, request.producer_id,
-                                             request.producer_epoch, request.committed,
-                                             broker_context::now_ms());
+    int16_t version = req.header.api_version;
+    auto& coordinator = ctx.txns->coordinator();
+    auto r = coordinator.end_txn(request.transactional_id, request.producer_id,
+                                 request.producer_epoch, request.committed,
+                                 version >= end_txn_version2, broker_context::now_ms());
     error_code e = r.error;
     if (!co_await ctx.txns->persist()) {
         e = error_code::coordinator_not_available;
@@ -207,13 +214,19 @@ asio::awaitable<net::reply> handle_end_txn(broker_context& ctx, net::request& re
                      request.transactional_id, protocol::error_name(written));
         }
     }
-    e = for_version(e, req.header.api_version, 2);
+    e = for_version(e, version, 2);
     if (e != error_code::none) {
         log_refusal(req, request.committed ? "EndTxn(commit)" : "EndTxn(abort)",
                     request.transactional_id, e);
     }
     protocol::msg::end_txn_response response;
     response.error_code = protocol::code(e);
+    if (const txn::txn_metadata* m = coordinator.find(request.transactional_id);
+        m != nullptr && e == error_code::none) {
+        // v5: the (bumped) producer id and epoch the next transaction uses.
+        response.producer_id = m->producer_id;
+        response.producer_epoch = m->producer_epoch;
+    }
     co_return encode_response(req, response);
 }
 
@@ -235,8 +248,21 @@ asio::awaitable<net::reply> handle_txn_offset_commit(broker_context& ctx, net::r
     c.commit.version = version;
     std::vector<std::vector<error_code>> errors(request.topics.size());
     std::vector<std::pair<size_t, size_t>> forwarded;
-    error_code all = ctx.txns->coordinator().check_offset_commit(
-        request.transactional_id, request.producer_id, request.producer_epoch, request.group_id);
+    error_code all = error_code::none;
+    if (version >= txn_offset_commit_version2 && ctx.groups->ensure_offsets_topic()) {
+        // Transaction version 2 has no AddOffsetsToTxn: the commit adds the partition.
+        all = ctx.txns->coordinator().add_offsets(request.transactional_id, request.producer_id,
+                                                  request.producer_epoch, request.group_id,
+                                                  broker_context::now_ms());
+        if (all == error_code::none && !co_await ctx.txns->persist()) {
+            all = error_code::coordinator_not_available;
+        }
+    }
+    if (all == error_code::none) {
+        all = ctx.txns->coordinator().check_offset_commit(request.transactional_id,
+                                                          request.producer_id,
+                                                          request.producer_epoch, request.group_id);
+    }
     if (all == error_code::none && !ctx.groups->ensure_offsets_topic()) {
         all = error_code::coordinator_not_available;
     }

@@ -48,9 +48,13 @@ std::vector<uint8_t> encode_value(const txn_metadata& m) {
     }
     v.transaction_last_update_timestamp_ms = m.last_update_ms;
     v.transaction_start_timestamp_ms = m.start_ms;
+    v.next_producer_id = m.next_producer_id;
+    v.client_transaction_version = m.version2 ? 2 : 0;
+    // Kafka writes v0 unless transaction version >= 1 is in use; v1 adds tagged fields.
+    int16_t version = m.version2 || m.next_producer_id >= 0 ? 1 : 0;
     protocol::writer w;
-    w.write_int16(0);  // Kafka writes v0 unless transaction version >= 1 is enabled
-    v.encode(w, 0);
+    w.write_int16(version);
+    v.encode(w, version);
     return std::move(w.buffer());
 }
 
@@ -296,18 +300,21 @@ end_result coordinator::end_txn(const std::string& transactional_id,
                                 int64_t producer_id,
                                 int16_t producer_epoch,
                                 bool commit,
+                                bool version2,
                                 int64_t now_ms) {
     end_result out;
     auto it = _txns.find(transactional_id);
     txn_metadata* m = it == _txns.end() ? nullptr : &it->second;
-    if (m != nullptr && m->producer_id == producer_id && m->last_producer_epoch >= 0 &&
-        producer_epoch == m->last_producer_epoch && m->state != txn_state::ongoing) {
-        // The transaction timed out and was aborted under a bumped epoch: an abort is what
-        // already happened; a commit is refused so the producer learns it was fenced.
-        out.error = commit ? error_code::producer_fenced : error_code::none;
-        if (!commit && is_prepare(m->state)) {
-            out.error = error_code::concurrent_transactions;
-        }
+    if (m != nullptr && m->last_producer_epoch >= 0 && producer_epoch == m->last_producer_epoch &&
+        m->state != txn_state::ongoing && m->producer_id == producer_id) {
+        // The epoch moved on since this producer's request: either its own EndTxn of version 2
+        // bumped it (a retry: answer with the outcome), or a timeout aborted the transaction
+        // under a bumped epoch (an abort is what happened; a commit is refused as fenced).
+        bool same_outcome = (commit && m->state == txn_state::complete_commit) ||
+                            (!commit && m->state == txn_state::complete_abort);
+        out.error = same_outcome           ? error_code::none
+                    : is_prepare(m->state) ? error_code::concurrent_transactions
+                                           : error_code::producer_fenced;
         return out;
     }
     out.error = validate(m, producer_id, producer_epoch);
@@ -316,6 +323,22 @@ end_result coordinator::end_txn(const std::string& transactional_id,
     }
     switch (m->state) {
         case txn_state::ongoing:
+            if (version2) {
+                // Every transaction ends under a new epoch: markers fence the old one.
+                m->version2 = true;
+                m->last_producer_epoch = m->producer_epoch;
+                ++m->producer_epoch;
+                if (m->producer_epoch >= INT16_MAX - 1) {
+                    int64_t next = _allocate_producer_id();
+                    if (next < 0) {
+                        --m->producer_epoch;
+                        m->last_producer_epoch = -1;
+                        out.error = error_code::coordinator_not_available;
+                        return out;
+                    }
+                    m->next_producer_id = next;
+                }
+            }
             out.markers = prepare(*m, commit, now_ms);
             return out;
         case txn_state::complete_commit:
@@ -354,8 +377,15 @@ void coordinator::markers_written(const marker_job& job, int64_t now_ms) {
     }
     m.state = job.commit ? txn_state::complete_commit : txn_state::complete_abort;
     m.partitions.clear();
-    m.start_ms = -1;
-    m.last_update_ms = now_ms;
+    m.last_update_ms = now_ms;  // the start time stays: DescribeTransactions shows it, as Kafka
+    if (m.next_producer_id >= 0) {
+        // Version 2 ran out of epochs: the next transaction uses a new producer id.
+        _by_producer_id.erase(m.producer_id);
+        m.producer_id = m.next_producer_id;
+        m.producer_epoch = 0;
+        m.next_producer_id = -1;
+        _by_producer_id[m.producer_id] = m.transactional_id;
+    }
     persist(m);
 }
 
@@ -465,6 +495,8 @@ void coordinator::load_record(protocol::bytes_view key, std::optional<protocol::
     }
     m.last_update_ms = v.transaction_last_update_timestamp_ms;
     m.start_ms = v.transaction_start_timestamp_ms;
+    m.version2 = v.client_transaction_version >= 2;
+    m.next_producer_id = v.next_producer_id;
     if (auto old = _txns.find(m.transactional_id); old != _txns.end()) {
         _by_producer_id.erase(old->second.producer_id);
     }

@@ -12,8 +12,13 @@
 // appended only after every marker is durable. A transaction loaded in Prepare* gets its
 // markers written again (a marker for a transaction already closed changes nothing).
 //
-// Thread: the broker's event-loop thread; nothing locks. Transaction version 1 only (clients
-// add partitions with AddPartitionsToTxn; the broker does not advertise transaction.version 2).
+// Transaction versions (KIP-890): with version 1 clients add partitions (AddPartitionsToTxn,
+// AddOffsetsToTxn) and keep their epoch; with version 2 (Produce v12, TxnOffsetCommit v5,
+// EndTxn v5) a produce or offset commit adds its partition itself and every EndTxn bumps the
+// epoch (the markers carry the new one, so a late write of the old epoch is fenced); when the
+// epoch runs out the next transaction gets a new producer id.
+//
+// Thread: the broker's event-loop thread; nothing locks.
 #pragma once
 
 #include "protocol/error_code.h"
@@ -68,8 +73,10 @@ struct txn_metadata {
     int32_t timeout_ms = 0;
     txn_state state = txn_state::empty;
     std::set<topic_partition> partitions;
-    int64_t start_ms = -1;  // when the transaction began (Ongoing), -1 otherwise
+    int64_t start_ms = -1;  // when the last transaction began (kept once it completes)
     int64_t last_update_ms = 0;
+    bool version2 = false;          // the client uses transaction version 2
+    int64_t next_producer_id = -1;  // version 2, epoch exhausted: the id after this one
 };
 
 // One record for __transaction_state-<partition>: key and value (null = tombstone) already
@@ -137,10 +144,13 @@ public:
                            int16_t producer_epoch,
                            const std::string& group_id,
                            int64_t now_ms);
+    // `version2`: EndTxn v5+, which bumps the epoch (the answer names the new one: read it
+    // with find() once the markers are written).
     end_result end_txn(const std::string& transactional_id,
                        int64_t producer_id,
                        int16_t producer_epoch,
                        bool commit,
+                       bool version2,
                        int64_t now_ms);
     // Every marker of the job is durable: the transaction completes.
     void markers_written(const marker_job& job, int64_t now_ms);

@@ -41,7 +41,7 @@ TEST(txn_coordinator, init_add_commit_then_the_next_transaction) {
     EXPECT_EQ(c.find("app")->state, txn_state::ongoing);
     EXPECT_EQ(c.check_produce(init.producer_id, 0, {"t", 1}), error_code::none);
     EXPECT_EQ(c.check_produce(init.producer_id, 0, {"t", 2}), error_code::invalid_txn_state);
-    auto end = c.end_txn("app", init.producer_id, 0, true, 10);
+    auto end = c.end_txn("app", init.producer_id, 0, true, false, 10);
     ASSERT_EQ(end.error, error_code::none);
     ASSERT_TRUE(end.markers);
     EXPECT_TRUE(end.markers->commit);
@@ -54,8 +54,8 @@ TEST(txn_coordinator, init_add_commit_then_the_next_transaction) {
     EXPECT_EQ(c.find("app")->state, txn_state::complete_commit);
     EXPECT_TRUE(c.find("app")->partitions.empty());
     // A retried EndTxn(commit) succeeds; an abort now is refused.
-    EXPECT_EQ(c.end_txn("app", init.producer_id, 0, true, 13).error, error_code::none);
-    EXPECT_EQ(c.end_txn("app", init.producer_id, 0, false, 13).error,
+    EXPECT_EQ(c.end_txn("app", init.producer_id, 0, true, false, 13).error, error_code::none);
+    EXPECT_EQ(c.end_txn("app", init.producer_id, 0, false, false, 13).error,
               error_code::invalid_txn_state);
     EXPECT_EQ(c.add_partitions("app", init.producer_id, 0, {{"t", 3}}, always, false, 14).error,
               error_code::none);
@@ -69,12 +69,14 @@ TEST(txn_coordinator, errors_for_unknown_ids_bad_timeouts_and_unknown_partitions
               error_code::invalid_transaction_timeout);
     EXPECT_EQ(c.init_producer_id("app", 60001, -1, -1, 0).error,
               error_code::invalid_transaction_timeout);
-    EXPECT_EQ(c.end_txn("nobody", 1, 0, true, 0).error, error_code::invalid_producer_id_mapping);
-    auto init = c.init_producer_id("app", 1000, -1, -1, 0);
-    EXPECT_EQ(c.end_txn("app", init.producer_id + 1, 0, true, 0).error,
+    EXPECT_EQ(c.end_txn("nobody", 1, 0, true, false, 0).error,
               error_code::invalid_producer_id_mapping);
-    EXPECT_EQ(c.end_txn("app", init.producer_id, 0, true, 0).error, error_code::invalid_txn_state);
-    EXPECT_EQ(c.end_txn("app", init.producer_id, 1, true, 0).error,
+    auto init = c.init_producer_id("app", 1000, -1, -1, 0);
+    EXPECT_EQ(c.end_txn("app", init.producer_id + 1, 0, true, false, 0).error,
+              error_code::invalid_producer_id_mapping);
+    EXPECT_EQ(c.end_txn("app", init.producer_id, 0, true, false, 0).error,
+              error_code::invalid_txn_state);
+    EXPECT_EQ(c.end_txn("app", init.producer_id, 1, true, false, 0).error,
               error_code::invalid_producer_epoch);
     auto add = c.add_partitions(
         "app", init.producer_id, 0, {{"t", 0}, {"gone", 0}},
@@ -100,7 +102,8 @@ TEST(txn_coordinator, a_new_incarnation_fences_and_aborts_the_open_transaction) 
     ASSERT_EQ(again.error, error_code::none);
     EXPECT_EQ(again.producer_id, first.producer_id);
     EXPECT_EQ(again.producer_epoch, 2);
-    EXPECT_EQ(c.end_txn("app", first.producer_id, 0, true, 4).error, error_code::producer_fenced);
+    EXPECT_EQ(c.end_txn("app", first.producer_id, 0, true, false, 4).error,
+              error_code::producer_fenced);
     EXPECT_EQ(c.check_produce(first.producer_id, 0, {"t", 0}), error_code::invalid_producer_epoch);
 }
 
@@ -118,8 +121,9 @@ TEST(txn_coordinator, timeouts_abort_under_a_new_epoch_and_the_producer_can_rein
     c.markers_written(jobs[0], 1102);
     EXPECT_EQ(c.find("app")->state, txn_state::complete_abort);
     // The timed-out producer's commit is refused; its abort is what already happened.
-    EXPECT_EQ(c.end_txn("app", init.producer_id, 0, true, 1200).error, error_code::producer_fenced);
-    EXPECT_EQ(c.end_txn("app", init.producer_id, 0, false, 1200).error, error_code::none);
+    EXPECT_EQ(c.end_txn("app", init.producer_id, 0, true, false, 1200).error,
+              error_code::producer_fenced);
+    EXPECT_EQ(c.end_txn("app", init.producer_id, 0, false, false, 1200).error, error_code::none);
     // KIP-360: it may re-initialise naming its old epoch.
     auto re = c.init_producer_id("app", 1000, init.producer_id, 0, 1300);
     ASSERT_EQ(re.error, error_code::none);
@@ -133,7 +137,7 @@ TEST(txn_coordinator, records_replay_to_the_same_state_and_prepared_transactions
     ASSERT_EQ(
         c.add_partitions("app", init.producer_id, 0, {{"t", 0}, {"u", 2}}, always, false, 5).error,
         error_code::none);
-    auto end = c.end_txn("app", init.producer_id, 0, true, 10);
+    auto end = c.end_txn("app", init.producer_id, 0, true, false, 10);
     ASSERT_TRUE(end.markers);
     auto records = c.take_records();
     auto restarted = e.make();
@@ -153,6 +157,58 @@ TEST(txn_coordinator, records_replay_to_the_same_state_and_prepared_transactions
     EXPECT_EQ(restarted.find("app")->state, txn_state::complete_commit);
 }
 
+TEST(txn_coordinator, version2_bumps_the_epoch_on_every_end_and_answers_retries) {
+    env e;
+    auto c = e.make();
+    auto init = c.init_producer_id("app", 30000, -1, -1, 0);
+    int64_t pid = init.producer_id;
+    ASSERT_EQ(c.add_partitions("app", pid, 0, {{"t", 0}}, always, false, 1).error,
+              error_code::none);
+    auto end = c.end_txn("app", pid, 0, true, true, 2);
+    ASSERT_TRUE(end.markers);
+    EXPECT_EQ(end.markers->producer_epoch, 1);  // markers fence epoch 0
+    c.markers_written(*end.markers, 3);
+    EXPECT_EQ(c.find("app")->producer_epoch, 1);
+    EXPECT_TRUE(c.find("app")->version2);
+    // A retry of that EndTxn (old epoch) gets the outcome; the opposite outcome is fenced.
+    EXPECT_EQ(c.end_txn("app", pid, 0, true, true, 4).error, error_code::none);
+    EXPECT_EQ(c.end_txn("app", pid, 0, false, true, 4).error, error_code::producer_fenced);
+    EXPECT_EQ(c.check_produce(pid, 0, {"t", 0}), error_code::invalid_producer_epoch);
+    // The state record says version 2 and replays so.
+    auto records = c.take_records();
+    auto restarted = e.make();
+    for (const auto& r : records) {
+        restarted.load_record(r.key, r.value);
+    }
+    EXPECT_TRUE(restarted.find("app")->version2);
+    EXPECT_EQ(restarted.find("app")->producer_epoch, 1);
+}
+
+TEST(txn_coordinator, version2_moves_to_a_new_producer_id_when_epochs_run_out) {
+    env e;
+    auto c = e.make();
+    auto init = c.init_producer_id("app", 30000, -1, -1, 0);
+    int64_t pid = init.producer_id;
+    int16_t epoch = 0;
+    for (int i = 0; i < INT16_MAX; ++i) {
+        ASSERT_EQ(c.add_partitions("app", pid, epoch, {{"t", 0}}, always, false, i).error,
+                  error_code::none)
+            << "transaction " << i;
+        auto end = c.end_txn("app", pid, epoch, i % 2 == 0, true, i);
+        ASSERT_TRUE(end.markers);
+        EXPECT_EQ(end.markers->producer_id, pid);  // the old transaction's markers
+        c.markers_written(*end.markers, i);
+        const txn_metadata* m = c.find("app");
+        if (m->producer_id != pid) {
+            EXPECT_EQ(m->producer_epoch, 0);
+            EXPECT_GE(end.markers->producer_epoch, INT16_MAX - 1);
+            return;
+        }
+        epoch = m->producer_epoch;
+    }
+    FAIL() << "the producer id never changed";
+}
+
 // ---------------------------------------------------------------- seeded simulation
 
 struct client {
@@ -163,7 +219,9 @@ struct client {
 
 class simulation {
 public:
-    explicit simulation(uint64_t seed) : _rng(seed), _seed(seed), _c(_env.make()) {}
+    // Odd seeds run clients of transaction version 2 (every EndTxn bumps the epoch).
+    explicit simulation(uint64_t seed)
+        : _rng(seed), _seed(seed), _version2(seed % 2 == 1), _c(_env.make()) {}
 
     void run(int steps) {
         for (int step = 0; step < steps && !::testing::Test::HasFailure(); ++step) {
@@ -237,12 +295,17 @@ private:
         if (!cl.initialised) {
             return;
         }
-        auto r = _c.end_txn(id, cl.producer_id, cl.producer_epoch, commit, _now);
+        auto r = _c.end_txn(id, cl.producer_id, cl.producer_epoch, commit, _version2, _now);
         if (r.markers) {
             EXPECT_EQ(r.error, error_code::none);
             EXPECT_EQ(r.markers->commit, commit);
             record_outcome(*r.markers);
             _jobs.push_back(*r.markers);
+            if (_version2) {
+                // The answer (once the markers are written) names the bumped epoch.
+                EXPECT_GT(r.markers->producer_epoch, cl.producer_epoch);
+                cl.producer_epoch = r.markers->producer_epoch;
+            }
         }
     }
 
@@ -333,6 +396,7 @@ private:
 
     std::mt19937_64 _rng;
     uint64_t _seed;
+    bool _version2;
     env _env;
     coordinator _c;
     int64_t _now = 0;
