@@ -10,7 +10,9 @@
 #   4. franz-go program: tests/integration/.deps/go/clientcheck (Go module proxy).
 #   5. Java ClientCheck, one shaded jar per kafka-clients version
 #      (tests/integration/.deps/java/<version>/clientcheck-all.jar; Maven Central).
-#   6. With --with-kafka (or RIACHO_TEST_TARGET=kafka): the Apache Kafka 4.x
+#   6. Kafka Streams word count (exactly_once_v2), one shaded jar
+#      (tests/integration/.deps/streams/wordcount-all.jar; Maven Central).
+#   7. With --with-kafka (or RIACHO_TEST_TARGET=kafka): the Apache Kafka 4.x
 #      oracle's jars via scripts/apache-kafka.sh fetch.
 #
 # Output is quiet; a failing step prints its log and exits non-zero.
@@ -94,7 +96,14 @@ for v in $JAVA_CLIENT_VERSIONS; do
     fi
 done
 
-# ---------------------------------------------------------------- 6. Kafka oracle
+# ---------------------------------------------------------------- 6. Kafka Streams word count
+streams_src=("$it/streams/pom.xml" $(find "$it/streams/src" -name '*.java' | sort))
+if [[ ! -f "$deps/streams/wordcount-all.jar" ]] || ! stamp_ok streams "${streams_src[@]}"; then
+    step mvn-streams mvn -q -B -f "$it/streams/pom.xml" package
+    stamp_set streams "${streams_src[@]}"
+fi
+
+# ---------------------------------------------------------------- 7. Kafka oracle
 if ((with_kafka)); then
     step kafka-fetch "$repo/scripts/apache-kafka.sh" fetch
 fi
