@@ -10,7 +10,10 @@ send_offsets_to_transaction commits the group's offsets only with the
 transaction; a second producer with the same transactional.id fences the first
 and aborts what it left open; a transaction open past its timeout is aborted by
 the broker and its producer fenced; a committed transaction survives kill -9;
-and the bad inputs (a transactional batch for a partition not in the
+kill -9 of the broker at random moments of a transaction loop (so also between
+prepare and complete) leaves every transaction whole or absent and every
+acknowledged one present; a producer process killed mid-transaction has its
+transaction aborted at its timeout; and the bad inputs (a transactional batch for a partition not in the
 transaction, an unknown transactional id, a timeout above the broker's maximum)
 get Kafka's error codes.
 """
@@ -274,3 +277,99 @@ def test_bad_transactional_input_gets_kafka_errors(txn_broker, admin, topic_name
         assert (err, pid2, epoch2) == (0, pid, epoch + 1)
         # PRODUCER_FENCED, which EndTxn v1 clients know as INVALID_PRODUCER_EPOCH.
         assert kwire.end_txn(raw, "no-add", pid, epoch, False) == 47
+
+
+def test_kill_9_mid_transactions_keeps_each_transaction_atomic(broker_factory, topic_name):
+    """A producer commits transactions of 3 x 5 records in a loop while the broker is killed
+    (-9) at random moments (so also between a commit's prepare and complete). After each
+    restart a new incarnation of the producer continues; in the end a read_committed consumer
+    sees every transaction whose commit returned, and each transaction whole or not at all."""
+    import random
+    import threading
+    b = broker_factory(SETTINGS, name="txn-crash")
+    adm = AdminClient({"bootstrap.servers": b.bootstrap})
+    t = topic_name()
+    create(adm, t, partitions=3)
+    acknowledged, attempted = set(), set()
+    rng = random.Random(7)
+    next_txn = 0
+    for round_ in range(3):
+        p = producer(b, "crash-loop", **{"transaction.timeout.ms": 10000,
+                                         "message.timeout.ms": 10000})
+        stop = threading.Event()
+
+        def loop():
+            nonlocal next_txn
+            while not stop.is_set():
+                i = next_txn
+                next_txn += 1
+                attempted.add(i)
+                try:
+                    p.begin_transaction()
+                    for j in range(15):
+                        p.produce(t, value=f"{i}-{j}".encode(), partition=j % 3)
+                    p.commit_transaction(10)
+                    acknowledged.add(i)
+                except KafkaException:
+                    return  # the broker went away mid-transaction
+
+        th = threading.Thread(target=loop)
+        th.start()
+        time.sleep(0.5 + rng.random() * 1.5)
+        b.restart(kill=True)
+        stop.set()
+        th.join(60)
+        assert not th.is_alive()
+    # A last incarnation aborts whatever the previous one left open.
+    producer(b, "crash-loop")
+    values = consume_all(b, t, 3, "read_committed", idle_s=3, timeout=60)
+    by_txn = {}
+    for v in values:
+        i, j = map(int, v.split("-"))
+        by_txn.setdefault(i, set()).add(j)
+    assert acknowledged, "no transaction committed before the kills"
+    assert acknowledged <= set(by_txn), f"acknowledged but missing: {acknowledged - set(by_txn)}"
+    for i, js in by_txn.items():
+        assert js == set(range(15)), f"transaction {i} is partial: {sorted(js)}"
+    assert set(by_txn) <= attempted
+    assert len(values) == 15 * len(by_txn), "a record was read twice"
+    with kwire.Conn(b.bootstrap) as raw:
+        for part in range(3):
+            assert kwire.list_offset(raw, t, part, -1, isolation_level=1) == \
+                kwire.list_offset(raw, t, part, -1, isolation_level=0), "a transaction is stuck"
+
+
+def test_a_killed_producer_s_transaction_is_aborted_at_its_timeout(txn_broker, admin, topic_name,
+                                                                    tmp_path):
+    """A producer process killed (-9) mid-transaction: its records stay invisible to
+    read_committed and the broker aborts the transaction when its timeout passes."""
+    import subprocess
+    import sys
+    t = topic_name()
+    create(admin, t)
+    script = tmp_path / "producer.py"
+    script.write_text(
+        "import sys, time\n"
+        "from confluent_kafka import Producer\n"
+        "p = Producer({'bootstrap.servers': sys.argv[1], 'transactional.id': 'killed',\n"
+        "              'transaction.timeout.ms': 3000})\n"
+        "p.init_transactions(30)\n"
+        "p.begin_transaction()\n"
+        "for i in range(10):\n"
+        "    p.produce(sys.argv[2], value=b'doomed')\n"
+        "p.flush(10)\n"
+        "print('produced', flush=True)\n"
+        "time.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, str(script), txn_broker.bootstrap, t],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "produced"
+    finally:
+        proc.kill()
+        proc.wait(10)
+    with kwire.Conn(txn_broker.bootstrap) as raw:
+        assert kwire.list_offset(raw, t, 0, -1, isolation_level=1) == 0
+        wait_until(lambda: kwire.list_offset(raw, t, 0, -1, isolation_level=1) == 11, 20,
+                   what="the killed producer's transaction aborted at its timeout")
+    assert consume_all(txn_broker, t, 1, "read_committed", idle_s=1) == []
+    assert len(consume_all(txn_broker, t, 1, "read_uncommitted", expect=10)) == 10
