@@ -12,7 +12,9 @@ consumer sees every count complete, and checks each word's whole output
 sequence; then, while more lines arrive, kills the application (SIGKILL, its
 transaction left open), kill -9s and restarts the broker, restarts the
 application on the same state dir, produces more lines, and checks again that
-every word's committed sequence is exactly 1..n for the counts of all lines.
+every word's committed sequence is exactly 1..n for the counts of all lines;
+last, kill -9s and restarts the broker under the running application while
+lines arrive, and checks the same once more.
 """
 import collections
 import os
@@ -169,7 +171,7 @@ def check_sequences(reader, expected):
     assert set(reader.seq) <= set(WORDS)
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(400)
 def test_word_count_exactly_once_survives_app_kill_and_broker_restart(broker_factory, tmp_path):
     if shutil.which("java") is None:
         pytest.skip("java not installed")
@@ -185,6 +187,7 @@ def test_word_count_exactly_once_survives_app_kill_and_broker_restart(broker_fac
         confluent_wait_topic(admin, t, PARTITIONS)
     rng = random.Random(8)
     batch_a, batch_b, batch_c = lines(rng, 60, "a"), lines(rng, 200, "b"), lines(rng, 60, "c")
+    batch_d = lines(rng, 150, "d")
     state_dir = tmp_path / "state"
     app = WordCountApp(b.bootstrap, app_id, src, dst, state_dir, tmp_path)
     reader = OutputReader(b.bootstrap, dst)
@@ -223,6 +226,24 @@ def test_word_count_exactly_once_survives_app_kill_and_broker_restart(broker_fac
             check_sequences(final, want)
         finally:
             final.close()
+
+        # 4. The broker is killed (kill -9) and restarted under the running application while
+        # lines arrive: its transactions in flight are aborted or completed, never half-seen.
+        feeder = threading.Thread(target=produce, args=(b.bootstrap, src, batch_d, 0.01))
+        feeder.start()
+        time.sleep(0.7)
+        b.restart(kill=True)
+        feeder.join(120)
+        assert not feeder.is_alive()
+        want = counts(batch_a + batch_b + batch_c + batch_d)
+        final = OutputReader(b.bootstrap, dst)
+        try:
+            final.wait_for(want, timeout=120)
+            final.poll(1.0)
+            check_sequences(final, want)
+        finally:
+            final.close()
+        assert app.proc.poll() is None, "the application died"
         app.stop()
         assert app.proc.returncode is not None
     except BaseException:
