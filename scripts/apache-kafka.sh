@@ -41,7 +41,8 @@ LOG4J_VERSION="2.24.3"
 die() { echo "apache-kafka.sh: $*" >&2; exit 1; }
 
 fetch() {
-    if [[ -f "$KAFKA_CACHE/.complete" ]]; then return 0; fi
+    # The stamp names what the pom holds: a cache from an older list is fetched again.
+    if [[ -f "$KAFKA_CACHE/.complete-tools" ]]; then return 0; fi
     command -v mvn >/dev/null || die "mvn not found (apt-get install maven)"
     command -v java >/dev/null || die "java not found (apt-get install default-jdk-headless)"
     mkdir -p "$KAFKA_CACHE"
@@ -52,14 +53,16 @@ fetch() {
   <packaging>pom</packaging>
   <dependencies>
     <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>$KAFKA_VERSION</version></dependency>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-tools</artifactId><version>$KAFKA_VERSION</version></dependency>
     <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>$LOG4J_VERSION</version></dependency>
     <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId><version>$LOG4J_VERSION</version></dependency>
   </dependencies>
 </project>
 EOF
     rm -rf "$KAFKA_CACHE/libs"
+    # mvn's output goes to stderr: stdout of `classpath` is the classpath alone.
     (cd "$KAFKA_CACHE" && mvn -q -B dependency:copy-dependencies \
-        -DincludeScope=runtime -DoutputDirectory=libs) \
+        -DincludeScope=runtime -DoutputDirectory=libs >&2) \
         || die "fetching Apache Kafka $KAFKA_VERSION jars from Maven Central failed"
     cat >"$KAFKA_CACHE/log4j2.properties" <<'EOF'
 status = error
@@ -73,7 +76,7 @@ rootLogger.appenderRef.stderr.ref = STDERR
 logger.kafka.name = kafka.server.KafkaRaftServer
 logger.kafka.level = INFO
 EOF
-    touch "$KAFKA_CACHE/.complete"
+    touch "$KAFKA_CACHE/.complete-tools"
 }
 
 classpath() { fetch; echo "$KAFKA_CACHE/libs/*"; }

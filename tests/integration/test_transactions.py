@@ -373,3 +373,51 @@ def test_a_killed_producer_s_transaction_is_aborted_at_its_timeout(txn_broker, a
                    what="the killed producer's transaction aborted at its timeout")
     assert consume_all(txn_broker, t, 1, "read_committed", idle_s=1) == []
     assert len(consume_all(txn_broker, t, 1, "read_uncommitted", expect=10)) == 10
+
+
+def test_kafka_transactions_tool_lists_describes_and_aborts(txn_broker, admin, topic_name):
+    """Kafka's own kafka-transactions tool (org.apache.kafka.tools.TransactionsCommand from the
+    oracle's jars): list, describe, describe-producers, and abort of a hanging transaction
+    (which writes the ABORT marker straight to the partition with WriteTxnMarkers)."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+    script = Path(__file__).resolve().parents[2] / "scripts" / "apache-kafka.sh"
+    cp = subprocess.run([str(script), "classpath"], capture_output=True, text=True)
+    if cp.returncode != 0 or shutil.which("java") is None:
+        pytest.skip("Apache Kafka jars or java missing (scripts/apache-kafka.sh fetch)")
+
+    def tool(*args):
+        res = subprocess.run(["java", "-cp", cp.stdout.strip(),
+                              "org.apache.kafka.tools.TransactionsCommand",
+                              "--bootstrap-server", txn_broker.bootstrap, *args],
+                             capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0, f"kafka-transactions {args} failed:\n{res.stderr[-2000:]}"
+        return res.stdout
+
+    t = topic_name()
+    create(admin, t)
+    txn_id = f"hang-{uuid.uuid4().hex[:6]}"
+    p = producer(txn_broker, txn_id, **{"transaction.timeout.ms": 120000})
+    p.begin_transaction()
+    for _ in range(3):
+        p.produce(t, value=b"hanging")
+    p.flush(10)
+
+    listed = tool("list")
+    row = next(line.split() for line in listed.splitlines() if line.startswith(txn_id))
+    assert row[-1] == "Ongoing", listed
+    described = tool("describe", "--transactional-id", txn_id)
+    assert "Ongoing" in described and f"{t}-0" in described, described
+    producers = tool("describe-producers", "--topic", t, "--partition", "0")
+    header, line = producers.strip().splitlines()[:2]
+    fields = dict(zip(header.split(), line.split()))
+    assert fields["CurrentTransactionStartOffset"] == "0", producers
+
+    tool("abort", "--topic", t, "--partition", "0", "--start-offset", "0")
+    with kwire.Conn(txn_broker.bootstrap) as raw:
+        assert kwire.list_offset(raw, t, 0, -1, isolation_level=1) == 4  # past the marker
+    assert consume_all(txn_broker, t, 1, "read_committed", idle_s=1) == []
+    producers = tool("describe-producers", "--topic", t, "--partition", "0")
+    fields = dict(zip(*[line.split() for line in producers.strip().splitlines()[:2]]))
+    assert fields["CurrentTransactionStartOffset"] == "None", producers
