@@ -182,3 +182,10 @@ def test_transactions_described_by_kadm(fg_txn):
         assert (d[i]["state"], d[i]["timeout_ms"], d[i]["partitions"]) == \
             ("CompleteCommit", 40000, 0)
     assert d[ids[0]]["producer_id"] != d[ids[1]]["producer_id"]
+
+
+def test_transactions_describe_completed_keeps_start_time(fg_txn):
+    """DescribeTransactions of a completed transactional id reports when its last
+    transaction started (Kafka 4.1.1 does), not -1."""
+    for d in fg_txn["describe"].values():
+        assert d["start_ms"] > 1_600_000_000_000, d

@@ -23,7 +23,6 @@ import pytest
 
 import kwire
 from clients import BASE_TS, CODEC_ID
-from conftest import is_kafka
 
 HERE = Path(__file__).resolve().parent
 VERSIONS = os.environ.get("RIACHO_JAVA_CLIENT_VERSIONS", "3.9.1 4.1.1").split()
@@ -138,8 +137,8 @@ def test_consumer_protocol_group(java_runs, version):
 # `ClientCheck <bootstrap> <prefix> transactions` runs only the exactly-once scenario (one JVM
 # per client version, against the module's broker): consume-transform-produce with a real
 # consumer group, fencing, and the transaction Admin APIs. kafka-clients 4.x uses transactions
-# V2 (KIP-890) against a broker that advertises the transaction.version feature (Kafka 4.1)
-# and V1 otherwise (Riacho); the assertions hold for both.
+# V2 (KIP-890) against a broker that finalizes the transaction.version feature at 2 and V1
+# otherwise; 3.9.x always V1. The assertions hold for both.
 
 
 @pytest.fixture(scope="module")
@@ -305,10 +304,6 @@ def test_transactions_admin_list_describe_abort(java_txn_runs, version):
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-@pytest.mark.xfail(not is_kafka(), strict=True,
-                   reason="Riacho's DescribeTransactions returns TransactionStartTimeMs -1 for a "
-                          "completed (CompleteCommit) transaction; Kafka keeps the start time "
-                          "of the last transaction")
 def test_transactions_describe_completed_keeps_start_time(java_txn_runs, version):
     """describeTransactions of a CompleteCommit transactional id reports the start time of
     its last transaction (Kafka 4.1.1 does, with transactions V1 and V2)."""

@@ -513,7 +513,8 @@ func transactions(ctx context.Context, adm *kadm.Client, bootstrap, prefix strin
 			return nil, fmt.Errorf("describe %s: %w", id, err)
 		}
 		desc[id] = obj{"state": d.State, "producer_id": d.ProducerID,
-			"timeout_ms": d.TimeoutMillis, "partitions": len(d.Topics)}
+			"timeout_ms": d.TimeoutMillis, "partitions": len(d.Topics),
+			"start_ms": d.StartTimestamp}
 	}
 	r["describe"] = desc
 	return r, nil
