@@ -47,9 +47,14 @@ size_t read_partition(broker_context& ctx,
                                                 : error_code::unknown_topic_or_partition);
         return 0;
     }
+    if (t.partition < 0 || static_cast<size_t>(t.partition) >= topic->partitions.size()) {
+        out.error_code = protocol::code(error_code::unknown_topic_or_partition);
+        return 0;
+    }
     storage::partition_log* log = ctx.log(topic->name, t.partition);
     if (log == nullptr) {
-        out.error_code = protocol::code(error_code::unknown_topic_or_partition);
+        // The partition exists but its log failed to open (an offline log dir, in Kafka).
+        out.error_code = protocol::code(error_code::kafka_storage_error);
         return 0;
     }
     int64_t high_watermark = log->log_end_offset().value();

@@ -133,7 +133,9 @@ append_outcome append_partition(broker_context& ctx,
     }
     storage::partition_log* log = ctx.log(topic_name, data.index);
     if (log == nullptr) {
-        return fail(error_code::not_leader_or_follower, "partition log is not open here");
+        // This node leads every partition; a missing log is one that failed to open (no
+        // descriptors, a damaged directory): Kafka's answer for an offline log dir.
+        return fail(error_code::kafka_storage_error, "The partition's log could not be opened");
     }
     if (data.records.is_null || data.records.memory.empty()) {
         return fail(error_code::invalid_record, "Produce request has no record batch");

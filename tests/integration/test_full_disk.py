@@ -5,8 +5,9 @@ otherwise), partly filled by a filler file. Raw acks=all produces run until the 
 full: each then gets KAFKA_STORAGE_ERROR (56), the broker stays up, answers ApiVersions and
 Fetch, and every acknowledged batch reads back intact at its offset. When the filler is
 removed, produce works again at the next offset (no gap, no torn batch), and after a restart
-everything is still there. Riacho only: Apache Kafka takes a full log dir offline and, with
-one dir, shuts the broker down.
+everything is still there. Also: a partition whose log cannot be opened answers
+KAFKA_STORAGE_ERROR while the rest keeps serving. Riacho only: Apache Kafka takes a full log
+dir offline and, with one dir, shuts the broker down.
 """
 import os
 import subprocess
@@ -94,3 +95,30 @@ def test_full_disk_refuses_writes_keeps_serving_and_recovers(small_disk_broker):
     assert [x["base_offset"] for x in after] == [x["base_offset"] for x in batches] + \
         [next_offset]
     assert all(x["crc_ok"] for x in after)
+
+
+def test_a_partition_whose_log_cannot_open_answers_kafka_storage_error(broker_factory,
+                                                                       topic_name):
+    """A partition directory that cannot be opened (here a plain file where the directory
+    should be) makes that partition answer KAFKA_STORAGE_ERROR to produce and fetch, as an
+    offline log dir does in Kafka, while the broker and its other partitions keep serving."""
+    b = broker_factory(name="badlog")
+    t = topic_name()
+    with kwire.Conn(b.bootstrap) as c:
+        kwire.parse_metadata_v1(c.roundtrip(kwire.metadata_v1_request(1, [t])))  # auto-create
+    wait_until(lambda: produce(b.bootstrap, t, 1, b"v")["error"] == 0, 15, what="first write")
+    b.stop()
+    partition_dir = b.data_dir / f"{t}-0"
+    subprocess.run(["rm", "-rf", str(partition_dir)], check=True)
+    partition_dir.write_bytes(b"not a directory")
+    b.start()
+    assert produce(b.bootstrap, t, 2, b"v")["error"] == 56
+    with kwire.Conn(b.bootstrap) as c:
+        _, res = kwire.parse_fetch_v4(c.roundtrip(kwire.fetch_v4_request(3, t, 0, 0)))
+    assert res[(t, 0)]["error"] == 56
+    other = topic_name("other")
+    with kwire.Conn(b.bootstrap) as c:
+        kwire.parse_metadata_v1(c.roundtrip(kwire.metadata_v1_request(4, [other])))
+    wait_until(lambda: produce(b.bootstrap, other, 5, b"v")["error"] == 0, 15,
+               what="another partition still writable")
+    assert b.alive()
