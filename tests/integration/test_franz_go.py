@@ -11,7 +11,8 @@ ListOffsetsAfterMilli; every codec round-trips and is stored compressed.
 `clientcheck ... transactions` (a run of its own) checks transactions:
 commit/abort with kgo.TransactionalID, exact offsets with one marker per
 partition per transaction, the LSO while one is open, read_committed vs
-read_uncommitted, fencing by a second client, kadm DescribeTransactions.
+read_uncommitted, fencing by a second client, a transaction aborted by the
+broker past its timeout, kadm DescribeTransactions.
 """
 import json
 import shutil
@@ -22,6 +23,7 @@ import pytest
 
 import kwire
 from clients import BASE_TS, CODEC_ID
+from conftest import Broker, is_kafka
 
 HERE = Path(__file__).resolve().parent
 BIN = HERE / ".deps" / "go" / "clientcheck"
@@ -106,8 +108,18 @@ TXN_PREFIX = "franzgotxn"
 
 
 @pytest.fixture(scope="module")
-def fg_txn(broker):
+def txn_broker():
+    """A broker of its own that looks for timed-out transactions every 500 ms."""
+    b = Broker({"transaction.abort.timed.out.transaction.cleanup.interval.ms": "500"},
+               name="franz-txn").start()
+    yield b
+    b.cleanup()
+
+
+@pytest.fixture(scope="module")
+def fg_txn(txn_broker):
     """`clientcheck <bootstrap> <prefix> transactions`: the transactional scenario alone."""
+    broker = txn_broker
     if not BIN.is_file():
         pytest.skip("clientcheck not built")
     res = subprocess.run([str(BIN), broker.bootstrap, TXN_PREFIX, "transactions"],
@@ -189,3 +201,24 @@ def test_transactions_describe_completed_keeps_start_time(fg_txn):
     transaction started (Kafka 4.1.1 does), not -1."""
     for d in fg_txn["describe"].values():
         assert d["start_ms"] > 1_600_000_000_000, d
+
+
+def test_transactions_timed_out_transaction_is_aborted_by_the_broker(fg_txn):
+    """kgo.TransactionTimeout(2s): t1 written in a transaction left open is aborted by the
+    broker (the LSO passes t1 and its marker); a new client with the same transactional id
+    commits t2; read_committed sees only t2, read_uncommitted t1 and t2."""
+    t = fg_txn
+    assert (t["timeout_lso_open"], t["timeout_lso_after"]) == (0, 2)
+    assert t["timeout_read_committed"] == [[0, 2, "t2"]]
+    assert t["timeout_read_uncommitted"] == [[0, 0, "t1"], [0, 2, "t2"]]
+
+
+@pytest.mark.xfail(not is_kafka(), strict=True,
+                   reason="EndTxn v5 (transactions V2) COMMIT with the epoch the timeout abort "
+                          "replaced: Kafka answers INVALID_TXN_STATE (a retry whose outcome "
+                          "differs), Riacho PRODUCER_FENCED")
+def test_transactions_commit_after_the_timeout_abort_is_refused(fg_txn):
+    """EndTransaction(TryCommit) of the transaction the broker aborted for its timeout:
+    franz-go 1.22 uses transactions V2 with Kafka 4.1, which recognizes the previous epoch
+    as a retry and refuses the commit of an aborted transaction with INVALID_TXN_STATE."""
+    assert fg_txn["timeout_commit_error"] == "INVALID_TXN_STATE"

@@ -23,6 +23,7 @@ import pytest
 
 import kwire
 from clients import BASE_TS, CODEC_ID
+from conftest import Broker, is_kafka
 
 HERE = Path(__file__).resolve().parent
 VERSIONS = os.environ.get("RIACHO_JAVA_CLIENT_VERSIONS", "3.9.1 4.1.1").split()
@@ -142,7 +143,17 @@ def test_consumer_protocol_group(java_runs, version):
 
 
 @pytest.fixture(scope="module")
-def java_txn_runs(broker):
+def txn_broker():
+    """A broker of its own that looks for timed-out transactions every 500 ms."""
+    b = Broker({"transaction.abort.timed.out.transaction.cleanup.interval.ms": "500"},
+               name="java-txn").start()
+    yield b
+    b.cleanup()
+
+
+@pytest.fixture(scope="module")
+def java_txn_runs(txn_broker):
+    broker = txn_broker
     if shutil.which("java") is None:
         pytest.skip("java not installed")
     runs = {}
@@ -311,3 +322,60 @@ def test_transactions_describe_completed_keeps_start_time(java_txn_runs, version
     d_ctp, d_hang = a["describe"]["ctp"], a["describe"]["hang"]
     assert d_ctp["start_time_ms"] is not None
     assert 1_600_000_000_000 < d_ctp["start_time_ms"] <= d_hang["start_time_ms"]
+
+
+def uses_v2(run):
+    """Transactions V2: each EndTxn bumped the epoch (the ctp producer ran 3 transactions)."""
+    return run["admin"]["describe"]["ctp"]["producer_epoch"] > 0
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("end", ["commit", "abort"])
+def test_transactions_timed_out_transaction_is_aborted_by_the_broker(java_txn_runs, version, end):
+    """A producer with transaction.timeout.ms=2000 writes t1 in a transaction and waits: the
+    broker aborts it (the LSO passes t1 and its abort marker) no sooner than the timeout; a
+    new producer with the same transactional.id then commits t2. read_committed sees only t2,
+    read_uncommitted t1 and t2."""
+    t = java_txn_runs[version]["timeout"][end]
+    assert t["lso_open"] == 0
+    assert t["lso_after_timeout"] == 2
+    assert t["aborted_after_ms_at_least_timeout"] is True
+    assert t["read_committed"] == [[0, 2, "t2"]]
+    assert t["read_uncommitted"] == [[0, 0, "t1"], [0, 2, "t2"]]
+
+
+TIMEOUT_COMMIT_V2_BUG = (
+    "EndTxn v5 (transactions V2) COMMIT with the epoch the timeout abort replaced: Kafka "
+    "treats it as a retry whose outcome differs and answers INVALID_TXN_STATE "
+    "(InvalidTxnStateException); Riacho answers PRODUCER_FENCED")
+TIMEOUT_ABORT_V1_BUG = (
+    "EndTxn v<=4 (transactions V1) ABORT with the epoch the timeout abort replaced: Kafka "
+    "answers PRODUCER_FENCED (ProducerFencedException); Riacho answers NONE (it takes it for "
+    "a V2 retry whose outcome matches)")
+
+
+def riacho_xfail(reason):
+    return pytest.mark.xfail(not is_kafka(), strict=True, reason=reason)
+
+
+@pytest.mark.parametrize("version", [
+    pytest.param(v, marks=riacho_xfail(TIMEOUT_COMMIT_V2_BUG)) if v.startswith("4.") else v
+    for v in VERSIONS])
+def test_transactions_commit_after_the_timeout_abort_is_refused(java_txn_runs, version):
+    """commitTransaction of the transaction the broker aborted for its timeout fails: fenced
+    with transactions V1 (the epoch moved on), INVALID_TXN_STATE with V2 (Kafka recognizes
+    the previous epoch as a retry, and the transaction ended in an abort)."""
+    run = java_txn_runs[version]
+    want = "InvalidTxnStateException" if uses_v2(run) else "ProducerFencedException"
+    assert run["timeout"]["commit"]["end_error"] == want
+
+
+@pytest.mark.parametrize("version", [
+    v if v.startswith("4.") else pytest.param(v, marks=riacho_xfail(TIMEOUT_ABORT_V1_BUG))
+    for v in VERSIONS])
+def test_transactions_abort_after_the_timeout_abort(java_txn_runs, version):
+    """abortTransaction of the transaction the broker aborted for its timeout: with V2 it
+    succeeds (a retry of the same outcome), with V1 it is fenced (the epoch moved on)."""
+    run = java_txn_runs[version]
+    want = "none" if uses_v2(run) else "ProducerFencedException"
+    assert run["timeout"]["abort"]["end_error"] == want

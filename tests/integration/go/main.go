@@ -499,6 +499,72 @@ func transactions(ctx context.Context, adm *kadm.Client, bootstrap, prefix strin
 		return nil, err
 	}
 
+	// Timeout: a transaction left open past its 2 s timeout is aborted by the broker.
+	timeoutTopic, timeoutID := prefix+"-txn-timeout", prefix+"-txn-timeout"
+	resp, err = adm.CreateTopics(ctx, 1, 1, nil, timeoutTopic)
+	if err == nil {
+		err = resp[timeoutTopic].Err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", timeoutTopic, err)
+	}
+	tc, err := kgo.NewClient(kgo.SeedBrokers(bootstrap), kgo.TransactionalID(timeoutID),
+		kgo.TransactionTimeout(2*time.Second), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		return nil, err
+	}
+	defer tc.Close()
+	if err := tc.BeginTransaction(); err != nil {
+		return nil, err
+	}
+	if _, err := txnProduce(ctx, tc, timeoutTopic, 1, []string{"t1"}); err != nil {
+		return nil, fmt.Errorf("t1: %w", err)
+	}
+	lsoOf := func() (int64, error) {
+		lo, err := adm.ListCommittedOffsets(ctx, timeoutTopic)
+		if err != nil {
+			return 0, err
+		}
+		o, _ := lo.Lookup(timeoutTopic, 0)
+		return o.Offset, o.Err
+	}
+	lso, err := lsoOf()
+	if err != nil {
+		return nil, err
+	}
+	r["timeout_lso_open"] = lso
+	for deadline := time.Now().Add(40 * time.Second); lso < 2 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if lso, err = lsoOf(); err != nil {
+			return nil, err
+		}
+	}
+	r["timeout_lso_after"] = lso
+	r["timeout_commit_error"] = errName(tc.EndTransaction(ctx, kgo.TryCommit))
+	tc2, err := kgo.NewClient(kgo.SeedBrokers(bootstrap), kgo.TransactionalID(timeoutID),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		return nil, err
+	}
+	defer tc2.Close()
+	if err := tc2.BeginTransaction(); err != nil {
+		return nil, err
+	}
+	if _, err := txnProduce(ctx, tc2, timeoutTopic, 1, []string{"t2"}); err != nil {
+		return nil, fmt.Errorf("t2: %w", err)
+	}
+	if err := tc2.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		return nil, fmt.Errorf("t2 commit: %w", err)
+	}
+	if _, err := txnProduce(ctx, plain, timeoutTopic, 1, []string{"end"}); err != nil {
+		return nil, err
+	}
+	if r["timeout_read_committed"], err = readUntilEnd(ctx, bootstrap, timeoutTopic, 1, kgo.ReadCommitted()); err != nil {
+		return nil, err
+	}
+	if r["timeout_read_uncommitted"], err = readUntilEnd(ctx, bootstrap, timeoutTopic, 1, kgo.ReadUncommitted()); err != nil {
+		return nil, err
+	}
+
 	described, err := adm.DescribeTransactions(ctx, txnID, fenceID)
 	if err != nil {
 		return nil, fmt.Errorf("describe transactions: %w", err)

@@ -471,12 +471,75 @@ public final class ClientCheck {
       String out = prefix + "-txn-out";
       String fence = prefix + "-txn-fence";
       String hang = prefix + "-txn-hang";
+      String timeout = prefix + "-txn-timeout";
       admin.createTopics(List.of(new NewTopic(in, 2, (short) 1), new NewTopic(out, 3, (short) 1),
-          new NewTopic(fence, 1, (short) 1), new NewTopic(hang, 2, (short) 1))).all().get();
+          new NewTopic(fence, 1, (short) 1), new NewTopic(hang, 2, (short) 1),
+          new NewTopic(timeout, 1, (short) 1), new NewTopic(timeout + "-abort", 1, (short) 1)))
+          .all().get();
       Map<String, Object> r = new LinkedHashMap<>();
       r.put("ctp", ctp(admin, bootstrap, prefix, in, out));
       r.put("fence", fence(bootstrap, prefix, fence));
       r.put("admin", adminApis(admin, bootstrap, prefix, out, hang));
+      r.put("timeout", timeout(bootstrap, prefix, timeout));
+      return r;
+    }
+
+    /** A transaction open past its transaction.timeout.ms (2 s) is aborted by the broker: the
+     * LSO passes its abort marker, then the producer ends it (commitTransaction in "commit",
+     * abortTransaction in "abort"), and a new producer with the same transactional.id works. */
+    static Object timeout(String bootstrap, String prefix, String topic) throws Exception {
+      Map<String, Object> r = new LinkedHashMap<>();
+      r.put("commit", timeoutCase(bootstrap, prefix + "-txn-timeout", topic, true));
+      r.put("abort", timeoutCase(bootstrap, prefix + "-txn-timeout-abort", topic + "-abort",
+          false));
+      return r;
+    }
+
+    static Object timeoutCase(String bootstrap, String txnId, String topic, boolean commit)
+        throws Exception {
+      Map<String, Object> r = new LinkedHashMap<>();
+      List<TopicPartition> tps = partitions(topic, 1);
+      String key = tps.get(0).toString();
+      Properties p = producerProps(bootstrap, txnId);
+      p.put(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, 2000);
+      KafkaProducer<String, String> a = new KafkaProducer<>(p);
+      long began = System.currentTimeMillis();
+      try {
+        a.initTransactions();
+        a.beginTransaction();
+        a.send(new ProducerRecord<>(topic, 0, "t", "t1")).get();
+        r.put("lso_open", endOffsets(bootstrap, "read_committed", tps).get(key));
+        long deadline = System.currentTimeMillis() + 40000;
+        Object lso = null;
+        while (System.currentTimeMillis() < deadline) {
+          lso = endOffsets(bootstrap, "read_committed", tps).get(key);
+          if (((Long) lso) >= 2) break;
+          Thread.sleep(100);
+        }
+        r.put("lso_after_timeout", lso);
+        r.put("aborted_after_ms_at_least_timeout", System.currentTimeMillis() - began >= 2000);
+        String err = "none";
+        try {
+          if (commit) {
+            a.commitTransaction();
+          } else {
+            a.abortTransaction();
+          }
+        } catch (Exception e) {
+          err = exceptionName(e);
+        }
+        r.put("end_error", err);
+      } finally {
+        a.close(Duration.ZERO);
+      }
+      try (KafkaProducer<String, String> b = new KafkaProducer<>(producerProps(bootstrap, txnId))) {
+        b.initTransactions();
+        b.beginTransaction();
+        b.send(new ProducerRecord<>(topic, 0, "t", "t2"));
+        b.commitTransaction();
+      }
+      r.put("read_committed", readAll(bootstrap, "read_committed", tps));
+      r.put("read_uncommitted", readAll(bootstrap, "read_uncommitted", tps));
       return r;
     }
 
