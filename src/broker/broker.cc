@@ -105,6 +105,19 @@ broker::~broker() {
     close_logs();
 }
 
+namespace {
+// compression.type as a codec; nullopt for "producer" (store what was sent).
+std::optional<protocol::compression_codec> codec_of_compression_type(const std::string& type) {
+    using protocol::compression_codec;
+    if (type == "uncompressed") return compression_codec::none;
+    if (type == "gzip") return compression_codec::gzip;
+    if (type == "snappy") return compression_codec::snappy;
+    if (type == "lz4") return compression_codec::lz4;
+    if (type == "zstd") return compression_codec::zstd;
+    return std::nullopt;
+}
+}  // namespace
+
 storage::log_config broker::log_config_for(const cluster::topic_info* topic) const {
     std::map<std::string, std::string> none;
     const auto& overrides = topic ? topic->configs : none;
@@ -125,6 +138,10 @@ storage::log_config broker::log_config_for(const cluster::topic_info* topic) con
     cfg.message_timestamp_type = value("message.timestamp.type") == "LogAppendTime"
                                      ? storage::timestamp_type::log_append_time
                                      : storage::timestamp_type::create_time;
+    cfg.max_message_bytes = std::stoll(value("max.message.bytes"));
+    cfg.message_timestamp_before_max_ms = std::stoll(value("message.timestamp.before.max.ms"));
+    cfg.message_timestamp_after_max_ms = std::stoll(value("message.timestamp.after.max.ms"));
+    cfg.compression = codec_of_compression_type(value("compression.type"));
     // Retention applies where cleanup.policy includes "delete"; a compacted-only topic keeps
     // every segment (the cleaner, not retention, shrinks it).
     std::string policy = value("cleanup.policy");

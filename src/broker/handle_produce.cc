@@ -5,7 +5,6 @@
 #include "broker/handlers.h"
 #include "broker/log_errors.h"
 #include "broker/txn_runtime.h"
-#include "cluster/topic_config.h"
 #include "protocol/messages/produce.h"
 #include "protocol/record_batch.h"
 
@@ -41,29 +40,21 @@ error_code batch_error(protocol::batch_errc e) {
     return error_code::invalid_record;
 }
 
-int64_t topic_config_number(broker_context& ctx,
-                            const cluster::topic_info& topic,
-                            const char* name) {
-    const auto* key = cluster::find_topic_config_key(name);
-    return std::stoll(cluster::effective_topic_config(topic.configs, ctx.config.values, *key));
-}
-
 // message.timestamp.after.max.ms / before.max.ms for CreateTime topics: the batch's max
 // timestamp bounds the first exactly; the second needs every record's timestamp, so records
 // are decoded only when that limit is set (its default is unlimited).
-std::optional<std::string> check_timestamps(broker_context& ctx,
-                                            const cluster::topic_info& topic,
+std::optional<std::string> check_timestamps(const storage::log_config& cfg,
                                             const protocol::batch_header& header,
                                             protocol::bytes_view batch,
                                             int64_t now_ms) {
-    int64_t after_max_ms = topic_config_number(ctx, topic, "message.timestamp.after.max.ms");
+    int64_t after_max_ms = cfg.message_timestamp_after_max_ms;
     if (header.max_timestamp > now_ms && header.max_timestamp - now_ms > after_max_ms) {
         return fmt::format(
             "Timestamp {} of a record is more than {} ms after the broker's "
             "time {} (message.timestamp.after.max.ms)",
             header.max_timestamp, after_max_ms, now_ms);
     }
-    int64_t before_max_ms = topic_config_number(ctx, topic, "message.timestamp.before.max.ms");
+    int64_t before_max_ms = cfg.message_timestamp_before_max_ms;
     if (before_max_ms == std::numeric_limits<int64_t>::max() || header.records_count == 0) {
         return std::nullopt;
     }
@@ -80,20 +71,6 @@ std::optional<std::string> check_timestamps(broker_context& ctx,
                 r.timestamp, r.offset - header.base_offset, before_max_ms, now_ms);
         }
     }
-    return std::nullopt;
-}
-
-// compression.type of the topic as a codec; nullopt for "producer" (store what was sent).
-std::optional<protocol::compression_codec> topic_codec(broker_context& ctx,
-                                                       const cluster::topic_info& topic) {
-    using protocol::compression_codec;
-    auto type = cluster::effective_topic_config(
-        topic.configs, ctx.config.values, *cluster::find_topic_config_key("compression.type"));
-    if (type == "uncompressed") return compression_codec::none;
-    if (type == "gzip") return compression_codec::gzip;
-    if (type == "snappy") return compression_codec::snappy;
-    if (type == "lz4") return compression_codec::lz4;
-    if (type == "zstd") return compression_codec::zstd;
     return std::nullopt;
 }
 
@@ -140,7 +117,8 @@ append_outcome append_partition(broker_context& ctx,
     if (data.records.is_null || data.records.memory.empty()) {
         return fail(error_code::invalid_record, "Produce request has no record batch");
     }
-    auto max_message_bytes = topic_config_number(ctx, *topic, "max.message.bytes");
+    const storage::log_config& cfg = log->config();
+    int64_t max_message_bytes = cfg.max_message_bytes;
     if (static_cast<int64_t>(data.records.memory.size()) > max_message_bytes) {
         return fail(error_code::message_too_large,
                     fmt::format("The batch of {} bytes exceeds max.message.bytes {}",
@@ -188,7 +166,7 @@ append_outcome append_partition(broker_context& ctx,
         return fail(batch_error(valid.error()),
                     fmt::format("Invalid record batch: {}", protocol::to_string(valid.error())));
     }
-    if (log->config().compact) {
+    if (cfg.compact) {
         // A compacted topic keeps the latest record per key, so a record needs one (Kafka's
         // rule). Only these topics pay for decoding the records on the produce path.
         std::vector<uint8_t> scratch;
@@ -214,7 +192,7 @@ append_outcome append_partition(broker_context& ctx,
     // Unless the topic's compression.type names a codec other than the producer's: then the
     // records are re-encoded with it (the one case with a copy, as in Kafka).
     std::vector<uint8_t> recompressed;
-    if (auto codec = topic_codec(ctx, *topic); codec && *codec != valid->codec()) {
+    if (auto codec = cfg.compression; codec && *codec != valid->codec()) {
         std::vector<uint8_t> scratch;
         auto records = protocol::decode_records(data.records.memory, scratch);
         if (!records) {
@@ -226,13 +204,10 @@ append_outcome append_partition(broker_context& ctx,
         batch = recompressed;
     }
     int64_t now = broker_context::now_ms();
-    bool log_append_time =
-        cluster::effective_topic_config(
-            topic->configs, ctx.config.values,
-            *cluster::find_topic_config_key("message.timestamp.type")) == "LogAppendTime";
+    bool log_append_time = cfg.message_timestamp_type == storage::timestamp_type::log_append_time;
     if (log_append_time) {
         protocol::set_log_append_time(batch, now);
-    } else if (auto bad = check_timestamps(ctx, *topic, *valid, data.records.memory, now)) {
+    } else if (auto bad = check_timestamps(cfg, *valid, data.records.memory, now)) {
         return fail(error_code::invalid_timestamp, *bad);
     }
     auto epoch = leader_epoch(topic->partitions[static_cast<size_t>(data.index)].leader_epoch);

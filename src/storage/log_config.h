@@ -3,8 +3,11 @@
 // the storage module (the broker's metadata owns topic configs), so nothing to recover.
 #pragma once
 
+#include "protocol/record_batch.h"
+
 #include <cstdint>
 #include <limits>
+#include <optional>
 
 namespace riacho::storage {
 
@@ -26,6 +29,14 @@ struct log_config {
     int64_t flush_ms = std::numeric_limits<int64_t>::max();
     // message.timestamp.type: log_append_time overwrites max_timestamp with the broker's time.
     timestamp_type message_timestamp_type = timestamp_type::create_time;
+    // What a produce is checked against before append (the broker's hot path reads these here,
+    // derived once per config change, not per batch): max.message.bytes,
+    // message.timestamp.before.max.ms / after.max.ms (CreateTime topics), and
+    // compression.type as a codec (nullopt = "producer": store what was sent).
+    int64_t max_message_bytes = 1048588;
+    int64_t message_timestamp_before_max_ms = std::numeric_limits<int64_t>::max();
+    int64_t message_timestamp_after_max_ms = 3600000;
+    std::optional<protocol::compression_codec> compression;
     // retention.ms / retention.bytes: delete_old_segments() removes the oldest non-active
     // segments whose max timestamp is older than retention_ms, or while the log is larger than
     // retention_bytes. -1 = unlimited.
