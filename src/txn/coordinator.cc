@@ -305,16 +305,18 @@ end_result coordinator::end_txn(const std::string& transactional_id,
     end_result out;
     auto it = _txns.find(transactional_id);
     txn_metadata* m = it == _txns.end() ? nullptr : &it->second;
-    if (m != nullptr && m->last_producer_epoch >= 0 && producer_epoch == m->last_producer_epoch &&
-        m->state != txn_state::ongoing && m->producer_id == producer_id) {
-        // The epoch moved on since this producer's request: either its own EndTxn of version 2
-        // bumped it (a retry: answer with the outcome), or a timeout aborted the transaction
-        // under a bumped epoch (an abort is what happened; a commit is refused as fenced).
+    if (version2 && m != nullptr && m->last_producer_epoch >= 0 &&
+        producer_epoch == m->last_producer_epoch && m->state != txn_state::ongoing &&
+        m->producer_id == producer_id) {
+        // Version 2 moves the epoch on at every end, so an EndTxn naming the previous epoch is
+        // a retry of the one that ended the transaction (or one a timeout abort overtook):
+        // the same outcome is answered as done, the other is an invalid state (as Kafka).
+        // Version 1 clients are simply fenced (below).
         bool same_outcome = (commit && m->state == txn_state::complete_commit) ||
                             (!commit && m->state == txn_state::complete_abort);
         out.error = same_outcome           ? error_code::none
                     : is_prepare(m->state) ? error_code::concurrent_transactions
-                                           : error_code::producer_fenced;
+                                           : error_code::invalid_txn_state;
         return out;
     }
     out.error = validate(m, producer_id, producer_epoch);

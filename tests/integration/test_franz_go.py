@@ -23,7 +23,7 @@ import pytest
 
 import kwire
 from clients import BASE_TS, CODEC_ID
-from conftest import Broker, is_kafka
+from conftest import Broker
 
 HERE = Path(__file__).resolve().parent
 BIN = HERE / ".deps" / "go" / "clientcheck"
@@ -213,10 +213,6 @@ def test_transactions_timed_out_transaction_is_aborted_by_the_broker(fg_txn):
     assert t["timeout_read_uncommitted"] == [[0, 0, "t1"], [0, 2, "t2"]]
 
 
-@pytest.mark.xfail(not is_kafka(), strict=True,
-                   reason="EndTxn v5 (transactions V2) COMMIT with the epoch the timeout abort "
-                          "replaced: Kafka answers INVALID_TXN_STATE (a retry whose outcome "
-                          "differs), Riacho PRODUCER_FENCED")
 def test_transactions_commit_after_the_timeout_abort_is_refused(fg_txn):
     """EndTransaction(TryCommit) of the transaction the broker aborted for its timeout:
     franz-go 1.22 uses transactions V2 with Kafka 4.1, which recognizes the previous epoch

@@ -23,7 +23,7 @@ import pytest
 
 import kwire
 from clients import BASE_TS, CODEC_ID
-from conftest import Broker, is_kafka
+from conftest import Broker
 
 HERE = Path(__file__).resolve().parent
 VERSIONS = os.environ.get("RIACHO_JAVA_CLIENT_VERSIONS", "3.9.1 4.1.1").split()
@@ -344,23 +344,7 @@ def test_transactions_timed_out_transaction_is_aborted_by_the_broker(java_txn_ru
     assert t["read_uncommitted"] == [[0, 0, "t1"], [0, 2, "t2"]]
 
 
-TIMEOUT_COMMIT_V2_BUG = (
-    "EndTxn v5 (transactions V2) COMMIT with the epoch the timeout abort replaced: Kafka "
-    "treats it as a retry whose outcome differs and answers INVALID_TXN_STATE "
-    "(InvalidTxnStateException); Riacho answers PRODUCER_FENCED")
-TIMEOUT_ABORT_V1_BUG = (
-    "EndTxn v<=4 (transactions V1) ABORT with the epoch the timeout abort replaced: Kafka "
-    "answers PRODUCER_FENCED (ProducerFencedException); Riacho answers NONE (it takes it for "
-    "a V2 retry whose outcome matches)")
-
-
-def riacho_xfail(reason):
-    return pytest.mark.xfail(not is_kafka(), strict=True, reason=reason)
-
-
-@pytest.mark.parametrize("version", [
-    pytest.param(v, marks=riacho_xfail(TIMEOUT_COMMIT_V2_BUG)) if v.startswith("4.") else v
-    for v in VERSIONS])
+@pytest.mark.parametrize("version", VERSIONS)
 def test_transactions_commit_after_the_timeout_abort_is_refused(java_txn_runs, version):
     """commitTransaction of the transaction the broker aborted for its timeout fails: fenced
     with transactions V1 (the epoch moved on), INVALID_TXN_STATE with V2 (Kafka recognizes
@@ -370,9 +354,7 @@ def test_transactions_commit_after_the_timeout_abort_is_refused(java_txn_runs, v
     assert run["timeout"]["commit"]["end_error"] == want
 
 
-@pytest.mark.parametrize("version", [
-    v if v.startswith("4.") else pytest.param(v, marks=riacho_xfail(TIMEOUT_ABORT_V1_BUG))
-    for v in VERSIONS])
+@pytest.mark.parametrize("version", VERSIONS)
 def test_transactions_abort_after_the_timeout_abort(java_txn_runs, version):
     """abortTransaction of the transaction the broker aborted for its timeout: with V2 it
     succeeds (a retry of the same outcome), with V1 it is fenced (the epoch moved on)."""

@@ -120,10 +120,11 @@ TEST(txn_coordinator, timeouts_abort_under_a_new_epoch_and_the_producer_can_rein
     EXPECT_EQ(jobs[0].producer_epoch, 1);
     c.markers_written(jobs[0], 1102);
     EXPECT_EQ(c.find("app")->state, txn_state::complete_abort);
-    // The timed-out producer's commit is refused; its abort is what already happened.
+    // A version 1 producer that timed out is fenced, whatever it asks (as Kafka answers).
     EXPECT_EQ(c.end_txn("app", init.producer_id, 0, true, false, 1200).error,
               error_code::producer_fenced);
-    EXPECT_EQ(c.end_txn("app", init.producer_id, 0, false, false, 1200).error, error_code::none);
+    EXPECT_EQ(c.end_txn("app", init.producer_id, 0, false, false, 1200).error,
+              error_code::producer_fenced);
     // KIP-360: it may re-initialise naming its old epoch.
     auto re = c.init_producer_id("app", 1000, init.producer_id, 0, 1300);
     ASSERT_EQ(re.error, error_code::none);
@@ -170,9 +171,10 @@ TEST(txn_coordinator, version2_bumps_the_epoch_on_every_end_and_answers_retries)
     c.markers_written(*end.markers, 3);
     EXPECT_EQ(c.find("app")->producer_epoch, 1);
     EXPECT_TRUE(c.find("app")->version2);
-    // A retry of that EndTxn (old epoch) gets the outcome; the opposite outcome is fenced.
+    // A retry of that EndTxn (old epoch) gets the outcome; the opposite one is an invalid
+    // state transition (Kafka's answer).
     EXPECT_EQ(c.end_txn("app", pid, 0, true, true, 4).error, error_code::none);
-    EXPECT_EQ(c.end_txn("app", pid, 0, false, true, 4).error, error_code::producer_fenced);
+    EXPECT_EQ(c.end_txn("app", pid, 0, false, true, 4).error, error_code::invalid_txn_state);
     EXPECT_EQ(c.check_produce(pid, 0, {"t", 0}), error_code::invalid_producer_epoch);
     // The state record says version 2 and replays so.
     auto records = c.take_records();
