@@ -10,10 +10,7 @@
 #include <asio/use_awaitable.hpp>
 
 #include <chrono>
-#include <map>
 #include <random>
-#include <tuple>
-#include <unistd.h>
 
 namespace riacho::broker {
 
