@@ -7,7 +7,8 @@
 // crash may also cut a random number of bytes off the newest segment or flip a byte near its
 // end. After a crash the log must be a prefix of the model that lost only the damaged batches;
 // the model is then cut to match. After every reopen the whole log is read back and compared
-// batch by batch (offsets, CRC, leader epoch). A failure prints the seed and step.
+// batch by batch (offsets, CRC, leader epoch). A failure prints the seed and step, and how to
+// replay it. Compaction, retention and power loss are fuzzed in log_model_fuzz_test.cc.
 #include "storage/partition_log.h"
 #include "storage_test_util.h"
 
@@ -410,15 +411,24 @@ private:
 };
 
 TEST(log_fuzz, random_operations_match_the_model) {
-    // RIACHO_STORAGE_FUZZ_SEEDS=N runs seeds 1..N (default 4) for a longer local soak.
-    uint64_t seeds = 4;
+    // RIACHO_STORAGE_FUZZ_SEEDS=N runs seeds 1..N (default 4) for a longer local soak;
+    // RIACHO_FUZZ_SEED=S replays seed S alone.
+    uint64_t first = 1;
+    uint64_t last = 4;
     if (const char* env = std::getenv("RIACHO_STORAGE_FUZZ_SEEDS")) {
-        seeds = std::strtoull(env, nullptr, 10);
+        last = std::strtoull(env, nullptr, 10);
     }
-    for (uint64_t seed = 1; seed <= seeds; ++seed) {
-        log_fuzzer f(seed);
-        f.run(300);
-        if (::testing::Test::HasFatalFailure()) {
+    if (const char* one = std::getenv("RIACHO_FUZZ_SEED")) {
+        first = last = std::strtoull(one, nullptr, 10);
+    }
+    for (uint64_t seed = first; seed <= last; ++seed) {
+        {
+            log_fuzzer f(seed);
+            f.run(300);
+        }
+        if (::testing::Test::HasFailure()) {
+            ADD_FAILURE() << "replay: RIACHO_FUZZ_SEED=" << seed
+                          << " unit_storage --gtest_filter='log_fuzz.*'";
             return;
         }
     }
