@@ -34,6 +34,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <sys/types.h>
 #include <unordered_map>
 #include <vector>
@@ -66,6 +67,22 @@ public:
     // REQUIRES: no descriptor of those files is still being written.
     crash_stats crash(const std::filesystem::path& dir, crash_mode mode, uint64_t seed);
 
+    // A power loss in the middle of an operation: right after the `after_ops`-th observed call
+    // from now (open, write, truncate or fdatasync; 0 = the next one), the tracker takes the
+    // image such a power loss would leave of every file under `dir`, with the directory
+    // entries as they are at that instant. The test lets the operation run to its end, drops
+    // the log objects, then restore_power_loss() puts exactly that image back (files created
+    // since are removed, files removed or renamed since come back as they were).
+    void arm_power_loss(const std::filesystem::path& dir,
+                        uint64_t after_ops,
+                        crash_mode mode,
+                        uint64_t seed);
+    // True once the armed instant was reached (the operation did that much IO).
+    bool power_loss_captured() const;
+    // REQUIRES: power_loss_captured(). Disarms.
+    crash_stats restore_power_loss();
+    void disarm();
+
     // Durable size of `path`'s file as the tracker sees it (nullopt when untracked).
     std::optional<uint64_t> durable_size(const std::filesystem::path& path) const;
 
@@ -96,6 +113,29 @@ private:
         std::vector<pending_op> pending;
     };
 
+    struct file_image {
+        std::filesystem::path path;
+        std::vector<uint8_t> bytes;
+    };
+    struct armed_power_loss {
+        std::filesystem::path dir;
+        uint64_t ops_left = 0;
+        crash_mode mode = crash_mode::drop_unsynced;
+        uint64_t seed = 0;
+    };
+
+    // Regular files under `dir`, sorted.
+    static std::vector<std::filesystem::path> files_under(const std::filesystem::path& dir);
+    // What the disk would hold of `f` after a power loss now.
+    static std::vector<uint8_t> power_loss_image(const tracked_file& f,
+                                                 crash_mode mode,
+                                                 std::mt19937_64& rng);
+    // REQUIRES (both): _mutex held.
+    std::vector<file_image> capture(const std::filesystem::path& dir,
+                                    crash_mode mode,
+                                    uint64_t seed);
+    crash_stats restore(const std::filesystem::path& dir, const std::vector<file_image>& images);
+    void count_op();
     static std::optional<file_id> id_of_fd(int fd);
     static std::optional<file_id> id_of_path(const std::filesystem::path& p);
     tracked_file* file_of_fd(int fd);
@@ -103,6 +143,8 @@ private:
     mutable std::mutex _mutex;
     std::map<file_id, tracked_file> _files;
     std::unordered_map<int, file_id> _fds;
+    std::optional<armed_power_loss> _armed;
+    std::optional<std::vector<file_image>> _captured;
     bool _installed = false;
     bool _real_syncs = false;
 };

@@ -468,10 +468,10 @@ private:
 };
 
 TEST(log_fuzz, random_operations_match_the_model) {
-    // RIACHO_STORAGE_FUZZ_SEEDS=N runs seeds 1..N (default 12) for a longer local soak;
+    // RIACHO_STORAGE_FUZZ_SEEDS=N runs seeds 1..N (default 8) for a longer local soak;
     // RIACHO_FUZZ_SEED=S replays seed S alone.
     uint64_t first = 1;
-    uint64_t last = 12;
+    uint64_t last = 8;
     if (const char* env = std::getenv("RIACHO_STORAGE_FUZZ_SEEDS")) {
         last = std::strtoull(env, nullptr, 10);
     }
