@@ -28,6 +28,7 @@
 #   KAFKA_HEAP_OPTS        JVM heap (default -Xms256m -Xmx1g)
 #   KAFKA_CONTROLLER_PORT  controller listener port (default <port>+1)
 #   KAFKA_START_TIMEOUT    seconds to wait for the listener (default 90)
+#   KAFKA_LOG4J_CONFIG     log4j2 properties file to use instead of the cache's (WARN level)
 #
 # The broker is configured like a fresh `kafka-server-start.sh` single node:
 # num.partitions=1, auto.create.topics.enable=true, replication factor 1 for
@@ -84,7 +85,7 @@ classpath() { fetch; echo "$KAFKA_CACHE/libs/*"; }
 java_cmd() {
     # shellcheck disable=SC2206
     JAVA_CMD=(java ${KAFKA_HEAP_OPTS:--Xms256m -Xmx1g} -XX:+UseG1GC -Djava.awt.headless=true
-        -Dlog4j2.configurationFile="$KAFKA_CACHE/log4j2.properties"
+        -Dlog4j2.configurationFile="${KAFKA_LOG4J_CONFIG:-$KAFKA_CACHE/log4j2.properties}"
         -cp "$KAFKA_CACHE/libs/*")
 }
 java_run() { java_cmd; "${JAVA_CMD[@]}" "$@"; }

@@ -193,16 +193,20 @@ log_scan scan_log(const fs::path& path, const dump_opts& o, report* r) {
                     }
                 }
             }
+            // KIP-534: a cleaned batch that kept a tombstone carries its delete horizon in
+            // base_timestamp (record timestamps stay right: their deltas are relative to it).
+            std::string delete_horizon =
+                h.has_delete_horizon() ? std::to_string(h.base_timestamp) : "none";
             r->lines.push_back(fmt::format(
                 "base_offset: {} last_offset: {} count: {} position: {} size: {} "
                 "base_timestamp: {} max_timestamp: {} timestamp_type: {} codec: {} "
                 "producer_id: {} producer_epoch: {} base_sequence: {} transactional: {} "
-                "control: {} leader_epoch: {} crc: {} valid: {}",
+                "control: {} delete_horizon_ms: {} leader_epoch: {} crc: {} valid: {}",
                 h.base_offset, h.last_offset(), h.records_count, pos, batch.size(),
                 h.base_timestamp, h.max_timestamp,
                 h.is_log_append_time() ? "LogAppendTime" : "CreateTime", codec_name(h.codec()),
                 h.producer_id, h.producer_epoch, h.base_sequence, h.is_transactional(),
-                h.is_control(), h.partition_leader_epoch, h.crc, bool(valid)));
+                h.is_control(), delete_horizon, h.partition_leader_epoch, h.crc, bool(valid)));
             for (auto& l : record_lines) {
                 r->lines.push_back(std::move(l));
             }
@@ -219,6 +223,8 @@ log_scan scan_log(const fs::path& path, const dump_opts& o, report* r) {
                            .add("base_sequence", num(h.base_sequence).text)
                            .add("transactional", boolean(h.is_transactional()).text)
                            .add("control", boolean(h.is_control()).text)
+                           .add("delete_horizon_ms",
+                                h.has_delete_horizon() ? num(h.base_timestamp).text : "null")
                            .add("crc", num(int64_t(h.crc)).text)
                            .add("valid", boolean(bool(valid)).text);
             if (o.records) {

@@ -506,10 +506,16 @@ std::vector<uint8_t> batch_builder::build() const {
 
 std::vector<uint8_t> rebuild_batch(const batch_header& original,
                                    std::span<const record_view> retained,
-                                   std::optional<compression_codec> codec) {
+                                   std::optional<compression_codec> codec,
+                                   std::optional<int64_t> delete_horizon_ms) {
     const compression_codec out_codec = codec.value_or(original.codec());
-    const auto attributes = static_cast<int16_t>(
-        (original.attributes & ~batch_attributes::codec_mask) | static_cast<int16_t>(out_codec));
+    auto attributes = static_cast<int16_t>((original.attributes & ~batch_attributes::codec_mask) |
+                                           static_cast<int16_t>(out_codec));
+    int64_t base_timestamp = original.base_timestamp;
+    if (delete_horizon_ms) {
+        attributes = static_cast<int16_t>(attributes | batch_attributes::delete_horizon);
+        base_timestamp = *delete_horizon_ms;
+    }
     writer records;
     writer body;  // one record at a time, reused
     auto write_nullable = [&body](const std::optional<bytes_view>& b) {
@@ -524,7 +530,7 @@ std::vector<uint8_t> rebuild_batch(const batch_header& original,
         body.buffer().clear();
         body.write_int8(0);
         body.write_varlong(static_cast<int64_t>(static_cast<uint64_t>(r.timestamp) -
-                                                static_cast<uint64_t>(original.base_timestamp)));
+                                                static_cast<uint64_t>(base_timestamp)));
         body.write_varint(static_cast<int32_t>(r.offset - original.base_offset));
         write_nullable(r.key);
         write_nullable(r.value);
@@ -545,7 +551,7 @@ std::vector<uint8_t> rebuild_batch(const batch_header& original,
     out.write_uint32(0);  // crc, patched below
     out.write_int16(attributes);
     out.write_int32(original.last_offset_delta);
-    out.write_int64(original.base_timestamp);
+    out.write_int64(base_timestamp);
     out.write_int64(original.max_timestamp);
     out.write_int64(original.producer_id);
     out.write_int16(original.producer_epoch);

@@ -70,6 +70,13 @@ struct batch_header {
         return (attributes & batch_attributes::log_append_time) != 0;
     }
     bool has_producer_id() const { return producer_id >= 0; }
+    // KIP-534: set by the log cleaner on a batch that kept a tombstone (or, later, a
+    // transaction marker); base_timestamp then holds the delete horizon (ms) and the records'
+    // timestamp deltas are relative to it. Such records are removed by a cleaning at or after it.
+    bool has_delete_horizon() const { return (attributes & batch_attributes::delete_horizon) != 0; }
+    std::optional<int64_t> delete_horizon_ms() const {
+        return has_delete_horizon() ? std::optional<int64_t>(base_timestamp) : std::nullopt;
+    }
     int64_t last_offset() const { return base_offset + last_offset_delta; }
     size_t total_size_bytes() const {
         return static_cast<size_t>(batch_length) + batch_log_overhead;
@@ -146,10 +153,14 @@ result<std::vector<record_view>, batch_errc> decode_records(bytes_view batch,
 // timestamps (deltas with gaps). With nothing retained the result has no records (Kafka keeps
 // such batches for the producer state they carry). The CRC is recomputed.
 // `codec`, when given, replaces the original's (a topic's compression.type recompressing what
-// a producer sent).
+// a producer sent). `delete_horizon_ms`, when given, sets the KIP-534 delete horizon as Kafka's
+// MemoryRecordsBuilder does: the delete-horizon attribute, base_timestamp = the horizon, and
+// every record's timestamp delta relative to it (record timestamps are unchanged); without it
+// an original horizon is kept as it was.
 std::vector<uint8_t> rebuild_batch(const batch_header& original,
                                    std::span<const record_view> retained,
-                                   std::optional<compression_codec> codec = std::nullopt);
+                                   std::optional<compression_codec> codec = std::nullopt,
+                                   std::optional<int64_t> delete_horizon_ms = std::nullopt);
 
 // Builds one v2 batch. Used for tests, control records and internal logs.
 class batch_builder {

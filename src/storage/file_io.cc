@@ -2,6 +2,7 @@
 
 #include "base/invariant.h"
 #include "base/log.h"
+#include "storage/io_observer.h"
 
 #include <cerrno>
 #include <cstdlib>
@@ -9,8 +10,17 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <utility>
 
 namespace riacho::storage {
+
+// The integration tests' sync journal (sync_journal.cc) when RIACHO_SYNC_JOURNAL is set: read
+// once at start-up, so the IO path itself only tests this pointer.
+io_observer* detail::installed_io_observer = sync_journal_from_env();
+
+io_observer* set_io_observer(io_observer* o) {
+    return std::exchange(detail::installed_io_observer, o);
+}
 
 const char* to_string(storage_errc e) {
     switch (e) {
@@ -38,10 +48,16 @@ const char* to_string(storage_errc e) {
 
 result<int, storage_errc> open_file_rw(const std::filesystem::path& p, bool create) {
     int flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0);
+    io_observer* observer = current_io_observer();
+    struct stat before {};
+    bool existed = observer != nullptr && ::stat(p.c_str(), &before) == 0;
     int fd = ::open(p.c_str(), flags, 0644);
     if (fd < 0) {
         LOG_ERROR("storage", "open {} failed: {}", p.string(), std::strerror(errno));
         return unexpected{storage_errc::io_error};
+    }
+    if (observer != nullptr) [[unlikely]] {
+        observer->on_open(fd, p, !existed);
     }
     return fd;
 }
@@ -56,6 +72,9 @@ status pwrite_all(int fd, const void* data, size_t n, uint64_t position) {
             }
             LOG_ERROR("storage", "pwrite fd {} failed: {}", fd, std::strerror(errno));
             return unexpected{storage_errc::io_error};
+        }
+        if (io_observer* observer = current_io_observer(); observer != nullptr) [[unlikely]] {
+            observer->on_write(fd, p, static_cast<size_t>(w), position);
         }
         p += w;
         n -= static_cast<size_t>(w);
@@ -98,44 +117,33 @@ status truncate_file(int fd, uint64_t size) {
         LOG_ERROR("storage", "ftruncate fd {} failed: {}", fd, std::strerror(errno));
         return unexpected{storage_errc::io_error};
     }
+    if (io_observer* observer = current_io_observer(); observer != nullptr) [[unlikely]] {
+        observer->on_truncate(fd, size);
+    }
     return ok_status();
 }
 
-namespace {
-// Test seam for power-loss simulation: with RIACHO_SYNC_JOURNAL=<file> in the environment,
-// every successful fdatasync appends "<path>\t<size>\n" there, so a test can cut each file
-// back to what was durable (tests/integration/test_durability.py). Unset, as in production,
-// this costs one cached getenv.
-int sync_journal_fd() {
-    static const int fd = [] {
-        const char* path = std::getenv("RIACHO_SYNC_JOURNAL");
-        return path != nullptr && *path != '\0'
-                   ? ::open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)
-                   : -1;
-    }();
-    return fd;
-}
-}  // namespace
-
 void sync_file(int fd, const std::filesystem::path& what) {
-    int rc = ::fdatasync(fd);
-    INVARIANT(rc == 0, "fdatasync of {} failed: {}", what.string(), std::strerror(errno));
-    if (int journal = sync_journal_fd(); journal >= 0) {
-        struct stat st {};
-        if (::fstat(fd, &st) == 0) {
-            auto line = fmt::format("{}\t{}\n", what.string(), st.st_size);
-            (void)!::write(journal, line.data(), line.size());
-        }
+    io_observer* observer = current_io_observer();
+    if (observer == nullptr || !observer->replaces_real_syncs()) [[likely]] {
+        int rc = ::fdatasync(fd);
+        INVARIANT(rc == 0, "fdatasync of {} failed: {}", what.string(), std::strerror(errno));
+    }
+    if (observer != nullptr) [[unlikely]] {
+        observer->on_sync(fd, what);
     }
 }
 
 void sync_dir(const std::filesystem::path& dir) {
+    if (io_observer* observer = current_io_observer();
+        observer != nullptr && observer->replaces_real_syncs()) [[unlikely]] {
+        return;  // directory entries count as durable at once under the simulation
+    }
     int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
         // Out of descriptors, typically: not a failed write, so not fatal; what the caller
         // just created or renamed there may not survive a power loss.
-        LOG_ERROR("storage", "cannot open {} to fsync it: {}", dir.string(),
-                  std::strerror(errno));
+        LOG_ERROR("storage", "cannot open {} to fsync it: {}", dir.string(), std::strerror(errno));
         return;
     }
     int rc = ::fsync(fd);
@@ -145,6 +153,9 @@ void sync_dir(const std::filesystem::path& dir) {
 
 void close_fd(int fd) {
     if (fd >= 0) {
+        if (io_observer* observer = current_io_observer(); observer != nullptr) [[unlikely]] {
+            observer->on_close(fd);
+        }
         ::close(fd);
     }
 }
@@ -157,13 +168,16 @@ status write_file_atomic(const std::filesystem::path& p, std::span<const uint8_t
         LOG_ERROR("storage", "create {} failed: {}", tmp.string(), std::strerror(errno));
         return unexpected{storage_errc::io_error};
     }
+    if (io_observer* observer = current_io_observer(); observer != nullptr) [[unlikely]] {
+        observer->on_open(fd, tmp, /*created=*/true);  // O_TRUNC: the old contents are gone
+    }
     auto w = pwrite_all(fd, bytes.data(), bytes.size(), 0);
     if (!w) {
-        ::close(fd);
+        close_fd(fd);
         return w;
     }
     sync_file(fd, tmp);
-    ::close(fd);
+    close_fd(fd);
     if (::rename(tmp.c_str(), p.c_str()) != 0) {
         LOG_ERROR("storage", "rename {} failed: {}", tmp.string(), std::strerror(errno));
         return unexpected{storage_errc::io_error};

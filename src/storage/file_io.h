@@ -2,6 +2,8 @@
 // stops the process on failure (a failed fsync leaves the page cache in an unknown state, so
 // it is fatal, as in Kafka and PostgreSQL), atomic small-file replace, directory fsync, and
 // big-endian encode/decode for the on-disk formats. Stateless; callable from any thread.
+// Opens, writes, truncations, syncs and closes are reported to the optional io_observer
+// (io_observer.h): the power-loss seam of the tests; nothing is installed in production.
 #pragma once
 
 #include "storage/storage_errc.h"

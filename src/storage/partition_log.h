@@ -129,7 +129,8 @@ public:
     // Compaction (cleanup.policy=compact; see log_cleaner.cc): when the dirty part of the
     // segments before the active one reaches min_cleanable_dirty_ratio (or a dirty record is
     // older than max_compaction_lag_ms, or `force`), rewrites them keeping the latest record
-    // per key, dropping keyless records and tombstones older than delete_retention_ms. Offsets
+    // per key, dropping keyless records and tombstones whose delete horizon (KIP-534: set to
+    // now + delete_retention_ms by the first cleaning that kept them) has passed. Offsets
     // are kept (cleaned batches have gaps); segments younger than min_compaction_lag_ms and the
     // active one are never touched. Each rewritten segment replaces the old one atomically.
     result<compaction_result, storage_errc> compact(int64_t now_ms, bool force = false);
@@ -161,10 +162,10 @@ private:
     // Compaction helpers (log_cleaner.cc).
     using key_map = std::unordered_map<std::string, int64_t>;
     status index_latest_keys(kafka_offset end, key_map& latest) const;
-    result<bool, storage_errc> clean_segment(kafka_offset base,
-                                             const key_map& latest,
-                                             int64_t now_ms,
-                                             compaction_result& stats);
+    result<bool, storage_errc> clean_segment(kafka_offset base, const key_map& latest,
+                                             int64_t now_ms, compaction_result& stats);
+    // KIP-534: now + delete.retention.ms, saturating.
+    int64_t delete_horizon_for(int64_t now_ms) const;
     result<std::optional<timestamp_and_offset>, storage_errc> exact_record(
         const segment& seg, const batch_location& loc, int64_t ts, bool equal) const;
 
@@ -182,6 +183,8 @@ private:
     // Where the last compaction stopped: records below it are clean. In memory only, so the
     // first pass after a restart treats every segment as dirty.
     kafka_offset _first_dirty_offset;
+    // The earliest delete horizon of a tombstone the last compaction kept (in memory only).
+    std::optional<int64_t> _next_delete_horizon_ms;
     bool _closed = false;
 };
 

@@ -525,6 +525,10 @@ status segment::truncate_to(kafka_offset offset) {
     if (!t) {
         return t;
     }
+    // Durable before anything is appended in its place: after a power loss the cut batches
+    // would otherwise come back (their bytes are valid) and the log would again hold what
+    // replication truncated away to match its leader. Truncation is rare; the sync is cheap.
+    sync_file(_fd, _dir / offset_file_name(_base, ".log"));
     _size_bytes = (*loc)->position;
     return recover(scan_mode::loose);  // the data was validated when written
 }

@@ -7,6 +7,7 @@
 // is the one appended at that offset and that every key's latest value is still there.
 #include "storage_test_util.h"
 
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -272,7 +273,8 @@ TEST(compaction, random_appends_compactions_and_reopens_keep_every_latest_value)
         auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
         temp_dir tmp;
         auto cfg = compacted_config();
-        cfg.delete_retention_ms = -1;  // tombstones stay: the model need not track time
+        // Tombstones stay (a horizon that never passes): the model need not track time.
+        cfg.delete_retention_ms = std::numeric_limits<int64_t>::max();
         auto dir = tmp.path() / "r-0";
         auto log = partition_log::open(dir, cfg).value();
         // Everything appended, by offset; and the latest offset of each key.
