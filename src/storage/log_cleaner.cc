@@ -1,13 +1,16 @@
 // partition_log::compact: the log cleaner for cleanup.policy=compact, as in Kafka.
 //
 // 1. The cleanable range is every segment before the active one, cut at the first segment
-//    holding a record younger than min.compaction.lag.ms.
+//    holding a record younger than min.compaction.lag.ms or at or past the last stable
+//    offset (an open transaction's records may still be aborted).
 // 2. It runs when the dirty part (segments at or after _first_dirty_offset) is at least
 //    min.cleanable.dirty.ratio of the range, or its oldest record is past
 //    max.compaction.lag.ms.
 // 3. A map of every key to its latest offset in the range is built, then each segment is
 //    rewritten keeping a record only if it is its key's latest (records without a key go,
-//    as in Kafka). Control batches are kept as they are. Batches keep their offsets, producer
+//    as in Kafka). Records of aborted transactions are never a key's latest and are removed
+//    (a consumer would skip them anyway; kept, they could hide the committed value before
+//    them). Control batches are kept as they are. Batches keep their offsets, producer
 //    fields and sequence span.
 // 4. Tombstones (KIP-534, as Kafka does it): the first cleaning that keeps a tombstone sets
 //    its batch's delete horizon = now + delete.retention.ms (the delete-horizon attribute,
@@ -49,6 +52,32 @@ std::string key_of(const protocol::record_view& r) {
 
 }  // namespace
 
+partition_log::aborted_ranges partition_log::aborted_ranges_of_log() const {
+    aborted_ranges out;
+    for (const auto& t : _aborted.entries()) {
+        out[t.id.value()].emplace_back(t.first_offset.value(), t.last_offset.value());
+    }
+    return out;
+}
+
+namespace {
+// A transactional data batch inside one of its producer's aborted transactions.
+bool in_aborted_txn(
+    const protocol::batch_header& h,
+    const std::unordered_map<int64_t, std::vector<std::pair<int64_t, int64_t>>>& aborted) {
+    if (!h.is_transactional() || h.is_control()) {
+        return false;
+    }
+    auto it = aborted.find(h.producer_id);
+    if (it == aborted.end()) {
+        return false;
+    }
+    return std::any_of(it->second.begin(), it->second.end(), [&](const auto& range) {
+        return h.base_offset >= range.first && h.base_offset <= range.second;
+    });
+}
+}  // namespace
+
 int64_t partition_log::delete_horizon_for(int64_t now_ms) const {
     int64_t retention_ms = std::max<int64_t>(_cfg.delete_retention_ms, 0);
     return now_ms > std::numeric_limits<int64_t>::max() - retention_ms
@@ -56,7 +85,9 @@ int64_t partition_log::delete_horizon_for(int64_t now_ms) const {
                : now_ms + retention_ms;
 }
 
-status partition_log::index_latest_keys(kafka_offset end, key_map& latest) const {
+status partition_log::index_latest_keys(kafka_offset end,
+                                        const aborted_ranges& aborted,
+                                        key_map& latest) const {
     std::vector<uint8_t> scratch;
     for (const auto& entry : _segments) {
         // (Not a structured binding: clang 14, the fuzz build, cannot capture one.)
@@ -67,7 +98,7 @@ status partition_log::index_latest_keys(kafka_offset end, key_map& latest) const
         }
         std::optional<storage_errc> failed;
         auto st = seg->for_each_batch(base, [&](const protocol::batch_header& h, uint64_t pos) {
-            if (h.is_control() || h.records_count == 0) {
+            if (h.is_control() || h.records_count == 0 || in_aborted_txn(h, aborted)) {
                 return true;
             }
             auto bytes = seg->read_batch_bytes(batch_location{h, pos});
@@ -103,6 +134,7 @@ status partition_log::index_latest_keys(kafka_offset end, key_map& latest) const
 
 result<bool, storage_errc> partition_log::clean_segment(kafka_offset base,
                                                         const key_map& latest,
+                                                        const aborted_ranges& aborted,
                                                         int64_t now_ms,
                                                         compaction_result& stats) {
     segment& seg = *_segments.at(base);
@@ -130,7 +162,11 @@ result<bool, storage_errc> partition_log::clean_segment(kafka_offset base,
         }
         keep.clear();
         bool kept_tombstone = false;
+        bool aborted_batch = in_aborted_txn(h, aborted);
         for (const auto& r : *records) {
+            if (aborted_batch) {
+                break;  // none of an aborted transaction's records is kept
+            }
             // (Every key here was indexed from the same bytes; a miss would mean keep.)
             auto newest = r.key ? latest.find(key_of(r)) : latest.end();
             bool latest_for_key = r.key && (newest == latest.end() || newest->second == r.offset);
@@ -234,8 +270,9 @@ result<compaction_result, storage_errc> partition_log::compact(int64_t now_ms, b
         if (base == _segments.rbegin()->first) {
             break;
         }
-        if (_cfg.min_compaction_lag_ms > 0 && seg->max_timestamp() >= 0 &&
-            seg->max_timestamp() > now_ms - _cfg.min_compaction_lag_ms) {
+        if ((_cfg.min_compaction_lag_ms > 0 && seg->max_timestamp() >= 0 &&
+             seg->max_timestamp() > now_ms - _cfg.min_compaction_lag_ms) ||
+            seg->next_offset() > last_stable_offset()) {
             end = base;
             break;
         }
@@ -269,7 +306,8 @@ result<compaction_result, storage_errc> partition_log::compact(int64_t now_ms, b
     _next_delete_horizon_ms.reset();  // recomputed from the tombstones this pass keeps
     // 3. Latest offset per key, then rewrite each segment of the range.
     key_map latest;
-    auto indexed = index_latest_keys(end, latest);
+    auto aborted = aborted_ranges_of_log();
+    auto indexed = index_latest_keys(end, aborted, latest);
     if (!indexed) {
         return unexpected{indexed.error()};
     }
@@ -281,7 +319,7 @@ result<compaction_result, storage_errc> partition_log::compact(int64_t now_ms, b
         bases.push_back(base);
     }
     for (auto base : bases) {
-        auto cleaned = clean_segment(base, latest, now_ms, stats);
+        auto cleaned = clean_segment(base, latest, aborted, now_ms, stats);
         if (!cleaned) {
             return unexpected{cleaned.error()};
         }

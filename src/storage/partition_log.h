@@ -161,9 +161,17 @@ private:
     status reload_producer_state();
     // Compaction helpers (log_cleaner.cc).
     using key_map = std::unordered_map<std::string, int64_t>;
-    status index_latest_keys(kafka_offset end, key_map& latest) const;
-    result<bool, storage_errc> clean_segment(kafka_offset base, const key_map& latest,
-                                             int64_t now_ms, compaction_result& stats);
+    // Per producer id, the [first, last] offset ranges of its aborted transactions.
+    using aborted_ranges = std::unordered_map<int64_t, std::vector<std::pair<int64_t, int64_t>>>;
+    aborted_ranges aborted_ranges_of_log() const;
+    status index_latest_keys(kafka_offset end,
+                             const aborted_ranges& aborted,
+                             key_map& latest) const;
+    result<bool, storage_errc> clean_segment(kafka_offset base,
+                                             const key_map& latest,
+                                             const aborted_ranges& aborted,
+                                             int64_t now_ms,
+                                             compaction_result& stats);
     // KIP-534: now + delete.retention.ms, saturating.
     int64_t delete_horizon_for(int64_t now_ms) const;
     result<std::optional<timestamp_and_offset>, storage_errc> exact_record(

@@ -5,6 +5,7 @@
 // new dirty data a second pass does nothing. A seeded random run (keyed appends, tombstones,
 // compactions, clean and unclean reopens) checks after every step that each record read back
 // is the one appended at that offset and that every key's latest value is still there.
+#include "protocol/control_record.h"
 #include "storage_test_util.h"
 
 #include <limits>
@@ -322,6 +323,64 @@ TEST(compaction, random_appends_compactions_and_reopens_keep_every_latest_value)
             ASSERT_EQ(log->log_end_offset().value(), all.empty() ? 0 : all.rbegin()->first + 1);
         }
     }
+}
+
+std::vector<uint8_t> txn_keyed_batch(int64_t producer_id,
+                                     int32_t base_sequence,
+                                     const std::vector<keyed>& records) {
+    protocol::batch_builder b;
+    b.set_producer(producer_id, 0, base_sequence).set_transactional(true);
+    for (const auto& k : records) {
+        protocol::batch_builder::record r;
+        r.timestamp = k.timestamp;
+        r.key = std::vector<uint8_t>(k.key->begin(), k.key->end());
+        r.value = std::vector<uint8_t>(k.value->begin(), k.value->end());
+        b.add(std::move(r));
+    }
+    return b.build();
+}
+
+void marker(partition_log& log, int64_t producer_id, bool commit) {
+    append(log, protocol::build_txn_marker(producer_id, 0, {commit, 0}, now_ms - 5000));
+}
+
+TEST(compaction, aborted_transactions_never_win_and_open_ones_are_not_cleaned) {
+    temp_dir tmp;
+    auto log = partition_log::open(tmp.path() / "c-0", compacted_config()).value();
+    append(*log, txn_keyed_batch(7, 0, {{"k", "committed"}}));  // 0
+    marker(*log, 7, true);                                      // 1
+    append(*log, txn_keyed_batch(8, 0, {{"k", "aborted"}}));    // 2
+    marker(*log, 8, false);                                     // 3
+    // Filler so those segments are not the active one.
+    for (int i = 0; i < 10; ++i) {
+        append(*log, keyed_batch({{"f" + std::to_string(i), "x"}}));
+    }
+    // An open transaction of producer 9 writes k after that: its segment, and everything
+    // after it, must wait for the outcome.
+    kafka_offset open_at = log->log_end_offset();
+    append(*log, txn_keyed_batch(9, 0, {{"k", "open"}}));
+    for (int i = 0; i < 10; ++i) {
+        append(*log, keyed_batch({{"g" + std::to_string(i), "y"}}));
+    }
+    ASSERT_GT(log->segment_count(), 3u);
+    ASSERT_EQ(log->last_stable_offset(), open_at);
+    ASSERT_TRUE(log->compact(now_ms, /*force=*/true).has_value());
+    auto after = contents(*log);
+    EXPECT_EQ(after.at(0).second, std::optional<std::string>("committed"))
+        << "the aborted value must not replace the committed one";
+    EXPECT_EQ(after.count(2), 0u) << "aborted records are removed";
+    EXPECT_EQ(after.at(open_at.value()).second, std::optional<std::string>("open"));
+    // Once producer 9 aborts, its record goes too and k keeps the committed value.
+    marker(*log, 9, false);
+    for (int i = 0; i < 10; ++i) {
+        append(*log, keyed_batch({{"h" + std::to_string(i), "z"}}));
+    }
+    ASSERT_TRUE(log->compact(now_ms, /*force=*/true).has_value());
+    after = contents(*log);
+    EXPECT_EQ(after.at(0).second, std::optional<std::string>("committed"));
+    EXPECT_EQ(after.count(open_at.value()), 0u);
+    // The aborted-transaction index still lists them for fetches that started earlier.
+    EXPECT_EQ(log->aborted_transactions(kafka_offset(0), log->log_end_offset()).size(), 2u);
 }
 
 }  // namespace
