@@ -13,7 +13,9 @@ the broker and its producer fenced; a committed transaction survives kill -9;
 kill -9 of the broker at random moments of a transaction loop (so also between
 prepare and complete) leaves every transaction whole or absent and every
 acknowledged one present; a producer process killed mid-transaction has its
-transaction aborted at its timeout; and the bad inputs (a transactional batch for a partition not in the
+transaction aborted at its timeout; a transactional copy pipeline (consume,
+produce, send offsets, commit) killed and restarted repeatedly, and the broker
+once, copies every input record exactly once; and the bad inputs (a transactional batch for a partition not in the
 transaction, an unknown transactional id, a timeout above the broker's maximum)
 get Kafka's error codes.
 """
@@ -421,3 +423,84 @@ def test_kafka_transactions_tool_lists_describes_and_aborts(txn_broker, admin, t
     producers = tool("describe-producers", "--topic", t, "--partition", "0")
     fields = dict(zip(*[line.split() for line in producers.strip().splitlines()[:2]]))
     assert fields["CurrentTransactionStartOffset"] == "None", producers
+
+
+PIPELINE = r'''
+import sys
+from confluent_kafka import Consumer, Producer, KafkaException, TopicPartition
+bootstrap, src, dst, group = sys.argv[1:5]
+c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
+              "isolation.level": "read_committed", "auto.offset.reset": "earliest"})
+c.subscribe([src])
+p = Producer({"bootstrap.servers": bootstrap, "transactional.id": "copy-" + group,
+              "linger.ms": 5})
+p.init_transactions(30)
+print("ready", flush=True)
+while True:
+    msgs = [m for m in c.consume(50, 0.5) if not m.error()]
+    if not msgs:
+        continue
+    p.begin_transaction()
+    for m in msgs:
+        p.produce(dst, key=m.key(), value=m.value(), partition=m.partition())
+    p.send_offsets_to_transaction(c.position(c.assignment()), c.consumer_group_metadata(), 30)
+    p.commit_transaction(30)
+'''
+
+
+def test_a_transactional_copy_killed_and_restarted_copies_every_record_exactly_once(
+        broker_factory, topic_name, tmp_path):
+    """consume-transform-produce: a pipeline process copies a topic (read_committed consumer
+    in a group, transactional producer, offsets sent with each transaction) while the input
+    keeps growing; the pipeline is killed (-9) and restarted several times, and the broker
+    once. The output must hold every input record exactly once."""
+    import random
+    import subprocess
+    import sys
+    b = broker_factory(SETTINGS, name="txn-copy")
+    adm = AdminClient({"bootstrap.servers": b.bootstrap})
+    src, dst = topic_name("src"), topic_name("dst")
+    create(adm, src, partitions=3)
+    create(adm, dst, partitions=3)
+    script = tmp_path / "pipeline.py"
+    script.write_text(PIPELINE)
+    group = f"copy-{uuid.uuid4().hex[:6]}"
+    feeder = Producer({"bootstrap.servers": b.bootstrap, "enable.idempotence": True,
+                       "linger.ms": 2})
+    rng = random.Random(11)
+    sent = 0
+
+    def feed(n):
+        nonlocal sent
+        for _ in range(n):
+            feeder.produce(src, key=str(sent).encode(), value=f"r{sent}".encode(),
+                           partition=sent % 3)
+            sent += 1
+        feeder.flush(30)
+
+    def start_pipeline():
+        proc = subprocess.Popen([sys.executable, str(script), b.bootstrap, src, dst, group],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert proc.stdout.readline().strip() == "ready"
+        return proc
+
+    proc = start_pipeline()
+    try:
+        for round_ in range(5):
+            feed(400)
+            time.sleep(0.3 + rng.random())
+            proc.kill()
+            proc.wait(10)
+            if round_ == 2:
+                feeder.flush(30)
+                b.restart(kill=True)
+            proc = start_pipeline()
+        feed(200)
+        values = wait_until(
+            lambda: (v := consume_all(b, dst, 3, "read_committed", idle_s=2)) and
+            len(set(v)) >= sent and v, 120, interval=1.0, what="every record copied")
+    finally:
+        proc.kill()
+        proc.wait(10)
+    assert sorted(values, key=lambda v: int(v[1:])) == [f"r{i}" for i in range(sent)], \
+        "a record was lost or copied twice"
