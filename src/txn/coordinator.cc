@@ -50,8 +50,10 @@ std::vector<uint8_t> encode_value(const txn_metadata& m) {
     v.transaction_start_timestamp_ms = m.start_ms;
     v.next_producer_id = m.next_producer_id;
     v.client_transaction_version = m.version2 ? 2 : 0;
-    // Kafka writes v0 unless transaction version >= 1 is in use; v1 adds tagged fields.
-    int16_t version = m.version2 || m.next_producer_id >= 0 ? 1 : 0;
+    // Kafka writes v1 (flexible, tagged fields) once the transaction.version feature is >= 1,
+    // which the broker always finalizes (riacho.transaction.version is 1 or 2); checked
+    // against Kafka 4.1's bytes for a version 1 client (tag 2 left at its default, 0).
+    int16_t version = 1;
     protocol::writer w;
     w.write_int16(version);
     v.encode(w, version);

@@ -504,3 +504,56 @@ def test_a_transactional_copy_killed_and_restarted_copies_every_record_exactly_o
         proc.wait(10)
     assert sorted(values, key=lambda v: int(v[1:])) == [f"r{i}" for i in range(sent)], \
         "a record was lost or copied twice"
+
+
+def java_string_hash(s: str) -> int:
+    h = 0
+    for unit in s.encode("utf-16-be").hex(" ", 2).split():
+        h = (31 * h + int(unit, 16)) & 0xFFFFFFFF
+    return h - (1 << 32) if h >= 1 << 31 else h
+
+
+def test_a_crash_between_prepare_commit_and_the_markers_is_completed_at_start(
+        broker_factory, topic_name):
+    """kill -9 between PrepareCommit and the markers, made deterministic: the broker is killed
+    with a transaction open, then the PrepareCommit record the coordinator would have written
+    next is appended to __transaction_state (Kafka's record format, a valid batch at the log
+    end) before the restart. The restarted coordinator must finish the commit: the markers
+    appear and read_committed consumers see the transaction's records."""
+    import struct
+    b = broker_factory(SETTINGS, name="txn-prepared")
+    adm = AdminClient({"bootstrap.servers": b.bootstrap})
+    t = topic_name()
+    create(adm, t, partitions=2)
+    txn_id = "prepared-" + uuid.uuid4().hex[:6]
+    p = producer(b, txn_id, **{"transaction.timeout.ms": 600000})
+    p.begin_transaction()
+    for i in range(6):
+        p.produce(t, value=f"p{i}".encode(), partition=i % 2)
+    p.flush(10)
+    assert consume_all(b, t, 2, "read_committed", idle_s=1) == []
+    b.kill()
+
+    # The Ongoing record the coordinator wrote last, in its partition of __transaction_state.
+    h = java_string_hash(txn_id)
+    state_dir = b.log_dir / f"__transaction_state-{(0 if h == -(1 << 31) else abs(h)) % 50}"
+    segment = sorted(state_dir.glob("*.log"))[-1]
+    batches = kwire.parse_batches(segment.read_bytes())
+    key = kwire.i16(0) + kwire.string(txn_id)
+    ongoing = [r["value"] for bt in batches for r in bt["records"] if r["key"] == key][-1]
+    version, pid, epoch, timeout, status = struct.unpack(">hqhib", ongoing[:17])
+    # v1 (flexible) as Kafka 4 writes it once transaction.version >= 1.
+    assert (version, status) == (1, 1), f"not an Ongoing TransactionLogValue v1: {ongoing}"
+    prepared = ongoing[:16] + kwire.i8(2) + ongoing[17:]  # status 2 = PrepareCommit
+    last = batches[-1]
+    batch = bytearray(kwire.record_batch([(key, prepared, [])], base_ts=int(time.time() * 1000)))
+    batch[0:8] = kwire.i64(last["base_offset"] + last["last_offset_delta"] + 1)
+    with open(segment, "ab") as f:
+        f.write(bytes(batch))
+
+    b.start()
+    values = consume_all(b, t, 2, "read_committed", expect=6, timeout=30)
+    assert sorted(values) == [f"p{i}" for i in range(6)]
+    with kwire.Conn(b.bootstrap) as raw:
+        for part in range(2):
+            assert kwire.list_offset(raw, t, part, -1, isolation_level=1) == 4  # 3 + marker

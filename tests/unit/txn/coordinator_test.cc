@@ -211,6 +211,39 @@ TEST(txn_coordinator, version2_moves_to_a_new_producer_id_when_epochs_run_out) {
     FAIL() << "the producer id never changed";
 }
 
+TEST(txn_coordinator, state_records_have_kafka_4_bytes) {
+    // Kafka 4.1.1 wrote this TransactionLogValue (v1) for an Ongoing transaction of a
+    // librdkafka (transaction version 1) producer, id 0 epoch 0, timeout 600000 ms, on
+    // partitions 0 and 1 of one topic (the topic name shortened to "t" here; timestamps are
+    // the two int64 after the partitions).
+    env e;
+    e.next_id = 0;
+    auto c = e.make();
+    auto init = c.init_producer_id("app", 60000, -1, -1, 0);
+    ASSERT_EQ(init.producer_id, 0);
+    ASSERT_EQ(
+        c.add_partitions("app", 0, 0, {{"t", 0}, {"t", 1}}, always, false, 0x1a226198fd8).error,
+        error_code::none);
+    auto records = c.take_records();
+    ASSERT_EQ(records.size(), 2u);
+    const std::vector<uint8_t> kafka_key = {0x00, 0x00, 0x00, 0x03, 'a', 'p', 'p'};
+    EXPECT_EQ(records[1].key, kafka_key);
+    const std::vector<uint8_t> kafka_value = {
+        0x00, 0x01,                                         // value version 1
+        0,    0,    0,    0,    0,    0,    0,    0,        // producer id
+        0x00, 0x00,                                         // epoch
+        0x00, 0x00, 0xea, 0x60,                             // timeout 60000 (Kafka's run: 600000)
+        0x01,                                               // Ongoing
+        0x02, 0x02, 't',                                    // one topic, compact string "t"
+        0x03, 0,    0,    0,    0,    0,    0,    0,    1,  // partitions [0, 1]
+        0x00,                                               // the struct's tagged fields
+        0,    0,    0x01, 0xa2, 0x26, 0x19, 0x8f, 0xd8,     // last update
+        0,    0,    0x01, 0xa2, 0x26, 0x19, 0x8f, 0xd8,     // start
+        0x00};                                              // no tagged fields
+    ASSERT_TRUE(records[1].value);
+    EXPECT_EQ(*records[1].value, kafka_value);
+}
+
 // ---------------------------------------------------------------- seeded simulation
 
 struct client {
