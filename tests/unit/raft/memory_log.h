@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <map>
+#include <utility>
 
 namespace riacho::raft::test {
 
@@ -36,6 +37,7 @@ public:
             return;
         }
         _entries.resize(static_cast<size_t>(to - _start));
+        ++truncations;
         _dirty_from = std::min(_dirty_from, to);
         _lowest_truncation = std::min(_lowest_truncation, to);
     }
@@ -130,6 +132,7 @@ public:
 
     int flushes = 0;
     int installs = 0;
+    int truncations = 0;
 
 private:
     kafka_offset _start{0};
