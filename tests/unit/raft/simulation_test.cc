@@ -88,10 +88,12 @@ struct fault_rates {
     double drop = 0;
     double duplicate = 0;
     int delay_max_ms = 1;
-    double crash = 0;      // per step
-    double partition = 0;  // per step
-    double append = 0;     // per step
-    double snapshot = 0;   // per step
+    double crash = 0;       // per step
+    double power_loss = 0;  // per step: every replica crashes at once
+    double tick = 1;        // chance that a replica's event loop ticks in a step
+    double partition = 0;   // per step
+    double append = 0;      // per step
+    double snapshot = 0;    // per step
 };
 
 class simulation {
@@ -103,8 +105,12 @@ public:
         _rates.drop = drops[pick(4)];
         _rates.duplicate = pick(2) ? 0.05 : 0;
         _rates.delay_max_ms = pick(2) ? 5 : 40;
-        _rates.crash = pick(2) ? 0.004 : 0.015;
+        _rates.crash = pick(2) ? 0.005 : 0.02;
         _rates.partition = pick(2) ? 0.003 : 0.012;
+        static constexpr double power_losses[] = {0, 0.002, 0.01};
+        _rates.power_loss = power_losses[pick(3)];
+        static constexpr double ticks[] = {0.9, 0.6, 0.3};
+        _rates.tick = ticks[pick(3)];
         _rates.append = 0.3;
         _rates.snapshot = pick(3) == 0 ? 0 : 0.01;
         for (int i = 0; i < _voters; ++i) {
@@ -217,12 +223,21 @@ private:
         n.restart_at = _now + time_ms(20 + pick(400));
     }
 
+    void crash_all() {
+        for (int i = 0; i < _voters; ++i) {
+            if (_nodes[static_cast<size_t>(i)]->r) {
+                crash(i);
+            }
+        }
+    }
+
     void heal() {
         for (auto& n : _nodes) {
             n->side = 0;
         }
         _heal_at.reset();
-        _rates = fault_rates{0, 0, _rates.delay_max_ms, 0, 0, 0, 0};
+        _rates = fault_rates{};
+        _rates.delay_max_ms = 5;
         for (int i = 0; i < _voters; ++i) {
             if (!_nodes[static_cast<size_t>(i)]->r) {
                 start(i);
@@ -236,8 +251,10 @@ private:
             inject_faults();
         }
         deliver_due();
+        // A busy event loop does not tick every replica every step: some work (appends,
+        // answers) then happens between a leader's periodic flushes.
         for (int i = 0; i < _voters; ++i) {
-            if (_nodes[static_cast<size_t>(i)]->r) {
+            if (_nodes[static_cast<size_t>(i)]->r && (!faults || chance(_rates.tick))) {
                 _nodes[static_cast<size_t>(i)]->r->tick(_now);
                 collect(i);
             }
@@ -257,6 +274,12 @@ private:
             if (_nodes[static_cast<size_t>(i)]->r) {
                 crash(i);
             }
+        }
+        if (auto l = current_leader(); l && chance(_rates.crash)) {
+            crash(*l);  // leaders fail as often as anyone else, and matter more
+        }
+        if (chance(_rates.power_loss)) {
+            crash_all();  // a power loss: only what every replica flushed survives
         }
         if (_heal_at && _now >= *_heal_at) {
             for (auto& n : _nodes) {
@@ -377,6 +400,12 @@ private:
             }
             n.r->receive(m, _now);
             collect(to);
+            // Crashes also strike between two messages, not only between steps.
+            if (_rates.crash > 0 && chance(_rates.crash / 3)) {
+                crash(to);
+            } else if (chance(_rates.power_loss / 3)) {
+                crash_all();
+            }
         }
     }
 
@@ -515,7 +544,7 @@ private:
     std::optional<std::string> _failure;
 };
 
-constexpr int fault_steps = 300;
+constexpr int fault_steps = 500;
 constexpr time_ms heal_budget = 3000ms;
 
 TEST(raft_simulation, seeded_quorums_keep_every_committed_entry_and_recover) {
@@ -532,7 +561,8 @@ TEST(raft_simulation, seeded_quorums_keep_every_committed_entry_and_recover) {
     if (const char* n = std::getenv("RIACHO_RAFT_SEEDS")) {
         seeds = std::strtoull(n, nullptr, 10);
     }
-    for (uint64_t seed = 1; seed <= seeds && !HasFailure(); ++seed) {
+    uint64_t ran = 0;
+    for (uint64_t seed = 1; seed <= seeds && !HasFailure(); ++seed, ++ran) {
         g_current_seed = seed;
         simulation(seed).run(fault_steps, heal_budget);
     }
@@ -540,7 +570,7 @@ TEST(raft_simulation, seeded_quorums_keep_every_committed_entry_and_recover) {
         "raft simulation: %llu seeds x %d steps: %llu epochs with a leader, %llu crashes, "
         "%llu partitions, %llu log truncations, %llu snapshots taken, %llu installed, "
         "%llu entries committed\n",
-        static_cast<unsigned long long>(seeds), fault_steps,
+        static_cast<unsigned long long>(ran), fault_steps,
         static_cast<unsigned long long>(g_coverage.epochs),
         static_cast<unsigned long long>(g_coverage.crashes),
         static_cast<unsigned long long>(g_coverage.partitions),
