@@ -275,6 +275,23 @@ void replica::take_snapshot(snapshot_id id, std::string bytes) {
     _log.write_snapshot_and_trim(id, std::move(bytes));
 }
 
+time_ms replica::next_deadline() const {
+    switch (_role) {
+        case role::leader:
+            return _unflushed ? time_ms(0) : std::min(_begin_resend_at, _check_quorum_at);
+        case role::candidate:
+            return std::min(_election_deadline, _vote_resend_at);
+        case role::follower:
+            return std::min(_election_deadline, _fetch_in_flight
+                                                    ? _fetch_sent_at + _config.request_timeout
+                                                    : _next_fetch_at);
+        case role::unattached:
+        case role::resigned:
+            return _election_deadline;
+    }
+    return time_ms(0);
+}
+
 quorum_description replica::describe_quorum() const {
     quorum_description d;
     d.leader_id = _state.leader_id.value_or(no_node);

@@ -99,6 +99,10 @@ public:
     void take_snapshot(snapshot_id id, std::string bytes);
 
     output take_output();
+    // When tick() next has work (a timeout, a resend, a fetch, a leader's flush): the caller's
+    // timer. Ticking earlier is harmless. A leader with unflushed appends answers `0ms`: tick
+    // at once, which flushes them.
+    time_ms next_deadline() const;
 
     role current_role() const { return _role; }
     leader_epoch epoch() const { return _state.epoch; }

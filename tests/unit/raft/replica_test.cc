@@ -514,6 +514,36 @@ TEST(raft_snapshot, a_diverging_follower_past_the_trimmed_epochs_gets_the_snapsh
     EXPECT_EQ(c.r(3).high_watermark(), off(4));
 }
 
+TEST(raft_quorum, ticking_only_at_the_next_deadline_elects_and_commits) {
+    cluster c(3);
+    c.start_all();
+    // An event loop that sleeps until the earliest deadline, then ticks whoever is due.
+    auto run_until = [&](time_ms end) {
+        while (c.now < end) {
+            time_ms next = end;
+            for (int32_t id = 1; id <= 3; ++id) {
+                next = std::min(next, std::max(c.r(id).next_deadline(), c.now + 1ms));
+            }
+            c.now = next;
+            for (int32_t id = 1; id <= 3; ++id) {
+                if (c.r(id).next_deadline() <= c.now) {
+                    c.r(id).tick(c.now);
+                }
+            }
+            c.pump();
+        }
+    };
+    run_until(1000ms);
+    auto l = c.leader();
+    ASSERT_TRUE(l);
+    ASSERT_TRUE(c.r(*l).append({"a"}, c.now));
+    EXPECT_EQ(c.r(*l).next_deadline(), time_ms(0)) << "unflushed appends want a tick now";
+    run_until(c.now + 500ms);
+    for (int32_t id = 1; id <= 3; ++id) {
+        EXPECT_EQ(c.r(id).high_watermark(), off(2)) << id;
+    }
+}
+
 TEST(raft_quorum, describe_reports_every_voter_from_the_leader) {
     cluster c(3);
     c.start_all();
