@@ -83,6 +83,7 @@ struct coverage {
     uint64_t epochs = 0;
     uint64_t crashes = 0;
     uint64_t partitions = 0;
+    uint64_t resignations = 0;
     uint64_t truncations = 0;
     uint64_t snapshots_taken = 0;
     uint64_t snapshots_installed = 0;
@@ -287,6 +288,12 @@ private:
         }
         if (auto l = current_leader(); l && chance(_rates.crash)) {
             crash(*l);  // leaders fail as often as anyone else, and matter more
+        }
+        if (auto l = current_leader(); l && chance(_rates.crash / 2)) {
+            // A controlled shutdown starts with the leader resigning (EndQuorumEpoch).
+            _nodes[static_cast<size_t>(*l)]->r->resign(_now);
+            collect(*l);
+            ++g_coverage.resignations;
         }
         if (chance(_rates.power_loss)) {
             crash_all();  // a power loss: only what every replica flushed survives
@@ -593,18 +600,13 @@ TEST(raft_simulation, seeded_quorums_keep_every_committed_entry_and_recover) {
         g_current_seed = seed;
         simulation(seed).run(fault_steps, heal_budget);
     }
-    std::printf(
-        "raft simulation: %llu seeds x %d steps: %llu epochs with a leader, %llu crashes, "
-        "%llu partitions, %llu log truncations, %llu snapshots taken, %llu installed, "
-        "%llu entries committed\n",
-        static_cast<unsigned long long>(ran), fault_steps,
-        static_cast<unsigned long long>(g_coverage.epochs),
-        static_cast<unsigned long long>(g_coverage.crashes),
-        static_cast<unsigned long long>(g_coverage.partitions),
-        static_cast<unsigned long long>(g_coverage.truncations),
-        static_cast<unsigned long long>(g_coverage.snapshots_taken),
-        static_cast<unsigned long long>(g_coverage.snapshots_installed),
-        static_cast<unsigned long long>(g_coverage.committed));
+    const auto& c = g_coverage;
+    fmt::print(
+        "raft simulation: {} seeds x {} steps: {} epochs with a leader, {} crashes, {} partitions, "
+        "{} resignations, {} log truncations, {} snapshots taken, {} installed, {} entries "
+        "committed\n",
+        ran, fault_steps, c.epochs, c.crashes, c.partitions, c.resignations, c.truncations,
+        c.snapshots_taken, c.snapshots_installed, c.committed);
 }
 
 }  // namespace
