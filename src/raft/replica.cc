@@ -227,7 +227,7 @@ result<kafka_offset, append_errc> replica::append(const std::vector<std::string>
                                                   time_ms now) {
     (void)now;
     if (_role != role::leader) {
-        return unexpected(append_errc::not_leader);
+        return unexpected{append_errc::not_leader};
     }
     auto base = _log.end_offset_and_epoch().offset;
     std::vector<log_entry> entries;
