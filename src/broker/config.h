@@ -69,6 +69,11 @@ struct broker_config {
 
     // Every key as the operator set it (or its default), for DescribeConfigs.
     std::map<std::string, std::string> values;
+    // A numeric key of `values` (validated at load), or `fallback` when unset.
+    int64_t number(const std::string& key, int64_t fallback) const {
+        auto it = values.find(key);
+        return it == values.end() || it->second.empty() ? fallback : std::stoll(it->second);
+    }
     std::map<std::string, bool> explicitly_set;     // in the file or --set
     std::map<std::string, std::string> static_set;  // file and --set (dynamic ones go over)
 };

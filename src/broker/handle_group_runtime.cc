@@ -15,14 +15,6 @@
 namespace riacho::broker {
 
 namespace {
-int64_t config_number(const broker_config& cfg, const char* key, int64_t fallback) {
-    auto it = cfg.values.find(key);
-    if (it == cfg.values.end() || it->second.empty()) {
-        return fallback;
-    }
-    return std::stoll(it->second);
-}
-
 template <typename T>
 struct waiter {
     explicit waiter(asio::io_context& io)
@@ -57,26 +49,26 @@ int64_t group_runtime::now_ms() { return broker_context::now_ms(); }
 std::optional<std::string> group_runtime::start() {
     const auto& c = _ctx.config;
     group::coordinator_config cfg;
-    cfg.min_session_timeout_ms = static_cast<int32_t>(
-        config_number(c, "group.min.session.timeout.ms", cfg.min_session_timeout_ms));
-    cfg.max_session_timeout_ms = static_cast<int32_t>(
-        config_number(c, "group.max.session.timeout.ms", cfg.max_session_timeout_ms));
-    cfg.max_size = static_cast<int32_t>(config_number(c, "group.max.size", cfg.max_size));
+    cfg.min_session_timeout_ms =
+        static_cast<int32_t>(c.number("group.min.session.timeout.ms", cfg.min_session_timeout_ms));
+    cfg.max_session_timeout_ms =
+        static_cast<int32_t>(c.number("group.max.session.timeout.ms", cfg.max_session_timeout_ms));
+    cfg.max_size = static_cast<int32_t>(c.number("group.max.size", cfg.max_size));
     cfg.initial_rebalance_delay_ms = static_cast<int32_t>(
-        config_number(c, "group.initial.rebalance.delay.ms", cfg.initial_rebalance_delay_ms));
-    cfg.offsets_partitions = static_cast<int32_t>(
-        config_number(c, "offsets.topic.num.partitions", cfg.offsets_partitions));
-    cfg.offsets_retention_ms = config_number(c, "offsets.retention.minutes", 10080) * 60 * 1000;
-    cfg.offset_metadata_max_bytes = static_cast<int32_t>(
-        config_number(c, "offset.metadata.max.bytes", cfg.offset_metadata_max_bytes));
+        c.number("group.initial.rebalance.delay.ms", cfg.initial_rebalance_delay_ms));
+    cfg.offsets_partitions =
+        static_cast<int32_t>(c.number("offsets.topic.num.partitions", cfg.offsets_partitions));
+    cfg.offsets_retention_ms = c.number("offsets.retention.minutes", 10080) * 60 * 1000;
+    cfg.offset_metadata_max_bytes =
+        static_cast<int32_t>(c.number("offset.metadata.max.bytes", cfg.offset_metadata_max_bytes));
     cfg.consumer_session_timeout_ms = static_cast<int32_t>(
-        config_number(c, "group.consumer.session.timeout.ms", cfg.consumer_session_timeout_ms));
-    cfg.consumer_heartbeat_interval_ms = static_cast<int32_t>(config_number(
-        c, "group.consumer.heartbeat.interval.ms", cfg.consumer_heartbeat_interval_ms));
+        c.number("group.consumer.session.timeout.ms", cfg.consumer_session_timeout_ms));
+    cfg.consumer_heartbeat_interval_ms = static_cast<int32_t>(
+        c.number("group.consumer.heartbeat.interval.ms", cfg.consumer_heartbeat_interval_ms));
     cfg.consumer_max_size =
-        static_cast<int32_t>(config_number(c, "group.consumer.max.size", cfg.consumer_max_size));
+        static_cast<int32_t>(c.number("group.consumer.max.size", cfg.consumer_max_size));
     _retention_check_ms =
-        std::max<int64_t>(1, config_number(c, "offsets.retention.check.interval.ms", 600000));
+        std::max<int64_t>(1, c.number("offsets.retention.check.interval.ms", 600000));
     // An existing __consumer_offsets keeps its partition count (group -> partition mapping).
     if (auto topic = _ctx.controller.image()->find_topic(group::offsets_topic)) {
         cfg.offsets_partitions = static_cast<int32_t>(topic->partitions.size());

@@ -13,16 +13,6 @@
 
 namespace riacho::broker {
 
-namespace {
-int64_t config_number(const broker_config& cfg, const char* key, int64_t fallback) {
-    auto it = cfg.values.find(key);
-    if (it == cfg.values.end() || it->second.empty()) {
-        return fallback;
-    }
-    return std::stoll(it->second);
-}
-}  // namespace
-
 protocol::error_code write_txn_marker(broker_context& ctx,
                                       const txn::topic_partition& tp,
                                       int64_t producer_id,
@@ -64,12 +54,12 @@ std::optional<std::string> txn_runtime::start() {
     const auto& c = _ctx.config;
     txn::coordinator_config cfg;
     cfg.max_timeout_ms =
-        static_cast<int32_t>(config_number(c, "transaction.max.timeout.ms", cfg.max_timeout_ms));
+        static_cast<int32_t>(c.number("transaction.max.timeout.ms", cfg.max_timeout_ms));
     cfg.state_partitions = static_cast<int32_t>(
-        config_number(c, "transaction.state.log.num.partitions", cfg.state_partitions));
-    _check_interval_ms = std::max<int64_t>(
-        1, config_number(c, "transaction.abort.timed.out.transaction.cleanup.interval.ms",
-                         _check_interval_ms));
+        c.number("transaction.state.log.num.partitions", cfg.state_partitions));
+    _check_interval_ms =
+        std::max<int64_t>(1, c.number("transaction.abort.timed.out.transaction.cleanup.interval.ms",
+                                      _check_interval_ms));
     // Existing topics keep their partition counts (id -> partition mapping).
     auto image = _ctx.controller.image();
     if (auto topic = image->find_topic(txn::state_topic)) {
