@@ -69,9 +69,8 @@ asio::awaitable<net::reply> handle_api_versions(broker_context& ctx, net::reques
     // Feature levels (v3+, tagged). transaction.version 2 is what makes Kafka 4 clients use
     // KIP-890 part 2 (Produce v12 adds partitions, EndTxn v5 bumps the epoch); version 1
     // keeps them on AddPartitionsToTxn.
-    auto tv = ctx.config.values.find("riacho.transaction.version");
-    int16_t transaction_version =
-        tv != ctx.config.values.end() && tv->second == "1" ? int16_t{1} : int16_t{2};
+    auto transaction_version =
+        static_cast<int16_t>(ctx.config.number("riacho.transaction.version", 2));
     response.supported_features.push_back({"transaction.version", 0, 2});
     response.finalized_features_epoch = 1;
     response.finalized_features.push_back(

@@ -47,7 +47,7 @@ size_t read_partition(broker_context& ctx,
                                                 : error_code::unknown_topic_or_partition);
         return 0;
     }
-    if (t.partition < 0 || static_cast<size_t>(t.partition) >= topic->partitions.size()) {
+    if (!topic->has_partition(t.partition)) {
         out.error_code = protocol::code(error_code::unknown_topic_or_partition);
         return 0;
     }

@@ -11,11 +11,6 @@ namespace riacho::broker {
 
 namespace {
 using protocol::error_code;
-
-bool partition_exists(broker_context& ctx, const std::string& topic, int32_t partition) {
-    auto t = ctx.controller.image()->find_topic(topic);
-    return t && partition >= 0 && static_cast<size_t>(partition) < t->partitions.size();
-}
 }  // namespace
 
 asio::awaitable<net::reply> handle_offset_commit(broker_context& ctx, net::request& req) {
@@ -41,7 +36,7 @@ asio::awaitable<net::reply> handle_offset_commit(broker_context& ctx, net::reque
         errors[t].assign(topic.partitions.size(), error_code::none);
         for (size_t p = 0; p < topic.partitions.size(); ++p) {
             const auto& part = topic.partitions[p];
-            if (!partition_exists(ctx, topic.name, part.partition_index)) {
+            if (!ctx.controller.image()->has_partition(topic.name, part.partition_index)) {
                 errors[t][p] = error_code::unknown_topic_or_partition;
                 continue;
             }
@@ -96,8 +91,10 @@ struct fetched_topic {
     std::vector<group::fetched_offset> partitions;
 };
 
-std::vector<fetched_topic> fetch_group(broker_context& ctx, const std::string& group_id,
-                                       const std::optional<std::vector<group::partition_key>>& keys) {
+std::vector<fetched_topic> fetch_group(
+    broker_context& ctx,
+    const std::string& group_id,
+    const std::optional<std::vector<group::partition_key>>& keys) {
     auto offsets = ctx.groups->coordinator().fetch_offsets(group_id, keys);
     std::vector<fetched_topic> out;
     for (auto& f : offsets) {
@@ -123,13 +120,16 @@ std::vector<fetched_topic> fetch_group(broker_context& ctx, const std::string& g
 
 // RequireStable (v7+): a partition with a transactional commit still pending is not stable
 // yet; the client retries.
-bool unstable(broker_context& ctx, bool require_stable, const std::string& group_id,
+bool unstable(broker_context& ctx,
+              bool require_stable,
+              const std::string& group_id,
               const group::partition_key& key) {
     return require_stable && ctx.groups->coordinator().has_pending_txn_offset(group_id, key);
 }
 
 template <typename Topics>
-std::optional<std::vector<group::partition_key>> requested_keys(const std::optional<Topics>& topics) {
+std::optional<std::vector<group::partition_key>> requested_keys(
+    const std::optional<Topics>& topics) {
     if (!topics) {
         return std::nullopt;
     }
@@ -163,7 +163,8 @@ asio::awaitable<net::reply> handle_offset_fetch(broker_context& ctx, net::reques
             offset_fetch_response::offset_fetch_response_topic rt;
             rt.name = t.name;
             for (auto& f : t.partitions) {
-                offset_fetch_response::offset_fetch_response_topic::offset_fetch_response_partition rp;
+                offset_fetch_response::offset_fetch_response_topic::offset_fetch_response_partition
+                    rp;
                 rp.partition_index = f.key.partition;
                 rp.committed_offset = f.value.offset;
                 rp.committed_leader_epoch = f.value.leader_epoch;
@@ -220,8 +221,8 @@ asio::awaitable<net::reply> handle_offset_delete(broker_context& ctx, net::reque
             keys.push_back({t.name, p.partition_index});
         }
     }
-    auto result = ctx.groups->coordinator().delete_offsets(request.group_id, keys,
-                                                           group_runtime::now_ms());
+    auto result =
+        ctx.groups->coordinator().delete_offsets(request.group_id, keys, group_runtime::now_ms());
     bool ok = co_await ctx.groups->persist(true);
     offset_delete_response response;
     response.error_code = protocol::code(result.error);
@@ -235,7 +236,7 @@ asio::awaitable<net::reply> handle_offset_delete(broker_context& ctx, net::reque
                     offset_delete_response_partition rp;
                 rp.partition_index = p.partition_index;
                 auto e = result.partition_errors[i++];
-                if (!partition_exists(ctx, t.name, p.partition_index)) {
+                if (!ctx.controller.image()->has_partition(t.name, p.partition_index)) {
                     e = error_code::unknown_topic_or_partition;
                 } else if (!ok && e == error_code::none) {
                     e = error_code::kafka_storage_error;

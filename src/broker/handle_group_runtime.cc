@@ -4,6 +4,7 @@
 #include "broker/broker_context.h"
 #include "broker/internal_topic.h"
 #include "group/records.h"
+#include "protocol/control_record.h"
 #include "protocol/record_batch.h"
 
 #include <asio/experimental/as_tuple.hpp>
@@ -93,11 +94,9 @@ bool group_runtime::load() {
         [&](int32_t, const protocol::batch_header& header,
             const std::vector<protocol::record_view>& records) {
             if (header.is_control()) {
-                // A transaction marker: key = int16 version, int16 type (0 abort, 1 commit).
                 for (const auto& r : records) {
-                    if (r.key && r.key->size() >= 4) {
-                        bool commit = ((*r.key)[2] << 8 | (*r.key)[3]) == 1;
-                        _coordinator->complete_txn(header.producer_id, commit);
+                    if (auto marker = protocol::parse_txn_marker(r)) {
+                        _coordinator->complete_txn(header.producer_id, marker->commit);
                     }
                 }
                 return;

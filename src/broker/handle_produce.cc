@@ -104,7 +104,7 @@ append_outcome append_partition(broker_context& ctx,
     };
 
     auto topic = ctx.controller.image()->find_topic(topic_name);
-    if (!topic || data.index < 0 || static_cast<size_t>(data.index) >= topic->partitions.size()) {
+    if (!topic || !topic->has_partition(data.index)) {
         return fail(error_code::unknown_topic_or_partition,
                     "This server does not host this topic-partition.");
     }
@@ -246,9 +246,7 @@ asio::awaitable<bool> add_partitions_implicitly(broker_context& ctx,
                 transactional_id, header->producer_id, header->producer_epoch,
                 {{topic.name, partition.index}},
                 [&](const txn::topic_partition& tp) {
-                    auto t = ctx.controller.image()->find_topic(tp.topic);
-                    return t && tp.partition >= 0 &&
-                           static_cast<size_t>(tp.partition) < t->partitions.size();
+                    return ctx.controller.image()->has_partition(tp.topic, tp.partition);
                 },
                 false, now);
             added = added || r.error == error_code::none;

@@ -2,9 +2,7 @@
 // the producers a partition tracks), DescribeTransactions (65), ListTransactions (66), and
 // WriteTxnMarkers (27, which the tool's `abort` sends to end a hanging transaction on a
 // partition).
-#include "broker/handle_group_runtime.h"
 #include "broker/handlers.h"
-#include "broker/internal_topic.h"
 #include "broker/txn_runtime.h"
 #include "protocol/messages/describe_producers.h"
 #include "protocol/messages/describe_transactions.h"
@@ -48,12 +46,7 @@ asio::awaitable<net::reply> handle_write_txn_markers(broker_context& ctx, net::r
         }
         response.markers.push_back(std::move(mr));
     }
-    ctx.appends.notify_all();
-    if (ctx.groups != nullptr) {
-        (void)ctx.groups->settle();
-    }
-    if (ctx.config.acks_all_fsync && !touched.empty() &&
-        !co_await ctx.flusher.flush(std::move(touched))) {
+    if (!co_await publish_txn_markers(ctx, std::move(touched))) {
         for (auto& mr : response.markers) {
             for (auto& tr : mr.topics) {
                 for (auto& pr : tr.partitions) {

@@ -30,8 +30,7 @@ error_code for_version(error_code e, int16_t version, int16_t first_fenced_versi
 }
 
 bool partition_known(broker_context& ctx, const txn::topic_partition& tp) {
-    auto t = ctx.controller.image()->find_topic(tp.topic);
-    return t && tp.partition >= 0 && static_cast<size_t>(tp.partition) < t->partitions.size();
+    return ctx.controller.image()->has_partition(tp.topic, tp.partition);
 }
 
 void log_refusal(const net::request& req, const char* api, const std::string& id, error_code e) {

@@ -51,8 +51,7 @@ bool append_internal_records(broker_context& ctx,
     for (auto& [where, builder] : batches) {
         int32_t partition = std::get<0>(where);
         auto* log = ctx.log(topic, partition);
-        if (log == nullptr || !info || partition < 0 ||
-            static_cast<size_t>(partition) >= info->partitions.size()) {
+        if (log == nullptr || !info || !info->has_partition(partition)) {
             LOG_ERROR("broker", "no log for {}-{}", topic, partition);
             ok = false;
             continue;

@@ -21,8 +21,7 @@ protocol::error_code write_txn_marker(broker_context& ctx,
                                       int32_t coordinator_epoch) {
     auto topic = ctx.controller.image()->find_topic(tp.topic);
     auto* log = ctx.log(tp.topic, tp.partition);
-    if (!topic || log == nullptr || tp.partition < 0 ||
-        static_cast<size_t>(tp.partition) >= topic->partitions.size()) {
+    if (!topic || log == nullptr || !topic->has_partition(tp.partition)) {
         return protocol::error_code::unknown_topic_or_partition;
     }
     int64_t now = broker_context::now_ms();
@@ -39,6 +38,14 @@ protocol::error_code write_txn_marker(broker_context& ctx,
         ctx.groups->coordinator().complete_txn(producer_id, commit);
     }
     return protocol::error_code::none;
+}
+
+asio::awaitable<bool> publish_txn_markers(broker_context& ctx, touched_partitions touched) {
+    ctx.appends.notify_all();
+    if (!ctx.config.acks_all_fsync || touched.empty()) {
+        co_return true;
+    }
+    co_return co_await ctx.flusher.flush(std::move(touched));
 }
 
 txn_runtime::txn_runtime(broker_context& ctx) : _ctx(ctx), _timer(ctx.io) {}
@@ -140,14 +147,9 @@ asio::awaitable<protocol::error_code> txn_runtime::write_markers_and_complete(
         }
         touched.emplace_back(tp.topic, tp.partition);
     }
-    _ctx.appends.notify_all();
-    if (_ctx.groups != nullptr) {
-        (void)_ctx.groups->settle();
-    }
     // Markers are durable before the transaction is recorded complete: a crash in between
     // leaves it prepared, and the next start writes them again.
-    if (_ctx.config.acks_all_fsync && !touched.empty() &&
-        !co_await _ctx.flusher.flush(std::move(touched))) {
+    if (!co_await publish_txn_markers(_ctx, std::move(touched))) {
         co_return protocol::error_code::kafka_storage_error;
     }
     _coordinator->markers_written(job, broker_context::now_ms());

@@ -10,6 +10,7 @@
 // point recoverable.
 #pragma once
 
+#include "broker/internal_topic.h"
 #include "protocol/error_code.h"
 #include "txn/coordinator.h"
 
@@ -33,6 +34,10 @@ protocol::error_code write_txn_marker(broker_context& ctx,
                                       int16_t producer_epoch,
                                       bool commit,
                                       int32_t coordinator_epoch);
+
+// After write_txn_marker calls: wakes fetchers waiting on those partitions and, with
+// riacho.acks.all.fsync, flushes them. false when the flush failed.
+asio::awaitable<bool> publish_txn_markers(broker_context& ctx, touched_partitions touched);
 
 class txn_runtime {
 public:

@@ -4,6 +4,9 @@
 // on any thread can hold a shared_ptr<const metadata_image> without locks.
 #pragma once
 
+#include "protocol/messages/metadata_records.h"
+#include "protocol/wire.h"
+
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -11,9 +14,6 @@
 #include <string>
 #include <unordered_map>
 #include <vector>
-
-#include "protocol/messages/metadata_records.h"
-#include "protocol/wire.h"
 
 namespace riacho::cluster {
 
@@ -28,8 +28,12 @@ struct partition_info {
 struct topic_info {
     std::string name;
     protocol::uuid topic_id;
-    std::vector<partition_info> partitions;         // index = partition id
-    std::map<std::string, std::string> configs;     // topic-level overrides only
+    std::vector<partition_info> partitions;      // index = partition id
+    std::map<std::string, std::string> configs;  // topic-level overrides only
+
+    bool has_partition(int32_t partition) const {
+        return partition >= 0 && static_cast<size_t>(partition) < partitions.size();
+    }
 };
 
 struct uuid_hash {
@@ -50,10 +54,15 @@ struct metadata_image {
     // Dynamic broker configs by resource name: a node id ("1"), or "" for the cluster-wide
     // default every broker uses unless it has its own.
     std::map<std::string, std::map<std::string, std::string>> broker_configs;
-    int64_t next_producer_id = 0;                       // first id not yet handed out
+    int64_t next_producer_id = 0;  // first id not yet handed out
 
     std::shared_ptr<const topic_info> find_topic(const std::string& name) const;
     std::shared_ptr<const topic_info> find_topic(const protocol::uuid& id) const;
+    // The topic exists and has this partition.
+    bool has_partition(const std::string& topic, int32_t partition) const {
+        auto t = find_topic(topic);
+        return t && t->has_partition(partition);
+    }
 
     // Returns the image after applying one record. Unknown or inconsistent records (e.g. a
     // partition of an unknown topic) are skipped with a log line: the log is input.

@@ -2,17 +2,11 @@
 
 namespace riacho::protocol {
 
-std::optional<txn_marker> parse_txn_marker(bytes_view batch) {
-    auto header = parse_batch_header(batch);
-    if (!header || !header->is_control() || !header->is_transactional()) {
+std::optional<txn_marker> parse_txn_marker(const record_view& record) {
+    if (!record.key || record.key->size() < 4) {
         return std::nullopt;
     }
-    std::vector<uint8_t> scratch;
-    auto records = decode_records(batch, scratch, 1u << 16);
-    if (!records || records->size() != 1 || !(*records)[0].key || (*records)[0].key->size() < 4) {
-        return std::nullopt;
-    }
-    const auto& key = *(*records)[0].key;
+    const auto& key = *record.key;
     auto type = static_cast<int16_t>((key[2] << 8) | key[3]);
     if (type != static_cast<int16_t>(control_type::abort) &&
         type != static_cast<int16_t>(control_type::commit)) {
@@ -20,14 +14,26 @@ std::optional<txn_marker> parse_txn_marker(bytes_view batch) {
     }
     txn_marker out;
     out.commit = type == static_cast<int16_t>(control_type::commit);
-    const auto& value = (*records)[0].value;
-    if (value && value->size() >= 6) {
-        const auto& v = *value;
+    if (record.value && record.value->size() >= 6) {
+        const auto& v = *record.value;
         out.coordinator_epoch =
             static_cast<int32_t>((uint32_t{v[2]} << 24) | (uint32_t{v[3]} << 16) |
                                  (uint32_t{v[4]} << 8) | uint32_t{v[5]});
     }
     return out;
+}
+
+std::optional<txn_marker> parse_txn_marker(bytes_view batch) {
+    auto header = parse_batch_header(batch);
+    if (!header || !header->is_control() || !header->is_transactional()) {
+        return std::nullopt;
+    }
+    std::vector<uint8_t> scratch;
+    auto records = decode_records(batch, scratch, 1u << 16);
+    if (!records || records->size() != 1) {
+        return std::nullopt;
+    }
+    return parse_txn_marker((*records)[0]);
 }
 
 std::vector<uint8_t> build_txn_marker(int64_t producer_id,

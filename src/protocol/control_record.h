@@ -22,6 +22,8 @@ struct txn_marker {
 // The marker a control batch carries; nullopt when `batch` is not a control batch, its record
 // does not decode, or its type is not ABORT/COMMIT (e.g. a KRaft control record).
 std::optional<txn_marker> parse_txn_marker(bytes_view batch);
+// The same for the one record of a control batch already decoded.
+std::optional<txn_marker> parse_txn_marker(const record_view& record);
 
 // A complete control batch (valid CRC, base offset 0) for the producer's transaction.
 std::vector<uint8_t> build_txn_marker(int64_t producer_id,
