@@ -361,3 +361,10 @@ def test_transactions_abort_after_the_timeout_abort(java_txn_runs, version):
     run = java_txn_runs[version]
     want = "none" if uses_v2(run) else "ProducerFencedException"
     assert run["timeout"]["abort"]["end_error"] == want
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_transactions_protocol_version_follows_the_client(java_txn_runs, version):
+    """The broker finalizes transaction.version 2 (as Kafka 4.1 does by default): the 4.x
+    client bumps the epoch on every transaction (KIP-890 part 2), the 3.9 client does not."""
+    assert uses_v2(java_txn_runs[version]) == version.startswith("4.")
