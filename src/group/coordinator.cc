@@ -2,11 +2,12 @@
 // the same situation, so clients recover the way they do against Kafka.
 #include "group/coordinator.h"
 
+#include "base/invariant.h"
+#include "base/log.h"
+#include "group/classic_group.h"
+
 #include <algorithm>
 #include <cctype>
-
-#include "base/invariant.h"
-#include "group/classic_group.h"
 
 namespace riacho::group {
 
@@ -45,7 +46,8 @@ std::vector<std::string> common_protocols(const classic_group& g) {
     return out;
 }
 
-bool supports_protocols(const classic_group& g, const std::string& protocol_type,
+bool supports_protocols(const classic_group& g,
+                        const std::string& protocol_type,
                         const std::vector<protocol_entry>& protocols) {
     if (g.members.empty()) {
         return !protocol_type.empty() && !protocols.empty();
@@ -231,7 +233,9 @@ void coordinator::join(join_request req, int64_t now_ms, join_callback done) {
     }
 }
 
-void coordinator::join_unknown_member(classic_group& g, join_request& req, int64_t now_ms,
+void coordinator::join_unknown_member(classic_group& g,
+                                      join_request& req,
+                                      int64_t now_ms,
                                       join_callback& done) {
     if (req.group_instance_id) {
         auto known = g.static_members.find(*req.group_instance_id);
@@ -242,8 +246,8 @@ void coordinator::join_unknown_member(classic_group& g, join_request& req, int64
     if (g.members.size() + g.pending_members.size() >= static_cast<size_t>(_cfg.max_size)) {
         return done(join_error(error_code::group_max_size_reached));
     }
-    std::string member_id = new_member_id(req.group_instance_id ? *req.group_instance_id
-                                                                  : req.client_id);
+    std::string member_id =
+        new_member_id(req.group_instance_id ? *req.group_instance_id : req.client_id);
     if (!req.group_instance_id && req.require_known_member_id) {
         // KIP-394: hand out the id first; the member joins again with it.
         g.pending_members[member_id] = now_ms + req.session_timeout_ms;
@@ -266,7 +270,9 @@ void coordinator::join_unknown_member(classic_group& g, join_request& req, int64
     prepare_rebalance(g, now_ms);
 }
 
-void coordinator::join_known_member(classic_group& g, join_request& req, int64_t now_ms,
+void coordinator::join_known_member(classic_group& g,
+                                    join_request& req,
+                                    int64_t now_ms,
                                     join_callback& done) {
     auto pending = g.pending_members.find(req.member_id);
     if (pending != g.pending_members.end()) {
@@ -321,12 +327,14 @@ void coordinator::join_known_member(classic_group& g, join_request& req, int64_t
     }
 }
 
-void coordinator::replace_static_member(classic_group& g, join_request& req, int64_t now_ms,
+void coordinator::replace_static_member(classic_group& g,
+                                        join_request& req,
+                                        int64_t now_ms,
                                         join_callback& done) {
     std::string old_id = g.static_members.at(*req.group_instance_id);
     auto node = g.members.extract(old_id);
-    INVARIANT(!node.empty(), "static member {} maps to missing member {}",
-              *req.group_instance_id, old_id);
+    INVARIANT(!node.empty(), "static member {} maps to missing member {}", *req.group_instance_id,
+              old_id);
     member m = std::move(node.mapped());
     if (m.awaiting_join) {
         auto cb = std::move(m.awaiting_join);
@@ -376,8 +384,8 @@ void coordinator::replace_static_member(classic_group& g, join_request& req, int
     }
 }
 
-void coordinator::update_member_and_rebalance(classic_group& g, member& m, join_request& req,
-                                              int64_t now_ms, join_callback& done) {
+void coordinator::update_member_and_rebalance(
+    classic_group& g, member& m, join_request& req, int64_t now_ms, join_callback& done) {
     m.protocols = std::move(req.protocols);
     m.session_timeout_ms = req.session_timeout_ms;
     m.rebalance_timeout_ms = req.rebalance_timeout_ms;
@@ -425,7 +433,9 @@ void coordinator::add_member(classic_group& g, member m, int64_t now_ms) {
     g.members.emplace(m.member_id, std::move(m));
 }
 
-void coordinator::remove_member(classic_group& g, const std::string& member_id, error_code why,
+void coordinator::remove_member(classic_group& g,
+                                const std::string& member_id,
+                                error_code why,
                                 int64_t now_ms) {
     auto it = g.members.find(member_id);
     if (it == g.members.end()) {
@@ -520,6 +530,9 @@ void coordinator::complete_join(classic_group& g, int64_t now_ms) {
         }
     }
     for (const auto& id : gone) {
+        LOG_INFO("group",
+                 "group {}: member {} removed, it did not rejoin within the rebalance timeout",
+                 g.group_id, id);
         // Removing in PreparingRebalance calls maybe_complete_join: avoid recursion by erasing
         // directly (the member has no callbacks waiting).
         auto node = g.members.extract(id);
@@ -684,7 +697,8 @@ error_code coordinator::heartbeat(const heartbeat_request& req, int64_t now_ms) 
 }
 
 leave_result coordinator::leave(const std::string& group_id,
-                                const std::vector<leave_member>& members, int64_t now_ms) {
+                                const std::vector<leave_member>& members,
+                                int64_t now_ms) {
     leave_result out;
     if (!valid_group_id(group_id)) {
         out.error = error_code::invalid_group_id;
@@ -744,6 +758,11 @@ void coordinator::expire_members(classic_group& g, int64_t now_ms) {
     }
     for (const auto& id : expired) {
         if (g.has(id)) {
+            // Kafka logs the same: the first thing an operator looks for when a consumer
+            // "lost its partitions".
+            LOG_INFO("group",
+                     "group {}: member {} removed, no heartbeat within its session timeout",
+                     g.group_id, id);
             remove_member(g, id, error_code::unknown_member_id, now_ms);
         }
     }
@@ -771,8 +790,8 @@ void coordinator::tick(int64_t now_ms) {
             if (g.initial_delay && g.new_member_added && g.initial_delay_remaining_ms > 0) {
                 int32_t delay = std::min<int64_t>(_cfg.initial_rebalance_delay_ms,
                                                   g.initial_delay_remaining_ms);
-                g.initial_delay_remaining_ms = std::max<int64_t>(
-                    0, g.initial_delay_remaining_ms - delay);
+                g.initial_delay_remaining_ms =
+                    std::max<int64_t>(0, g.initial_delay_remaining_ms - delay);
                 g.new_member_added = false;
                 g.join_deadline_ms = now_ms + delay;
             } else {
@@ -792,6 +811,10 @@ void coordinator::tick(int64_t now_ms) {
             }
             for (const auto& mid : silent) {
                 if (g.has(mid)) {
+                    LOG_INFO("group",
+                             "group {}: member {} removed, no SyncGroup before the leader's "
+                             "assignment timed out",
+                             g.group_id, mid);
                     remove_member(g, mid, error_code::unknown_member_id, now_ms);
                 }
             }

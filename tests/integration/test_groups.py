@@ -146,6 +146,25 @@ class member:
         else:
             time.sleep(timeout)
 
+    def diagnose(self):
+        """What the kafka-python threads are doing (this member's poll thread, the client's
+        network and heartbeat threads), so a hang in the client can be told from a broker
+        that does not answer. librdkafka's threads are not Python's."""
+        if self.kind == "confluent" or self.closed:
+            return ""
+        import traceback
+        frames = sys._current_frames()
+        out = [f"\n--- kafka-python member: poll thread alive {self._thread.is_alive()}, "
+               f"{len(self.records)} records"]
+        for t in threading.enumerate():
+            frame = frames.get(t.ident)
+            if t is threading.main_thread() or frame is None:
+                continue
+            stack = traceback.format_stack(frame)
+            if t is self._thread or any("/kafka/" in line for line in stack):
+                out.append(f"thread {t.name}:\n" + "".join(stack[-8:]))
+        return "\n".join(out)
+
     def assignment(self):
         if self.closed:
             return set()
@@ -190,7 +209,9 @@ def poll_until(members, pred, timeout=45, what="group condition"):
         if pred():
             return
     raise AssertionError(f"timed out waiting for {what}: assignments "
-                         f"{[sorted(m.assignment()) for m in members]}")
+                         f"{[sorted(m.assignment()) for m in members]}; "
+                         f"records {[m.records[-5:] for m in members]}"
+                         + "".join(m.diagnose() for m in members))
 
 
 def sizes(members):
