@@ -245,6 +245,7 @@ result<bool, storage_errc> partition_log::clean_segment(kafka_offset base,
         return unexpected{reopened.error()};
     }
     _segments.emplace(base, std::move(reopened).value());
+    _segments.at(base)->write_indexes(/*sync=*/true);  // not active: no roll will write them
     if (ec) {
         return unexpected{storage_errc::io_error};
     }

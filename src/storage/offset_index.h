@@ -4,12 +4,13 @@
 // log; the relative offset is the last offset of the batch the entry points at (as in Kafka).
 // Layout: docs/formats/log-segment.md.
 //
-// Entries are appended with pwrite and mirrored in memory; lookups binary-search the copy.
-// Owned by its segment; same thread as the segment. Not synced per entry: after a crash the
-// segment's recovery rebuilds the index from the log.
+// Entries live in memory (lookups binary-search them) and reach the file through
+// index_file::write when the segment rolls, closes or is rebuilt (index_file.h says why that
+// is safe). Owned by its segment; same thread as the segment.
 #pragma once
 
 #include "base/strong_int.h"
+#include "storage/index_file.h"
 #include "storage/storage_errc.h"
 
 #include <cstdint>
@@ -30,24 +31,25 @@ public:
     offset_index() = default;
     offset_index(const offset_index&) = delete;
     offset_index& operator=(const offset_index&) = delete;
-    offset_index(offset_index&& o) noexcept;
-    offset_index& operator=(offset_index&& o) noexcept;
-    ~offset_index();
+    offset_index(offset_index&&) noexcept = default;
+    offset_index& operator=(offset_index&&) noexcept = default;
 
-    // Opens or creates the file and loads its entries. A partial trailing entry is dropped.
+    // Loads the file's entries (none when it does not exist; a partial trailing entry is
+    // dropped). `existed` tells whether it did.
     static result<offset_index, storage_errc> open(std::filesystem::path path,
                                                    kafka_offset base,
-                                                   size_t max_entries);
+                                                   size_t max_entries,
+                                                   bool* existed = nullptr);
 
     // REQUIRES: !full(), offset > last entry's, position > last entry's, offset - base fits int32.
-    status append(kafka_offset offset, uint32_t position);
+    void append(kafka_offset offset, uint32_t position);
     // The last entry with offset <= target, or {base, 0}.
     entry lookup(kafka_offset target) const;
     // The last entry with position <= `position`, or {base, 0}.
     entry lookup_position(uint64_t position) const;
-    // Drops every entry (and file bytes) with position >= `position`.
-    status truncate_to_position(uint64_t position);
-    status clear() { return truncate_to_position(0); }
+    // Drops every entry with position >= `position`.
+    void truncate_to_position(uint64_t position);
+    void clear() { truncate_to_position(0); }
     // Entries are increasing in offset and position and point inside a log of `log_size`.
     bool is_sane(uint64_t log_size) const;
 
@@ -55,13 +57,13 @@ public:
     size_t size() const { return _entries.size(); }
     bool empty() const { return _entries.empty(); }
     entry last() const { return _entries.empty() ? entry{_base, 0} : _entries.back(); }
-    void flush();
-    status remove_file();
-    const std::filesystem::path& path() const { return _path; }
+    // Brings the file up to date (see index_file::write).
+    status write_file(bool sync);
+    status remove_file() { return _file.remove(); }
+    const std::filesystem::path& path() const { return _file.path(); }
 
 private:
-    std::filesystem::path _path;
-    int _fd = -1;
+    index_file _file;
     kafka_offset _base;
     size_t _max_entries = 0;
     std::vector<entry> _entries;

@@ -91,6 +91,12 @@ result<segment_map, storage_errc> load_segments(const std::filesystem::path& dir
             break;
         }
     }
+    // A segment rebuilt here that is not the active one gets no roll to write its indexes.
+    for (auto& [base, seg] : segments) {
+        if (base != segments.rbegin()->first) {
+            seg->write_indexes(/*sync=*/false);
+        }
+    }
     return segments;
 }
 

@@ -4,10 +4,10 @@
 #include "base/log.h"
 #include "storage/file_io.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <fcntl.h>
 #include <limits>
 #include <system_error>
 #include <vector>
@@ -114,27 +114,26 @@ status segment::open_files(bool create) {
         return unexpected{size.error()};
     }
     _size_bytes = *size;
-    std::error_code ec;
-    _indexes_missing = !std::filesystem::exists(_dir / offset_file_name(_base, ".index"), ec) ||
-                       !std::filesystem::exists(_dir / offset_file_name(_base, ".timeindex"), ec);
+    bool offset_index_existed = false;
+    bool time_index_existed = false;
     auto oi = offset_index::open(_dir / offset_file_name(_base, ".index"), _base,
-                                 _cfg.segment_index_bytes / offset_index_entry_bytes);
+                                 _cfg.segment_index_bytes / offset_index_entry_bytes,
+                                 &offset_index_existed);
     if (!oi) {
         return unexpected{oi.error()};
     }
     _offset_index = std::move(oi).value();
-    auto ti = time_index::open(_dir / offset_file_name(_base, ".timeindex"), _base,
-                               _cfg.segment_index_bytes / time_index_entry_bytes);
+    auto ti =
+        time_index::open(_dir / offset_file_name(_base, ".timeindex"), _base,
+                         _cfg.segment_index_bytes / time_index_entry_bytes, &time_index_existed);
     if (!ti) {
         return unexpected{ti.error()};
     }
     _time_index = std::move(ti).value();
+    _indexes_missing = !offset_index_existed || !time_index_existed;
     if (create) {
-        auto a = _offset_index.clear();
-        auto b = _time_index.clear();
-        if (!a || !b) {
-            return unexpected{storage_errc::io_error};
-        }
+        _offset_index.clear();
+        _time_index.clear();
     }
     return ok_status();
 }
@@ -236,14 +235,8 @@ status segment::account(const batch_header& h, uint64_t position, bool index) {
         _offset_of_max_timestamp = last;
     }
     if (index && _bytes_since_index_entry > _cfg.index_interval_bytes) {
-        auto a = _offset_index.append(last, static_cast<uint32_t>(position));
-        if (!a) {
-            return a;
-        }
-        auto b = _time_index.maybe_append(_max_timestamp, _offset_of_max_timestamp);
-        if (!b) {
-            return b;
-        }
+        _offset_index.append(last, static_cast<uint32_t>(position));
+        _time_index.maybe_append(_max_timestamp, _offset_of_max_timestamp);
         _bytes_since_index_entry = 0;
     }
     _bytes_since_index_entry += h.total_size_bytes();
@@ -308,11 +301,8 @@ status segment::recover(scan_mode mode) {
     _offset_of_max_timestamp = _base;
     _bytes_since_index_entry = 0;
     _rolling_base_ms.reset();
-    auto a = _offset_index.clear();
-    auto b = _time_index.clear();
-    if (!a || !b) {
-        return unexpected{storage_errc::io_error};
-    }
+    _offset_index.clear();
+    _time_index.clear();
     status st = ok_status();
     auto end = scan(0, _size_bytes, _base, mode, [&](const batch_header& h, uint64_t pos) {
         if (_offset_index.full() || _time_index.full()) {
@@ -536,17 +526,22 @@ status segment::truncate_to(kafka_offset offset) {
 void segment::on_roll() {
     // Make the last entry describe the segment's true max timestamp (Kafka does the same), so
     // a clean reopen can trust the time index without scanning.
-    auto st = _time_index.maybe_append(_max_timestamp, _offset_of_max_timestamp);
-    if (!st) {
-        LOG_WARN("storage", "final time index entry for segment {} failed", _base.value());
-    }
+    _time_index.maybe_append(_max_timestamp, _offset_of_max_timestamp);
     flush();
+    write_indexes(/*sync=*/true);
 }
 
-void segment::flush() {
-    sync_file(_fd, _dir / offset_file_name(_base, ".log"));
-    _offset_index.flush();
-    _time_index.flush();
+void segment::flush() { sync_file(_fd, _dir / offset_file_name(_base, ".log")); }
+
+void segment::write_indexes(bool sync) {
+    auto a = _offset_index.write_file(sync);
+    auto b = _time_index.write_file(sync);
+    if (!a || !b) {
+        // Not fatal: the indexes in memory are right, and a missing or short file is rebuilt
+        // or rescanned when the segment is next opened.
+        LOG_WARN("storage", "{}: writing the index files failed",
+                 (_dir / offset_file_name(_base, ".log")).string());
+    }
 }
 
 status segment::remove_files() {

@@ -7,7 +7,8 @@
 // with sendfile, even after the segment is truncated, rolled away or deleted.
 // Crash behaviour: appends are not synced (flush() is); open(recover = true) validates every
 // batch (lengths, magic, offsets, CRC-32C), truncates the file at the first invalid or torn
-// batch and rebuilds both indexes.
+// batch and rebuilds both indexes. One descriptor per segment: the indexes live in memory and
+// are written at roll and close (index_file.h).
 #pragma once
 
 #include "base/strong_int.h"
@@ -122,10 +123,15 @@ public:
 
     // Removes every batch with last offset >= `offset` and rebuilds the indexes.
     status truncate_to(kafka_offset offset);
-    // The segment stops being the active one: add the final time index entry and sync all.
+    // The segment stops being the active one: add the final time index entry, sync the log,
+    // and write and sync both index files.
     void on_roll();
-    // fdatasync the log and both indexes.
+    // fdatasync the log. The index files are not written here (index_file.h says why).
     void flush();
+    // Writes the index files where they differ from memory (fdatasync when `sync`): for a
+    // segment rebuilt while not active (recovery at open, compaction), which no roll will
+    // write. Failures are logged, not returned: the files are rebuilt when missing or short.
+    void write_indexes(bool sync);
     // Deletes the three files; open readers keep their descriptor.
     status remove_files();
 

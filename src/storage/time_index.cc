@@ -5,84 +5,45 @@
 
 #include <algorithm>
 #include <limits>
-#include <system_error>
 #include <utility>
 
 namespace riacho::storage {
 
-time_index::time_index(time_index&& o) noexcept
-    : _path(std::move(o._path)),
-      _fd(std::exchange(o._fd, -1)),
-      _base(o._base),
-      _max_entries(o._max_entries),
-      _entries(std::move(o._entries)) {}
-
-time_index& time_index::operator=(time_index&& o) noexcept {
-    if (this != &o) {
-        close_fd(_fd);
-        _path = std::move(o._path);
-        _fd = std::exchange(o._fd, -1);
-        _base = o._base;
-        _max_entries = o._max_entries;
-        _entries = std::move(o._entries);
-    }
-    return *this;
-}
-
-time_index::~time_index() { close_fd(_fd); }
-
 result<time_index, storage_errc> time_index::open(std::filesystem::path path,
                                                   kafka_offset base,
-                                                  size_t max_entries) {
-    auto fd = open_file_rw(path, true);
-    if (!fd) {
-        return unexpected{fd.error()};
-    }
+                                                  size_t max_entries,
+                                                  bool* existed) {
     time_index idx;
-    idx._path = std::move(path);
-    idx._fd = *fd;
+    idx._file = index_file(std::move(path), time_index_entry_bytes);
     idx._base = base;
     idx._max_entries = max_entries;
-    auto size = file_size(idx._fd);
-    if (!size) {
-        return unexpected{size.error()};
+    auto bytes = idx._file.load();
+    if (!bytes) {
+        return unexpected{bytes.error()};
     }
-    std::vector<uint8_t> bytes(*size - *size % time_index_entry_bytes);
-    auto r = pread_full(idx._fd, bytes.data(), bytes.size(), 0);
-    if (!r) {
-        return unexpected{r.error()};
+    if (existed != nullptr) {
+        *existed = bytes->has_value();
     }
-    for (size_t i = 0; i + time_index_entry_bytes <= *r; i += time_index_entry_bytes) {
-        auto ts = static_cast<int64_t>(get_be64(&bytes[i]));
-        auto rel = static_cast<int32_t>(get_be32(&bytes[i + 8]));
-        idx._entries.push_back({ts, base + rel});
-    }
-    if (*size != idx._entries.size() * time_index_entry_bytes) {
-        auto t = truncate_file(idx._fd, idx._entries.size() * time_index_entry_bytes);
-        if (!t) {
-            return unexpected{t.error()};
+    if (*bytes) {
+        const auto& b = **bytes;
+        for (size_t i = 0; i + time_index_entry_bytes <= b.size(); i += time_index_entry_bytes) {
+            auto ts = static_cast<int64_t>(get_be64(&b[i]));
+            auto rel = static_cast<int32_t>(get_be32(&b[i + 8]));
+            idx._entries.push_back({ts, base + rel});
         }
     }
     return idx;
 }
 
-status time_index::maybe_append(int64_t timestamp, kafka_offset offset) {
+void time_index::maybe_append(int64_t timestamp, kafka_offset offset) {
     if (timestamp <= last().timestamp) {
-        return ok_status();
+        return;
     }
-    INVARIANT(!full(), "time index {} is full", _path.string());
+    INVARIANT(!full(), "time index {} is full", _file.path().string());
     INVARIANT(_entries.empty() || offset >= _entries.back().offset, "time index offsets grow");
     int64_t rel = offset - _base;
     INVARIANT(rel >= 0 && rel <= std::numeric_limits<int32_t>::max(), "relative offset {}", rel);
-    uint8_t buf[time_index_entry_bytes];
-    put_be64(buf, static_cast<uint64_t>(timestamp));
-    put_be32(buf + 8, static_cast<uint32_t>(rel));
-    auto w = pwrite_all(_fd, buf, sizeof(buf), _entries.size() * time_index_entry_bytes);
-    if (!w) {
-        return w;
-    }
     _entries.push_back({timestamp, offset});
-    return ok_status();
 }
 
 kafka_offset time_index::lookup(int64_t target) const {
@@ -94,11 +55,11 @@ kafka_offset time_index::lookup(int64_t target) const {
     return std::prev(it)->offset;
 }
 
-status time_index::truncate_to_offset(kafka_offset offset) {
+void time_index::truncate_to_offset(kafka_offset offset) {
     auto it = std::lower_bound(_entries.begin(), _entries.end(), offset,
                                [](const entry& e, kafka_offset o) { return e.offset < o; });
     _entries.erase(it, _entries.end());
-    return truncate_file(_fd, _entries.size() * time_index_entry_bytes);
+    _file.invalidate_from(_entries.size());
 }
 
 bool time_index::is_sane() const {
@@ -114,12 +75,14 @@ bool time_index::is_sane() const {
     return _entries.size() <= _max_entries;
 }
 
-void time_index::flush() { sync_file(_fd, _path); }
-
-status time_index::remove_file() {
-    std::error_code ec;
-    std::filesystem::remove(_path, ec);
-    return ec ? status{unexpected{storage_errc::io_error}} : ok_status();
+status time_index::write_file(bool sync) {
+    return _file.write(
+        _entries.size(),
+        [this](size_t i, uint8_t* out) {
+            put_be64(out, static_cast<uint64_t>(_entries[i].timestamp));
+            put_be32(out + 8, static_cast<uint32_t>(_entries[i].offset - _base));
+        },
+        sync);
 }
 
 }  // namespace riacho::storage

@@ -5,10 +5,12 @@
 // final entry when the segment stops being active (roll, close). Timestamps strictly increase.
 // Layout: docs/formats/log-segment.md.
 //
-// Owned by its segment; same thread. Not synced per entry; recovery rebuilds it after a crash.
+// Entries live in memory and reach the file through index_file::write when the segment rolls,
+// closes or is rebuilt (index_file.h says why that is safe). Owned by its segment; same thread.
 #pragma once
 
 #include "base/strong_int.h"
+#include "storage/index_file.h"
 #include "storage/storage_errc.h"
 
 #include <cstdint>
@@ -29,34 +31,35 @@ public:
     time_index() = default;
     time_index(const time_index&) = delete;
     time_index& operator=(const time_index&) = delete;
-    time_index(time_index&& o) noexcept;
-    time_index& operator=(time_index&& o) noexcept;
-    ~time_index();
+    time_index(time_index&&) noexcept = default;
+    time_index& operator=(time_index&&) noexcept = default;
 
+    // Loads the file's entries (none when it does not exist); `existed` tells whether it did.
     static result<time_index, storage_errc> open(std::filesystem::path path,
                                                  kafka_offset base,
-                                                 size_t max_entries);
+                                                 size_t max_entries,
+                                                 bool* existed = nullptr);
 
     // Appends if `timestamp` is above the last entry's (else does nothing).
     // REQUIRES: offset >= last entry's offset; room left (callers roll when full()).
-    status maybe_append(int64_t timestamp, kafka_offset offset);
+    void maybe_append(int64_t timestamp, kafka_offset offset);
     // The offset of the last entry with timestamp <= target, or base when none.
     kafka_offset lookup(int64_t target) const;
     // Drops entries with offset >= `offset`.
-    status truncate_to_offset(kafka_offset offset);
-    status clear() { return truncate_to_offset(_base); }
+    void truncate_to_offset(kafka_offset offset);
+    void clear() { truncate_to_offset(_base); }
     bool is_sane() const;
 
     bool full() const { return _entries.size() >= _max_entries; }
     size_t size() const { return _entries.size(); }
     // Last entry, or {-1, base} when empty.
     entry last() const { return _entries.empty() ? entry{-1, _base} : _entries.back(); }
-    void flush();
-    status remove_file();
+    // Brings the file up to date (see index_file::write).
+    status write_file(bool sync);
+    status remove_file() { return _file.remove(); }
 
 private:
-    std::filesystem::path _path;
-    int _fd = -1;
+    index_file _file;
     kafka_offset _base;
     size_t _max_entries = 0;
     std::vector<entry> _entries;

@@ -1,6 +1,7 @@
 // offset_index and time_index on their own: big-endian 8/12-byte entries on disk, binary-search
 // lookups (the last entry at or below the target, or the segment base), truncation, a partial
-// trailing entry dropped on open, sanity checks, and the segment file naming.
+// trailing entry dropped on open, files written only by write_file (no descriptor held), sanity
+// checks, and the segment file naming.
 #include "storage/file_io.h"
 #include "storage/offset_index.h"
 #include "storage/segment.h"
@@ -25,12 +26,14 @@ TEST(offset_index, append_lookup_truncate_reopen) {
     temp_dir tmp;
     auto path = tmp.path() / "00000000000000000100.index";
     {
-        auto idx = offset_index::open(path, kafka_offset(100), 1000);
+        bool existed = true;
+        auto idx = offset_index::open(path, kafka_offset(100), 1000, &existed);
         ASSERT_TRUE(idx.has_value());
+        EXPECT_FALSE(existed);
         EXPECT_EQ(idx->lookup(kafka_offset(150)).position, 0u);
         EXPECT_EQ(idx->lookup(kafka_offset(150)).offset, kafka_offset(100));
         for (int i = 1; i <= 10; ++i) {
-            ASSERT_TRUE(idx->append(kafka_offset(100 + 10 * i), 1000u * i).has_value());
+            idx->append(kafka_offset(100 + 10 * i), 1000u * i);
         }
         EXPECT_EQ(idx->lookup(kafka_offset(109)).position, 0u);
         EXPECT_EQ(idx->lookup(kafka_offset(110)).position, 1000u);
@@ -38,8 +41,12 @@ TEST(offset_index, append_lookup_truncate_reopen) {
         EXPECT_EQ(idx->lookup(kafka_offset(1000)).position, 10000u);
         EXPECT_TRUE(idx->is_sane(10001));
         EXPECT_FALSE(idx->is_sane(10000));
-        ASSERT_TRUE(idx->truncate_to_position(5000).has_value());
+        EXPECT_FALSE(std::filesystem::exists(path));  // nothing written before write_file
+        ASSERT_TRUE(idx->write_file(false).has_value());
+        EXPECT_EQ(std::filesystem::file_size(path), 80u);
+        idx->truncate_to_position(5000);
         EXPECT_EQ(idx->size(), 4u);
+        ASSERT_TRUE(idx->write_file(true).has_value());  // cuts the file too
     }
     auto bytes = file_bytes(path);
     ASSERT_EQ(bytes.size(), 32u);
@@ -50,11 +57,20 @@ TEST(offset_index, append_lookup_truncate_reopen) {
         std::ofstream f(path, std::ios::binary | std::ios::app);
         f.write("\x01\x02\x03", 3);
     }
-    auto idx = offset_index::open(path, kafka_offset(100), 1000);
+    bool existed = false;
+    auto idx = offset_index::open(path, kafka_offset(100), 1000, &existed);
     ASSERT_TRUE(idx.has_value());
+    EXPECT_TRUE(existed);
     EXPECT_EQ(idx->size(), 4u);
-    EXPECT_EQ(std::filesystem::file_size(path), 32u);
     EXPECT_EQ(idx->last().offset, kafka_offset(140));
+    // The torn bytes go at the next write, which also appends the new entry after the old ones.
+    idx->append(kafka_offset(150), 6000);
+    ASSERT_TRUE(idx->write_file(false).has_value());
+    bytes = file_bytes(path);
+    ASSERT_EQ(bytes.size(), 40u);
+    EXPECT_EQ(get_be32(&bytes[28]), 4000u);  // the 4th entry kept as it was
+    EXPECT_EQ(get_be32(&bytes[32]), 50u);
+    EXPECT_EQ(get_be32(&bytes[36]), 6000u);
 }
 
 TEST(time_index, appends_only_growing_timestamps) {
@@ -62,17 +78,19 @@ TEST(time_index, appends_only_growing_timestamps) {
     auto path = tmp.path() / "00000000000000000000.timeindex";
     auto idx = time_index::open(path, kafka_offset(0), 100);
     ASSERT_TRUE(idx.has_value());
-    ASSERT_TRUE(idx->maybe_append(1000, kafka_offset(5)).has_value());
-    ASSERT_TRUE(idx->maybe_append(1000, kafka_offset(8)).has_value());  // not larger: skipped
-    ASSERT_TRUE(idx->maybe_append(2000, kafka_offset(9)).has_value());
-    ASSERT_TRUE(idx->maybe_append(3000, kafka_offset(20)).has_value());
+    idx->maybe_append(1000, kafka_offset(5));
+    idx->maybe_append(1000, kafka_offset(8));  // not larger: skipped
+    idx->maybe_append(2000, kafka_offset(9));
+    idx->maybe_append(3000, kafka_offset(20));
     EXPECT_EQ(idx->size(), 3u);
     EXPECT_EQ(idx->lookup(999), kafka_offset(0));
     EXPECT_EQ(idx->lookup(1000), kafka_offset(5));
     EXPECT_EQ(idx->lookup(2500), kafka_offset(9));
     EXPECT_EQ(idx->lookup(9999), kafka_offset(20));
-    ASSERT_TRUE(idx->truncate_to_offset(kafka_offset(9)).has_value());
+    ASSERT_TRUE(idx->write_file(false).has_value());
+    idx->truncate_to_offset(kafka_offset(9));
     EXPECT_EQ(idx->size(), 1u);
+    ASSERT_TRUE(idx->write_file(false).has_value());
     auto bytes = file_bytes(path);
     ASSERT_EQ(bytes.size(), 12u);
     EXPECT_EQ(get_be64(&bytes[0]), 1000u);
