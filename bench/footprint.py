@@ -214,7 +214,7 @@ def report(results, meta) -> str:
            f"- Riacho {meta['commit']} ({meta['build']}), defaults; Apache Kafka "
            f"{brokers.KAFKA_VERSION} (KRaft, one JVM, {meta['kafka_heap']}, G1), defaults of "
            f"scripts/apache-kafka.sh",
-           *([f"- {meta['requested']:,} partitions were asked for; Riacho keeps 3 open files "
+           *([f"- {meta['requested']:,} partitions were asked for; Riacho keeps 1 open file "
                f"per partition and the open-files limit here is {meta['nofile']:,}"
                f"{' (the hard limit: raising it was refused)' if meta['raise_refused'] else ''}"
                f", so both brokers were measured at "
@@ -291,8 +291,7 @@ def main():
     ap.add_argument("--partitions", type=int, default=100)
     ap.add_argument("--nofile", type=int, default=100000,
                     help="open-files limit (soft and hard) for both brokers; 0 = leave as is. "
-                         "Riacho keeps 3 descriptors per partition (.log, .index, .timeindex), "
-                         "so 10,000 partitions do not fit in a 20,000 limit")
+                         "Riacho keeps one descriptor per segment (its .log)")
     ap.add_argument("--out")
     ap.add_argument("--build", default="scripts/build.sh release")
     ap.add_argument("--commit", help="what the Riacho binary was built from (default: HEAD)")
@@ -310,11 +309,11 @@ def main():
                 f"limit {hard}")
     nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     requested = a.topics * a.partitions
-    # Riacho holds 3 descriptors per partition; past the limit it cannot open the logs
-    # (and a restart aborts), so measure both brokers at a count that fits.
-    fits = max(1, (nofile - 2000) // (3 * a.partitions))
+    # Riacho holds one descriptor per partition here (one segment each); past the limit it
+    # cannot open the logs (and a restart aborts), so measure both brokers at a count that fits.
+    fits = max(1, (nofile - 2000) // a.partitions)
     if a.only != "kafka" and a.topics > fits:
-        log(f"{requested:,} partitions need ~{3 * requested + 2000:,} open files on Riacho, "
+        log(f"{requested:,} partitions need ~{requested + 2000:,} open files on Riacho, "
             f"the limit is {nofile:,}: measuring {fits} topics x {a.partitions} instead")
         a.topics = fits
     brokers.LOG_PREFIX = "footprint-"

@@ -2,6 +2,7 @@
 
 #include "base/log.h"
 #include "protocol/control_record.h"
+#include "storage/file_io.h"
 
 #include <algorithm>
 #include <string>
@@ -88,6 +89,7 @@ result<segment_map, storage_errc> load_segments(const std::filesystem::path& dir
                     std::filesystem::remove(dir / offset_file_name(bases[j], suffix), ec);
                 }
             }
+            sync_dir(dir);  // they must not come back after a power loss
             break;
         }
     }

@@ -326,6 +326,9 @@ status segment::recover(scan_mode mode) {
         if (!t) {
             return t;
         }
+        // Durable at once, as in truncate_to: the recovery point does not move at open, and a
+        // power loss must not bring the cut batches back under offsets appended again later.
+        sync_file(_fd, _dir / offset_file_name(_base, ".log"));
         _size_bytes = *end;
     }
     return ok_status();
