@@ -498,7 +498,11 @@ void coordinator::prepare_rebalance(classic_group& g, int64_t now_ms) {
     g.transition(group_state::preparing_rebalance, now_ms);
     int32_t rebalance_timeout = g.rebalance_timeout_ms();
     int32_t delay = std::min(_cfg.initial_rebalance_delay_ms, rebalance_timeout);
-    if (was_empty && delay > 0) {
+    // Even with group.initial.rebalance.delay.ms=0 the first join waits for the timer (as in
+    // Kafka): members whose JoinGroup arrives before it fires join the same generation,
+    // instead of a generation of one followed by a rebalance the others learn of only at
+    // their next heartbeat (seconds).
+    if (was_empty) {
         g.initial_delay = true;
         g.new_member_added = false;
         g.initial_delay_remaining_ms = std::max(0, rebalance_timeout - delay);

@@ -41,6 +41,9 @@ struct fixture : ::testing::Test {
     std::optional<join_result> join(join_request r) {
         std::optional<join_result> out;
         coord.join(std::move(r), now, [&](join_result res) { out = std::move(res); });
+        if (!out) {
+            coord.tick(now);  // the initial-delay timer, due at once at delay 0
+        }
         return out;
     }
 
@@ -56,6 +59,9 @@ struct fixture : ::testing::Test {
         } else {
             join(request(id));
         }
+        // The first join of an empty group completes when the initial-delay timer fires, even
+        // at delay 0 (as in Kafka); the broker ticks at the deadline.
+        coord.tick(now);
         return id;
     }
 
