@@ -35,12 +35,48 @@ def gbroker(request):
     from conftest import Broker
     b = Broker(SETTINGS, name="groups").start()
     yield b
+    drop_shared()
     b.cleanup()
 
 
+@pytest.fixture(autouse=True)
+def drop_other_shared(request):
+    """Shared clients of a test's own broker (broker_factory) go with the test."""
+    yield
+    keep = request.getfixturevalue("gbroker").bootstrap if "gbroker" in request.fixturenames \
+        else None
+    drop_shared(keep)
+
+
+_SHARED = {}
+
+
+def shared(kind, bootstrap):
+    """One librdkafka admin client and producer per broker for the whole module. A run once
+    saw a kafka-python consumer's IO thread go deaf (a task queued, its select() never woken)
+    while the test created and destroyed librdkafka clients in the same process; descriptor
+    reuse between the two libraries is the suspect, so the test no longer churns them.
+    diagnose() reports the consumer's descriptors if it happens again."""
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient
+    key = (kind, bootstrap)
+    if key not in _SHARED:
+        conf = {"bootstrap.servers": bootstrap}
+        _SHARED[key] = AdminClient(conf) if kind == "admin" else Producer({**conf, "linger.ms": 5})
+    return _SHARED[key]
+
+
+def drop_shared(keep=None):
+    for key in [k for k in _SHARED if k[1] != keep]:
+        client = _SHARED.pop(key)
+        if key[0] == "producer":
+            client.flush(10)
+        del client
+
+
 def create_topic(bootstrap, name, partitions=3):
-    from confluent_kafka.admin import AdminClient, NewTopic
-    a = AdminClient({"bootstrap.servers": bootstrap})
+    from confluent_kafka.admin import NewTopic
+    a = shared("admin", bootstrap)
     a.create_topics([NewTopic(name, partitions, 1)])[name].result(30)
 
     def ready():
@@ -51,8 +87,7 @@ def create_topic(bootstrap, name, partitions=3):
 
 
 def produce(bootstrap, topic, n, partitions=3, start=0):
-    from confluent_kafka import Producer
-    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    p = shared("producer", bootstrap)
     for i in range(start, start + n):
         p.produce(topic, value=f"v{i}".encode(), key=f"k{i}".encode(), partition=i % partitions)
     assert p.flush(30) == 0
@@ -163,6 +198,33 @@ class member:
             stack = traceback.format_stack(frame)
             if t is self._thread or any("/kafka/" in line for line in stack):
                 out.append(f"thread {t.name}:\n" + "".join(stack[-8:]))
+        net = getattr(self.c, "_net", None)
+        if net is not None:
+            def frames_of(task):
+                # kafka-python 3's Task keeps its coroutines as a linked (coro, parent) stack.
+                where = []
+                stack = getattr(task, "_stack", None)
+                while stack:
+                    f = getattr(stack[0], "cr_frame", None) or getattr(stack[0], "gi_frame", None)
+                    if f is not None:
+                        where.append(f"{f.f_code.co_name}:{f.f_lineno}")
+                    stack = stack[1]
+                return f"{getattr(task, 'state', '?')}: " + " < ".join(where)
+            out.append(f"net: ready {len(getattr(net, '_ready', []))}, scheduled "
+                       f"{len(getattr(net, '_scheduled', []))}")
+            for task in list(getattr(net, "_pending_tasks", []))[:20]:
+                out.append(f"  pending task: {frames_of(task)}")
+            # Are the client's descriptors still its own? (Another library closing a reused
+            # descriptor would leave its selector deaf.)
+            selector = getattr(net, "_selector", None)
+            for key in list(selector.get_map().values()) if selector is not None else []:
+                fd = key.fd
+                try:
+                    target = os.readlink(f"/proc/self/fd/{fd}")
+                except OSError as e:
+                    target = f"closed ({e.strerror})"
+                mine = getattr(key.fileobj, "fileno", lambda: None)()
+                out.append(f"  registered fd {fd} (object's fd now {mine}): {target}")
         return "\n".join(out)
 
     def assignment(self):
