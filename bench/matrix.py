@@ -1,0 +1,443 @@
+#!/usr/bin/env python3
+"""bench/matrix.py — the throughput matrix of issue 6, Riacho vs Apache Kafka, in one run.
+
+Usage:
+  tests/integration/.deps/venv/bin/python bench/matrix.py [--quick] [--mb-per-cell MB]
+      [--riacho-bin PATH] [--load PATH] [--sendfile PATH] [--only riacho|kafka] [--out DIR]
+or `bench/run.sh --suite matrix [--quick]`, which builds the broker and the tools first.
+
+Cells: a baseline — 1 KiB records, 1 partition, 1 producer, no key, no compression,
+acks=1 — and one-factor-at-a-time variations of it: 100 partitions; 50 producers; keys;
+100 B and 100 KiB records; each codec (gzip, snappy, lz4, zstd). Each cell moves a fixed
+amount of value bytes (--mb-per-cell, default 1000 MB, ~10 minutes; --quick 200 MB), i.e. records =
+bytes / size. Per cell, on a fresh topic (CreateTopics, RF 1, broker defaults):
+  produce  `rdkafka_load produce` (librdkafka, its defaults: linger 5 ms, batch 10,000
+           records / 1 MB; acks=1; values cut from a pool of pseudo-random words, so codecs
+           have text to compress; librdkafka's partitioner picks the partition: sticky for
+           keyless records, key hash otherwise); records/s and value MB/s from the first
+           send to the last delivery report;
+  consume  `rdkafka_load consume`: a legacy (group-less) consumer reads every partition
+           from offset 0; value MB/s from the first record to the last (the start-up is
+           reported apart). Keys and batch overhead are not
+           counted in MB/s.
+A cell counts only if every record was delivered (delivery reports) and read back (count,
+value bytes, no offset gap); otherwise its figure is "FAILED: <why>", never a number.
+The same client binary and settings for both brokers. Each broker gets a fresh data dir
+and a 20,000-record warm-up first.
+
+Two rows against a ceiling, not against Kafka:
+  mock     the baseline produce, same binary and settings, to librdkafka's own in-memory
+           mock cluster (test.mock.num.brokers=1), run while Riacho is up but idle, right
+           after Riacho's baseline cell: Riacho / mock (issue 6: >= 0.8).
+  sendfile `sendfile_rate` (bench/macro/sendfile_rate.cc) on the very segment files Riacho
+           wrote for the baseline and the 100 KiB cells (page-cached: just written and read
+           once more), sendfile(2) to a loopback socket a reader drains: the machine's rate
+           for those bytes. Riacho's consume rate over the same bytes = segment bytes /
+           consume streaming seconds. Riacho / sendfile (issue 6: >= 0.8).
+
+Writes <out>/matrix.md, matrix.json and matrix.png (grouped bars, log scale), prints the
+Markdown.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import brokers  # noqa: E402
+from brokers import log  # noqa: E402
+
+BUILD = brokers.ROOT / "build-bench" / "load"
+DEFAULT_LOAD = str(BUILD / "rdkafka_load")
+DEFAULT_SENDFILE = str(BUILD / "sendfile_rate")
+
+BASE = {"partitions": 1, "producers": 1, "keys": False, "size": 1024, "codec": "none"}
+CELLS = [  # (name, what differs from the baseline, overrides)
+    ("baseline", "1 KiB, 1 partition, 1 producer, no key, no compression", {}),
+    ("partitions-100", "100 partitions", {"partitions": 100}),
+    ("producers-50", "50 producers", {"producers": 50}),
+    ("keys", "keys on", {"keys": True}),
+    ("size-100B", "100 B records", {"size": 100}),
+    ("size-100KiB", "100 KiB records", {"size": 102400}),
+    ("gzip", "gzip", {"codec": "gzip"}),
+    ("snappy", "snappy", {"codec": "snappy"}),
+    ("lz4", "lz4", {"codec": "lz4"}),
+    ("zstd", "zstd", {"codec": "zstd"}),
+]
+
+
+def tool(args, timeout) -> dict:
+    try:
+        r = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "error": f"no result within {timeout} s (killed)"}
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
+    if not lines:
+        return {"ok": False, "error": f"no result (exit {r.returncode}): {r.stderr[-500:]}"}
+    res = json.loads(lines[-1])
+    if r.returncode != 0 and res.get("ok"):
+        res["ok"] = False
+        res["error"] = f"exit status {r.returncode}"
+    return res
+
+
+def cell_spec(overrides: dict, mb: float) -> dict:
+    c = dict(BASE, **overrides)
+    c["records"] = max(100, int(mb * 1e6 / c["size"]))
+    return c
+
+
+def produce_args(load, bootstrap, topic, c, timeout) -> list:
+    a = [load, "produce", "--brokers", bootstrap, "--topic", topic, "--records",
+         str(c["records"]), "--size", str(c["size"]), "--acks", "1", "--any-partition",
+         "--payload", "text", "--producers", str(c["producers"]), "--timeout", str(timeout),
+         "--set", f"compression.codec={c['codec']}"]
+    if c["keys"]:
+        a.append("--keys")
+    return a
+
+
+def log_bytes(data_dir: Path | None, topic: str) -> int | None:
+    """Bytes of the topic's segment files (<dir>/<topic>-<n>/*.log), the same layout on both."""
+    if data_dir is None:
+        return None
+    total = 0
+    for d in data_dir.glob(f"{topic}-*"):
+        if d.name.rsplit("-", 1)[0] != topic:
+            continue
+        total += sum(f.stat().st_size for f in d.glob("*.log"))
+    return total
+
+
+def segment_files(data_dir: Path, topic: str) -> list:
+    return sorted(str(f) for d in data_dir.glob(f"{topic}-*")
+                  if d.name.rsplit("-", 1)[0] == topic for f in d.glob("*.log"))
+
+
+def check_cell(c, prod, cons) -> str | None:
+    """Why the cell does not count, or None."""
+    if not prod.get("ok"):
+        return f"produce: {prod.get('error')}"
+    if prod.get("delivered") != c["records"]:
+        return f"produce: {prod.get('delivered')} of {c['records']} delivered"
+    if not cons.get("ok"):
+        return f"consume: {cons.get('error')}"
+    if cons.get("consumed") != c["records"] or cons.get("bytes") != c["records"] * c["size"]:
+        return (f"consume: read {cons.get('consumed')} records / {cons.get('bytes')} B, "
+                f"expected {c['records']} / {c['records'] * c['size']}")
+    return None
+
+
+def run_broker(broker, data_dir, a, mb, extras) -> dict:
+    """All cells on one broker; extras(name, broker) runs after a cell (mock, sendfile)."""
+    bs = broker.bootstrap
+    out = {"load_before": brokers.loadavg()}
+    tool([a.load, "create", "--brokers", bs, "--topic", "warmup"], 120)
+    w = tool([a.load, "produce", "--brokers", bs, "--topic", "warmup", "--records", "20000",
+              "--acks", "1", "--timeout", "60"], 120)
+    if not w.get("ok"):
+        log(f"{broker.label}: warm-up produce failed: {w.get('error')}")
+    cells = {}
+    for name, _, ov in CELLS:
+        c = cell_spec(ov, mb)
+        topic = f"m-{name}"
+        res = {"spec": c, "load_before": brokers.loadavg()}
+        if not broker.alive():
+            res["error"] = "the broker process is gone (it exited earlier in the run)"
+            cells[name] = res
+            log(f"{broker.label} {name}: {res['error']}")
+            continue
+        # generous: 5 MB/s or 20,000 records/s is far below either broker
+        timeout = int(60 + max(c["records"] * c["size"] / 5e6, c["records"] / 20000))
+        cr = tool([a.load, "create", "--brokers", bs, "--topic", topic, "--partitions",
+                   str(c["partitions"])], 180)
+        if not cr.get("ok"):
+            res["error"] = f"create: {cr.get('error')}"
+            cells[name] = res
+            log(f"{broker.label} {name}: {res['error']}")
+            continue
+        res["produce"] = tool(produce_args(a.load, bs, topic, c, timeout), timeout + 60)
+        res["consume"] = tool([a.load, "consume", "--brokers", bs, "--topic", topic,
+                               "--records", str(c["records"]), "--partitions",
+                               str(c["partitions"]), "--timeout", str(timeout)], timeout + 60)
+        res["log_bytes"] = log_bytes(data_dir, topic)
+        err = check_cell(c, res["produce"], res["consume"])
+        if err:
+            res["error"] = err
+        co = res["consume"]
+        if res.get("log_bytes") and co.get("stream_seconds") and co.get("bytes"):
+            # the segment bytes streamed after the first record, over the same time
+            res["consume_log_mb_per_s"] = (res["log_bytes"] * co["stream_mb_per_s"] * 1e6
+                                           / co["bytes"] / 1e6)
+        log(f"{broker.label} {name}: " + (f"FAILED {err}" if err else
+            f"produce {res['produce']['records_per_s']:,.0f} rec/s "
+            f"{res['produce']['mb_per_s']:.1f} MB/s, consume {co['stream_mb_per_s']:.1f} MB/s "
+            f"(first record after {co['first_record_s']:.3f} s)"))
+        cells[name] = res
+        if extras:
+            extras(name, topic, res)
+    out["cells"] = cells
+    out["load_after"] = brokers.loadavg()
+    out["alive_at_end"] = broker.alive()
+    return out
+
+
+# ---------------------------------------------------------------------------- report
+
+def fig(v, digits=1):
+    if v is None:
+        return "—"
+    return f"{v:,.0f}" if abs(v) >= 1000 or digits == 0 else f"{v:,.{digits}f}"
+
+
+def cell_value(sys_res, name, path):
+    """(text, number) of one figure of one cell of one system."""
+    if sys_res is None:
+        return "not run", None
+    if sys_res.get("error") and not sys_res.get("cells"):
+        return f"not run: {sys_res['error']}".replace("|", "/"), None
+    r = sys_res["cells"].get(name)
+    if r is None:
+        return "not run", None
+    if r.get("error"):
+        return f"FAILED: {r['error']}".replace("|", "/")[:160], None
+    v = r
+    for k in path:
+        v = v[k]
+    return fig(v, 0 if path[-1] == "records_per_s" else 1), v
+
+
+def report(results, meta) -> str:
+    R, K = results.get("riacho"), results.get("kafka")
+    m = meta["machine"]
+    out = [f"## Throughput matrix: Riacho vs Apache Kafka {brokers.KAFKA_VERSION} — {meta['date']}",
+           "",
+           f"- Command: `{meta['command']}`; {meta['mb_per_cell']:,.0f} MB of values per cell",
+           f"- Machine: {m['cpu']} ({m['cores']} cores), {m['mem']}, kernel {m['kernel']}, data "
+           f"on {m['fs']}; brokers and the client share it",
+           f"- Riacho {meta['commit']} ({meta['build']}); Apache Kafka {brokers.KAFKA_VERSION} "
+           f"(KRaft, one JVM, {meta['kafka_heap']}); client librdkafka {m['librdkafka']} "
+           f"(`rdkafka_load`: acks=1, linger 5 ms, librdkafka's partitioner, values from a "
+           f"pseudo-random word pool)",
+           "- Consume MB/s is the streaming rate, first record to last (the consumer's start-up "
+           "— connect, metadata, ListOffsets, first fetch — is left out; it is in the JSON as "
+           "first_record_s, with the start-to-last-record rate as mb_per_s)",
+           "- Load average before/after each broker's cells: " + "; ".join(
+               f"{k}: {v.get('load_before', '?')} / {v.get('load_after', '?')}"
+               for k, v in results.items() if isinstance(v, dict) and k in ("riacho", "kafka")),
+           "- Baseline: 1 KiB records, 1 partition, 1 producer, no key, no compression, "
+           "acks=1; each other row changes one thing. MB/s = value bytes (keys, headers and "
+           "batch overhead not counted). Ratio = Riacho / Kafka (above 1: Riacho faster).",
+           "",
+           "| cell | records | produce rec/s Riacho | Kafka | ratio | produce MB/s Riacho "
+           "| Kafka | consume MB/s Riacho | Kafka | ratio |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, what, ov in CELLS:
+        c = cell_spec(ov, meta["mb_per_cell"])
+        rp, rpv = cell_value(R, name, ("produce", "records_per_s"))
+        kp, kpv = cell_value(K, name, ("produce", "records_per_s"))
+        rm, _ = cell_value(R, name, ("produce", "mb_per_s"))
+        km, _ = cell_value(K, name, ("produce", "mb_per_s"))
+        rc, rcv = cell_value(R, name, ("consume", "stream_mb_per_s"))
+        kc, kcv = cell_value(K, name, ("consume", "stream_mb_per_s"))
+        label = "baseline" if name == "baseline" else what
+        out.append(f"| {label} | {c['records']:,} | {rp} | {kp} | {brokers.ratio(rpv, kpv)} "
+                   f"| {rm} | {km} | {rc} | {kc} | {brokers.ratio(rcv, kcv)} |")
+
+    out += ["", "### Against a ceiling (Riacho only)", "",
+            "| figure | Riacho | ceiling | Riacho / ceiling | issue 6 target |",
+            "|---|---:|---:|---:|---|"]
+    mock = results.get("mock")
+    base = (R or {}).get("cells", {}).get("baseline") if R else None
+    if mock is None or base is None:
+        out.append("| produce 1 KiB, 1 partition, acks=1 vs librdkafka mock cluster | not run "
+                   "| not run | — | ≥ 0.8 |")
+    elif base.get("error") or not mock.get("ok") or mock.get("delivered") != base["spec"]["records"]:
+        why = base.get("error") or mock.get("error") or "mock: not every record delivered"
+        out.append(f"| produce 1 KiB, 1 partition, acks=1 vs librdkafka mock cluster | "
+                   f"FAILED: {why} | — | — | ≥ 0.8 |")
+    else:
+        rv, mv = base["produce"]["records_per_s"], mock["records_per_s"]
+        out.append(f"| produce 1 KiB, 1 partition, acks=1: records/s vs librdkafka's mock "
+                   f"cluster (test.mock.num.brokers=1), same client and settings | {rv:,.0f} "
+                   f"| {mv:,.0f} | {rv / mv:.2f} | ≥ 0.8 |")
+    for name in ("baseline", "size-100KiB"):
+        sf = (results.get("sendfile") or {}).get(name)
+        cell = (R or {}).get("cells", {}).get(name) if R else None
+        label = (f"consume from the page cache ({'1 KiB' if name == 'baseline' else '100 KiB'} "
+                 f"records, 1 partition): segment-file MB/s vs sendfile(2) of the same files "
+                 f"to a loopback socket")
+        if sf is None or cell is None:
+            out.append(f"| {label} | not run | not run | — | ≥ 0.8 |")
+        elif cell.get("error") or not sf.get("ok") or not cell.get("consume_log_mb_per_s"):
+            why = cell.get("error") or sf.get("error") or "no segment bytes found"
+            out.append(f"| {label} | FAILED: {why} | — | — | ≥ 0.8 |")
+        else:
+            rv, cv = cell["consume_log_mb_per_s"], sf["median_mb_per_s"]
+            out.append(f"| {label} | {rv:,.1f} | {cv:,.1f} | {rv / cv:.2f} | ≥ 0.8 |")
+    out += ["",
+            "- Mock: the same `rdkafka_load produce` (same records, size, payload, acks=1, "
+            "linger) against the in-process mock cluster, right after Riacho's baseline cell "
+            "in the same run. The mock keeps records in memory and does no CRC check or disk "
+            "write.",
+            "- sendfile: `sendfile_rate` over Riacho's own segment files of that cell (median "
+            "of 5 passes of ≥ 1 GB each, 1 MiB per sendfile call, a reader thread draining "
+            "with recv into a 1 MiB buffer). Riacho's figure = the cell's segment bytes "
+            "(record batches with their headers) / the streaming consume time of `rdkafka_load "
+            "consume`, so librdkafka's own parsing and copying of every record is part of "
+            "it; the ceiling has no client at all."]
+    sf = results.get("sendfile") or {}
+    if sf:
+        out.append("- sendfile passes (MB/s): " + "; ".join(
+            f"{k}: {', '.join(str(x) for x in v.get('passes_mb_per_s', []))}"
+            for k, v in sf.items()))
+    return "\n".join(out)
+
+
+def chart(results, meta, path: Path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as e:
+        log(f"no chart: {e}")
+        return False
+    R, K = results.get("riacho"), results.get("kafka")
+    names = [n for n, _, _ in CELLS]
+    labels = ["baseline\n1 KiB, 1 part." if n == "baseline" else w.replace(" records", "")
+              .replace(" ", "\n", 1) for n, w, _ in CELLS]
+
+    def vals(sysres, path):
+        out = []
+        for n in names:
+            r = (sysres or {}).get("cells", {}).get(n)
+            if not r or r.get("error"):
+                out.append(0.0)
+                continue
+            v = r
+            for k in path:
+                v = v[k]
+            out.append(float(v))
+        return out
+    fig_, axes = plt.subplots(3, 1, figsize=(13, 13))
+    panels = [("produce records/s", ("produce", "records_per_s")),
+              ("produce MB/s (values)", ("produce", "mb_per_s")),
+              ("consume MB/s (values)", ("consume", "stream_mb_per_s"))]
+    x = list(range(len(names)))
+    w = 0.38
+    for ax, (title, p) in zip(axes, panels):
+        rv, kv = vals(R, p), vals(K, p)
+        b1 = ax.bar([i - w / 2 for i in x], rv, w, label="Riacho", color="#1f77b4")
+        b2 = ax.bar([i + w / 2 for i in x], kv, w, label=f"Kafka {brokers.KAFKA_VERSION}",
+                    color="#ff7f0e")
+        ax.set_yscale("log")
+        ax.set_title(title)
+        ax.set_xticks(x)
+        ax.set_xticklabels(labels, fontsize=8)
+        ax.grid(axis="y", which="both", alpha=0.3)
+        for i, (a_, b_) in enumerate(zip(rv, kv)):
+            txt = f"{a_ / b_:.2f}x" if a_ > 0 and b_ > 0 else "n/a"
+            top = max(a_, b_, 1.0)
+            ax.text(i, top * 1.15, txt, ha="center", va="bottom", fontsize=8)
+            if a_ == 0:
+                ax.text(i - w / 2, 1.0, "not run /\nfailed", ha="center", va="bottom",
+                        fontsize=6, rotation=90)
+            if b_ == 0:
+                ax.text(i + w / 2, 1.0, "not run /\nfailed", ha="center", va="bottom",
+                        fontsize=6, rotation=90)
+        lo = min([v for v in rv + kv if v > 0] or [1.0])
+        hi = max(rv + kv + [1.0])
+        ax.set_ylim(lo / 3, hi * 3)
+        ax.legend(loc="upper right", fontsize=8)
+        del b1, b2
+    fig_.suptitle(f"Riacho vs Apache Kafka {brokers.KAFKA_VERSION} — {meta['date']} — "
+                  f"{meta['mb_per_cell']:,.0f} MB per cell, librdkafka {meta['machine']['librdkafka']}"
+                  f"\n(labels: Riacho / Kafka; log scale)", fontsize=10)
+    fig_.tight_layout()
+    fig_.savefig(path, dpi=110)
+    plt.close(fig_)
+    return True
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--riacho-bin", default=brokers.default_riacho_bin())
+    ap.add_argument("--load", default=DEFAULT_LOAD)
+    ap.add_argument("--sendfile", default=DEFAULT_SENDFILE)
+    ap.add_argument("--only", choices=["riacho", "kafka"])
+    ap.add_argument("--quick", action="store_true", help="200 MB per cell (~2-3 minutes) instead of 1000 MB (~10 minutes)")
+    ap.add_argument("--mb-per-cell", type=float)
+    ap.add_argument("--out")
+    ap.add_argument("--build", default="scripts/build.sh release")
+    ap.add_argument("--commit", help="what the Riacho binary was built from (default: HEAD)")
+    ap.add_argument("--command", default=None, help="the command line to quote in the report")
+    a = ap.parse_args()
+    mb = a.mb_per_cell or (200.0 if a.quick else 1000.0)
+    brokers.LOG_PREFIX = "matrix-"
+    out_dir = brokers.out_dir_for("matrix", a.out)
+    meta = {"date": time.strftime("%Y-%m-%dT%H%M%SZ", time.gmtime()),
+            "commit": a.commit or brokers.commit_desc(), "build": a.build,
+            "machine": brokers.machine(), "mb_per_cell": mb,
+            "command": a.command or ("bench/run.sh --suite matrix" + (" --quick" if a.quick else "")),
+            "kafka_heap": os.environ.get("KAFKA_HEAP_OPTS", "-Xms256m -Xmx1g"),
+            "cells": {n: dict(cell_spec(ov, mb), what=w) for n, w, ov in CELLS}}
+    t_start = time.monotonic()
+    results: dict = {}
+
+    if a.only != "kafka":
+        b = brokers.Riacho(a.riacho_bin, "riacho", {}, out_dir)
+        sendfile: dict = {}
+
+        def extras(name, topic, res):
+            if name == "baseline" and not res.get("error"):
+                c = res["spec"]
+                log("librdkafka mock cluster: the baseline produce")
+                args = produce_args(a.load, "127.0.0.1:1", topic, c, 600) + ["--mock"]
+                results["mock"] = tool(args, 700)
+                log(f"mock: {results['mock']}")
+            if name in ("baseline", "size-100KiB") and not res.get("error"):
+                files = segment_files(b.data, topic)
+                if files:
+                    sendfile[name] = tool([a.sendfile, "--passes", "5"] + files, 600)
+                    log(f"sendfile {name}: {sendfile[name]}")
+                else:
+                    sendfile[name] = {"ok": False, "error": f"no segment files of {topic}"}
+        try:
+            b.start()
+            log(f"riacho serving on {b.bootstrap}")
+            results["riacho"] = run_broker(b, b.data, a, mb, extras)
+        except Exception as e:  # noqa: BLE001
+            log(f"riacho: {e}")
+            results["riacho"] = {"error": str(e)}
+        finally:
+            b.stop()
+        results["sendfile"] = sendfile
+    if a.only != "riacho":
+        b = brokers.Kafka("kafka", {}, {}, out_dir)
+        try:
+            b.start()
+            log(f"kafka serving on {b.bootstrap}")
+            results["kafka"] = run_broker(b, b.dir / "logs", a, mb, None)
+        except Exception as e:  # noqa: BLE001
+            log(f"kafka: {e}")
+            results["kafka"] = {"error": str(e)}
+        finally:
+            b.stop()
+    meta["minutes"] = round((time.monotonic() - t_start) / 60, 1)
+    brokers.write_json(out_dir / "matrix.json", {"meta": meta, "results": results})
+    md = report(results, meta)
+    if chart(results, meta, out_dir / "matrix.png"):
+        md += f"\n\nChart: `{out_dir.name}/matrix.png`."
+    md += f"\n\n(whole run: {meta['minutes']} min)"
+    (out_dir / "matrix.md").write_text(md + "\n")
+    print(md)
+    print(f"\n(written to {out_dir}/matrix.md, matrix.json, matrix.png)")
+
+
+if __name__ == "__main__":
+    main()
