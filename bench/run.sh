@@ -165,6 +165,9 @@ if [[ "$suite" != throughput ]]; then
     if [[ -n "$rev" ]]; then
         # $sha: what was archived and built (REV=HEAD may have moved since)
         suite_commit="${sha:-$(git -C "$root" rev-parse --short "$rev")}"
+    elif [[ -n "${RIACHO_BIN:-}" ]]; then
+        # Not built here: say what it is rather than naming this tree's HEAD.
+        suite_commit="prebuilt binary $RIACHO_BIN of $(date -u -r "$RIACHO_BIN" '+%Y-%m-%d %H:%M UTC'), not built from $(git -C "$root" rev-parse --short HEAD)"
     else
         suite_commit="$(git -C "$root" rev-parse --short HEAD)"
         git -C "$root" diff --quiet HEAD -- src 2>/dev/null ||
