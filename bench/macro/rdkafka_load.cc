@@ -473,7 +473,9 @@ int run_consume(const options& o) {
     }
     std::vector<rd_kafka_message_t*> batch(10000);
     while (error.empty() && got < o.records && now_ns() < deadline) {
-        ssize_t n = rd_kafka_consume_batch_queue(queue, 100, batch.data(), batch.size());
+        // A 1 ms timeout: the call waits its whole timeout unless the batch fills, so a
+        // longer one would shift the first and last record's times by up to that much.
+        ssize_t n = rd_kafka_consume_batch_queue(queue, 1, batch.data(), batch.size());
         if (n < 0) {
             error = std::string("consume_batch: ") + rd_kafka_err2str(rd_kafka_last_error());
             break;
