@@ -341,13 +341,14 @@ def chart(results, meta, path: Path):
                 v = v[k]
             out.append(float(v))
         return out
-    fig_, axes = plt.subplots(3, 1, figsize=(13, 13))
+    fig_, axes = plt.subplots(4, 1, figsize=(13, 16),
+                              gridspec_kw={"height_ratios": [3, 3, 3, 1.6]})
     panels = [("produce records/s", ("produce", "records_per_s")),
               ("produce MB/s (values)", ("produce", "mb_per_s")),
               ("consume MB/s (values)", ("consume", "stream_mb_per_s"))]
     x = list(range(len(names)))
     w = 0.38
-    for ax, (title, p) in zip(axes, panels):
+    for ax, (title, p) in zip(axes[:3], panels):
         rv, kv = vals(R, p), vals(K, p)
         b1 = ax.bar([i - w / 2 for i in x], rv, w, label="Riacho", color="#1f77b4")
         b2 = ax.bar([i + w / 2 for i in x], kv, w, label=f"Kafka {brokers.KAFKA_VERSION}",
@@ -372,10 +373,34 @@ def chart(results, meta, path: Path):
         ax.set_ylim(lo / 3, hi * 3)
         ax.legend(loc="upper right", fontsize=8)
         del b1, b2
+    # Riacho against the two ceilings of issue 6 (target 0.8)
+    ax = axes[3]
+    bars, names_c = [], []
+    mock = results.get("mock") or {}
+    if mock.get("ok"):
+        bars.append(median(mock["riacho_records_per_s"]) / median(mock["mock_records_per_s"]))
+        names_c.append("produce 1 KiB\nvs librdkafka mock")
+    for n, lab in (("baseline", "consume 1 KiB\nvs sendfile"), ("size-100KiB",
+                                                                  "consume 100 KiB\nvs sendfile")):
+        sf = (results.get("sendfile") or {}).get(n) or {}
+        rates = sf.get("riacho_consume_log_mb_per_s") or [None]
+        if sf.get("ok") and None not in rates and not sf.get("consume_errors"):
+            bars.append(median(rates) / sf["median_mb_per_s"])
+            names_c.append(lab)
+    if bars:
+        ax.barh(range(len(bars)), bars, color="#1f77b4")
+        ax.set_yticks(range(len(bars)))
+        ax.set_yticklabels(names_c, fontsize=8)
+        ax.axvline(0.8, color="red", linestyle="--", label="issue 6 target 0.8")
+        for i, v in enumerate(bars):
+            ax.text(v, i, f" {v:.2f}", va="center", fontsize=8)
+        ax.set_xlim(0, max(bars + [1.0]) * 1.2)
+        ax.legend(loc="lower right", fontsize=8)
+    ax.set_title("Riacho / ceiling (same client, same run)")
     fig_.suptitle(f"Riacho vs Apache Kafka {brokers.KAFKA_VERSION} — {meta['date']} — "
                   f"{meta['mb_per_cell']:,.0f} MB per cell, librdkafka {meta['machine']['librdkafka']}"
                   f"\n(labels: Riacho / Kafka; log scale)", fontsize=10)
-    fig_.tight_layout()
+    fig_.tight_layout(rect=(0, 0, 1, 0.97))
     fig_.savefig(path, dpi=110)
     plt.close(fig_)
     return True
