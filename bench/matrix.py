@@ -23,7 +23,9 @@ bytes / size. Per cell, on a fresh topic (CreateTopics, RF 1, broker defaults):
 A cell counts only if every record was delivered (delivery reports) and read back (count,
 value bytes, no offset gap); otherwise its figure is "FAILED: <why>", never a number.
 The same client binary and settings for both brokers. Each broker gets a fresh data dir
-and a 20,000-record warm-up first.
+and a 20,000-record warm-up first; before each cell (and each mock-row produce) the page
+cache is flushed with sync(2), outside the measured time, so no cell pays for the dirty
+pages of the ones before it.
 
 Two rows against a ceiling, not against Kafka:
   mock     the baseline produce, same binary and settings, to librdkafka's own in-memory
@@ -123,6 +125,15 @@ def segment_files(data_dir: Path, topic: str) -> list:
                   if d.name.rsplit("-", 1)[0] == topic for f in d.glob("*.log"))
 
 
+def flush_page_cache() -> float:
+    """sync(2) before each cell, outside the measured time: without it every cell pays for
+    the dirty pages of the cells before it (kernel writeback starts at a share of RAM, then
+    throttles writers), so a cell's figure would depend on its place in the order."""
+    t = time.monotonic()
+    os.sync()
+    return round(time.monotonic() - t, 3)
+
+
 def check_cell(c, prod, cons) -> str | None:
     """Why the cell does not count, or None."""
     if not prod.get("ok"):
@@ -158,6 +169,7 @@ def run_broker(broker, data_dir, a, mb, extras) -> dict:
             continue
         # generous: 5 MB/s or 20,000 records/s is far below either broker
         timeout = int(60 + max(c["records"] * c["size"] / 5e6, c["records"] / 20000))
+        res["sync_before_s"] = flush_page_cache()
         cr = tool([a.load, "create", "--brokers", bs, "--topic", topic, "--partitions",
                    str(c["partitions"])], 180)
         if not cr.get("ok"):
@@ -239,6 +251,8 @@ def report(results, meta) -> str:
            "- Load average before/after each broker's cells: " + "; ".join(
                f"{k}: {v.get('load_before', '?')} / {v.get('load_after', '?')}"
                for k, v in results.items() if isinstance(v, dict) and k in ("riacho", "kafka")),
+           "- sync(2) before each cell (outside the measured time), so no cell pays for the "
+           "writeback of the cells before it.",
            "- Baseline: 1 KiB records, 1 partition, 1 producer, no key, no compression, "
            "acks=1; each other row changes one thing. MB/s = value bytes (keys, headers and "
            "batch overhead not counted). Ratio = Riacho / Kafka (above 1: Riacho faster).",
@@ -445,9 +459,11 @@ def main():
                     rr = res["produce"]
                     if i > 0:
                         t = f"m-mockcmp-{i}"
+                        flush_page_cache()
                         tool([a.load, "create", "--brokers", b.bootstrap, "--topic", t], 180)
                         rr = tool(produce_args(a.load, b.bootstrap, t, c, 600), 700)
                     log("librdkafka mock cluster: the baseline produce")
+                    flush_page_cache()
                     mr = tool(produce_args(a.load, "127.0.0.1:1", topic, c, 600) + ["--mock"],
                               700)
                     rounds.append({"riacho": rr, "mock": mr})
