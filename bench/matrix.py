@@ -22,8 +22,11 @@ bytes / size. Per cell, on a fresh topic (CreateTopics, RF 1, broker defaults):
            counted in MB/s.
 A cell counts only if every record was delivered (delivery reports) and read back (count,
 value bytes, no offset gap); otherwise its figure is "FAILED: <why>", never a number.
-The same client binary and settings for both brokers. Each broker gets a fresh data dir
-and a 20,000-record warm-up first; before each cell (and each mock-row produce) the page
+The same client binary and settings for both brokers. Both brokers run side by side on
+fresh data dirs (a 20,000-record warm-up each) and each cell runs on one and then at once
+on the other, the order alternating from cell to cell (the broker not measured is idle):
+this machine's disk takes a burst of a few GB fast and then slows down, so running one
+broker's cells all first would give the two brokers different disks; before each cell (and each mock-row produce) the page
 cache is flushed with sync(2), outside the measured time, so no cell pays for the dirty
 pages of the ones before it.
 
@@ -148,59 +151,51 @@ def check_cell(c, prod, cons) -> str | None:
     return None
 
 
-def run_broker(broker, data_dir, a, mb, extras) -> dict:
-    """All cells on one broker; extras(name, broker) runs after a cell (mock, sendfile)."""
+def warm_up(broker, a):
     bs = broker.bootstrap
-    out = {"load_before": brokers.loadavg()}
     tool([a.load, "create", "--brokers", bs, "--topic", "warmup"], 120)
     w = tool([a.load, "produce", "--brokers", bs, "--topic", "warmup", "--records", "20000",
               "--acks", "1", "--timeout", "60"], 120)
     if not w.get("ok"):
         log(f"{broker.label}: warm-up produce failed: {w.get('error')}")
-    cells = {}
-    for name, _, ov in CELLS:
-        c = cell_spec(ov, mb)
-        topic = f"m-{name}"
-        res = {"spec": c, "load_before": brokers.loadavg()}
-        if not broker.alive():
-            res["error"] = "the broker process is gone (it exited earlier in the run)"
-            cells[name] = res
-            log(f"{broker.label} {name}: {res['error']}")
-            continue
-        # generous: 5 MB/s or 20,000 records/s is far below either broker
-        timeout = int(60 + max(c["records"] * c["size"] / 5e6, c["records"] / 20000))
-        res["sync_before_s"] = flush_page_cache()
-        cr = tool([a.load, "create", "--brokers", bs, "--topic", topic, "--partitions",
-                   str(c["partitions"])], 180)
-        if not cr.get("ok"):
-            res["error"] = f"create: {cr.get('error')}"
-            cells[name] = res
-            log(f"{broker.label} {name}: {res['error']}")
-            continue
-        res["produce"] = tool(produce_args(a.load, bs, topic, c, timeout), timeout + 60)
-        res["consume"] = tool([a.load, "consume", "--brokers", bs, "--topic", topic,
-                               "--records", str(c["records"]), "--partitions",
-                               str(c["partitions"]), "--timeout", str(timeout)], timeout + 60)
-        res["log_bytes"] = log_bytes(data_dir, topic)
-        err = check_cell(c, res["produce"], res["consume"])
-        if err:
-            res["error"] = err
-        co = res["consume"]
-        if res.get("log_bytes") and co.get("stream_seconds") and co.get("bytes"):
-            # the segment bytes streamed after the first record, over the same time
-            res["consume_log_mb_per_s"] = (res["log_bytes"] * co["stream_mb_per_s"] * 1e6
-                                           / co["bytes"] / 1e6)
-        log(f"{broker.label} {name}: " + (f"FAILED {err}" if err else
-            f"produce {res['produce']['records_per_s']:,.0f} rec/s "
-            f"{res['produce']['mb_per_s']:.1f} MB/s, consume {co['stream_mb_per_s']:.1f} MB/s "
-            f"(first record after {co['first_record_s']:.3f} s)"))
-        cells[name] = res
-        if extras:
-            extras(name, topic, res)
-    out["cells"] = cells
-    out["load_after"] = brokers.loadavg()
-    out["alive_at_end"] = broker.alive()
-    return out
+
+
+def run_cell(broker, data_dir, a, name, c) -> dict:
+    """One cell on one broker: create, produce, consume, checks."""
+    bs = broker.bootstrap
+    topic = f"m-{name}"
+    res = {"spec": c, "load_before": brokers.loadavg()}
+    if not broker.alive():
+        res["error"] = "the broker process is gone (it exited earlier in the run)"
+        log(f"{broker.label} {name}: {res['error']}")
+        return res
+    # generous: 5 MB/s or 20,000 records/s is far below either broker
+    timeout = int(60 + max(c["records"] * c["size"] / 5e6, c["records"] / 20000))
+    res["sync_before_s"] = flush_page_cache()
+    cr = tool([a.load, "create", "--brokers", bs, "--topic", topic, "--partitions",
+               str(c["partitions"])], 180)
+    if not cr.get("ok"):
+        res["error"] = f"create: {cr.get('error')}"
+        log(f"{broker.label} {name}: {res['error']}")
+        return res
+    res["produce"] = tool(produce_args(a.load, bs, topic, c, timeout), timeout + 60)
+    res["consume"] = tool([a.load, "consume", "--brokers", bs, "--topic", topic,
+                           "--records", str(c["records"]), "--partitions",
+                           str(c["partitions"]), "--timeout", str(timeout)], timeout + 60)
+    res["log_bytes"] = log_bytes(data_dir, topic)
+    err = check_cell(c, res["produce"], res["consume"])
+    if err:
+        res["error"] = err
+    co = res["consume"]
+    if res.get("log_bytes") and co.get("stream_seconds") and co.get("bytes"):
+        # the segment bytes streamed after the first record, over the same time
+        res["consume_log_mb_per_s"] = (res["log_bytes"] * co["stream_mb_per_s"] * 1e6
+                                       / co["bytes"] / 1e6)
+    log(f"{broker.label} {name}: " + (f"FAILED {err}" if err else
+        f"produce {res['produce']['records_per_s']:,.0f} rec/s "
+        f"{res['produce']['mb_per_s']:.1f} MB/s, consume {co['stream_mb_per_s']:.1f} MB/s "
+        f"(first record after {co['first_record_s']:.3f} s)"))
+    return res
 
 
 # ---------------------------------------------------------------------------- report
@@ -251,8 +246,9 @@ def report(results, meta) -> str:
            "- Load average before/after each broker's cells: " + "; ".join(
                f"{k}: {v.get('load_before', '?')} / {v.get('load_after', '?')}"
                for k, v in results.items() if isinstance(v, dict) and k in ("riacho", "kafka")),
-           "- sync(2) before each cell (outside the measured time), so no cell pays for the "
-           "writeback of the cells before it.",
+           "- Both brokers up at once, each cell run on one and then the other (the idle one "
+           "waits), the order alternating by cell; sync(2) before each (outside the "
+           "measured time).",
            "- Baseline: 1 KiB records, 1 partition, 1 producer, no key, no compression, "
            "acks=1; each other row changes one thing. MB/s = value bytes (keys, headers and "
            "batch overhead not counted). Ratio = Riacho / Kafka (above 1: Riacho faster).",
@@ -445,76 +441,95 @@ def main():
     t_start = time.monotonic()
     results: dict = {}
 
+    # Both brokers run side by side (the one not measured is idle) and every cell runs on
+    # one right after the other, the order alternating: this VM's disk takes bursts of a
+    # few GB fast and then slows down, so running all of one broker's cells first would
+    # hand the other broker a different disk.
+    live = {}
+    data_dirs = {}
     if a.only != "kafka":
-        b = brokers.Riacho(a.riacho_bin, "riacho", {}, out_dir)
-        sendfile: dict = {}
-
-        def extras(name, topic, res):
-            c = res["spec"]
-            if name == "baseline" and not res.get("error"):
-                # Interleaved rounds, medians: one pair alone is at the mercy of whatever else
-                # the machine does in that second. Round 1's Riacho figure is the cell's.
-                rounds = []
-                for i in range(MOCK_ROUNDS):
-                    rr = res["produce"]
-                    if i > 0:
-                        t = f"m-mockcmp-{i}"
-                        flush_page_cache()
-                        tool([a.load, "create", "--brokers", b.bootstrap, "--topic", t], 180)
-                        rr = tool(produce_args(a.load, b.bootstrap, t, c, 600), 700)
-                    log("librdkafka mock cluster: the baseline produce")
-                    flush_page_cache()
-                    mr = tool(produce_args(a.load, "127.0.0.1:1", topic, c, 600) + ["--mock"],
-                              700)
-                    rounds.append({"riacho": rr, "mock": mr})
-                    log(f"mock round {i + 1}: riacho {rr.get('records_per_s')} "
-                        f"mock {mr.get('records_per_s')} rec/s")
-                bad = [f"round {i + 1} {k}: {r[k].get('error') or 'not every record delivered'}"
-                       for i, r in enumerate(rounds) for k in ("riacho", "mock")
-                       if not r[k].get("ok") or r[k].get("delivered") != c["records"]]
-                results["mock"] = {
-                    "ok": not bad, "error": "; ".join(bad), "rounds": rounds,
-                    "riacho_records_per_s": [r["riacho"].get("records_per_s") for r in rounds],
-                    "mock_records_per_s": [r["mock"].get("records_per_s") for r in rounds]}
-            if name in ("baseline", "size-100KiB") and not res.get("error"):
-                files = segment_files(b.data, topic)
-                if files:
-                    sf = tool([a.sendfile, "--passes", "5"] + files, 600)
-                    # Riacho's consume of the same files twice more (page cache), for a median
-                    rates = [res.get("consume_log_mb_per_s")]
-                    for _ in range(CEILING_CONSUMES - 1):
-                        co = tool([a.load, "consume", "--brokers", b.bootstrap, "--topic", topic,
-                                   "--records", str(c["records"]), "--timeout", "300"], 360)
-                        if co.get("ok") and co.get("consumed") == c["records"] and co.get("bytes"):
-                            rates.append(res["log_bytes"] * co["stream_mb_per_s"] / co["bytes"])
-                        else:
-                            sf.setdefault("consume_errors", []).append(co.get("error"))
-                    sf["riacho_consume_log_mb_per_s"] = rates
-                    sendfile[name] = sf
-                    log(f"sendfile {name}: {sf}")
-                else:
-                    sendfile[name] = {"ok": False, "error": f"no segment files of {topic}"}
-        try:
-            b.start()
-            log(f"riacho serving on {b.bootstrap}")
-            results["riacho"] = run_broker(b, b.data, a, mb, extras)
-        except Exception as e:  # noqa: BLE001
-            log(f"riacho: {e}")
-            results["riacho"] = {"error": str(e)}
-        finally:
-            b.stop()
-        results["sendfile"] = sendfile
+        live["riacho"] = brokers.Riacho(a.riacho_bin, "riacho", {}, out_dir)
     if a.only != "riacho":
-        b = brokers.Kafka("kafka", {}, {}, out_dir)
+        live["kafka"] = brokers.Kafka("kafka", {}, {}, out_dir)
+    for label, b in list(live.items()):
         try:
             b.start()
-            log(f"kafka serving on {b.bootstrap}")
-            results["kafka"] = run_broker(b, b.dir / "logs", a, mb, None)
+            log(f"{label} serving on {b.bootstrap}")
+            data_dirs[label] = b.data if label == "riacho" else b.dir / "logs"
+            warm_up(b, a)
+            results[label] = {"load_before": brokers.loadavg(), "cells": {}}
         except Exception as e:  # noqa: BLE001
-            log(f"kafka: {e}")
-            results["kafka"] = {"error": str(e)}
-        finally:
+            log(f"{label}: {e}")
+            results[label] = {"error": str(e)}
             b.stop()
+            del live[label]
+    sendfile: dict = {}
+
+    def extras(b, name, res):
+        """Riacho only, right after its cell: the mock row and the sendfile rows."""
+        c = res["spec"]
+        topic = f"m-{name}"
+        if name == "baseline" and not res.get("error"):
+            # Interleaved rounds, medians: one pair alone is at the mercy of whatever else
+            # the machine does in that second. Round 1's Riacho figure is the cell's.
+            rounds = []
+            for i in range(MOCK_ROUNDS):
+                rr = res["produce"]
+                if i > 0:
+                    t = f"m-mockcmp-{i}"
+                    flush_page_cache()
+                    tool([a.load, "create", "--brokers", b.bootstrap, "--topic", t], 180)
+                    rr = tool(produce_args(a.load, b.bootstrap, t, c, 600), 700)
+                log("librdkafka mock cluster: the baseline produce")
+                flush_page_cache()
+                mr = tool(produce_args(a.load, "127.0.0.1:1", topic, c, 600) + ["--mock"], 700)
+                rounds.append({"riacho": rr, "mock": mr})
+                log(f"mock round {i + 1}: riacho {rr.get('records_per_s')} "
+                    f"mock {mr.get('records_per_s')} rec/s")
+            bad = [f"round {i + 1} {k}: {r[k].get('error') or 'not every record delivered'}"
+                   for i, r in enumerate(rounds) for k in ("riacho", "mock")
+                   if not r[k].get("ok") or r[k].get("delivered") != c["records"]]
+            results["mock"] = {
+                "ok": not bad, "error": "; ".join(bad), "rounds": rounds,
+                "riacho_records_per_s": [r["riacho"].get("records_per_s") for r in rounds],
+                "mock_records_per_s": [r["mock"].get("records_per_s") for r in rounds]}
+        if name in ("baseline", "size-100KiB") and not res.get("error"):
+            files = segment_files(b.data, topic)
+            if files:
+                sf = tool([a.sendfile, "--passes", "5"] + files, 600)
+                # Riacho's consume of the same files twice more (page cache), for a median
+                rates = [res.get("consume_log_mb_per_s")]
+                for _ in range(CEILING_CONSUMES - 1):
+                    co = tool([a.load, "consume", "--brokers", b.bootstrap, "--topic", topic,
+                               "--records", str(c["records"]), "--timeout", "300"], 360)
+                    if co.get("ok") and co.get("consumed") == c["records"] and co.get("bytes"):
+                        rates.append(res["log_bytes"] * co["stream_mb_per_s"] / co["bytes"])
+                    else:
+                        sf.setdefault("consume_errors", []).append(co.get("error"))
+                sf["riacho_consume_log_mb_per_s"] = rates
+                sendfile[name] = sf
+                log(f"sendfile {name}: {sf}")
+            else:
+                sendfile[name] = {"ok": False, "error": f"no segment files of {topic}"}
+
+    try:
+        for i, (name, _, ov) in enumerate(CELLS):
+            c = cell_spec(ov, mb)
+            order = list(live) if i % 2 == 0 else list(reversed(live))
+            for label in order:
+                b = live[label]
+                res = run_cell(b, data_dirs[label], a, name, c)
+                res["order"] = order.index(label) + 1
+                results[label]["cells"][name] = res
+                if label == "riacho":
+                    extras(b, name, res)
+    finally:
+        for label, b in live.items():
+            results[label]["load_after"] = brokers.loadavg()
+            results[label]["alive_at_end"] = b.alive()
+            b.stop()
+    if "riacho" in live:
+        results["sendfile"] = sendfile
     meta["minutes"] = round((time.monotonic() - t_start) / 60, 1)
     brokers.write_json(out_dir / "matrix.json", {"meta": meta, "results": results})
     md = report(results, meta)
