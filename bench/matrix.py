@@ -23,7 +23,7 @@ bytes / size. Per cell, on a fresh topic (CreateTopics, RF 1, broker defaults):
 A cell counts only if every record was delivered (delivery reports) and read back (count,
 value bytes, no offset gap); otherwise its figure is "FAILED: <why>", never a number.
 The same client binary and settings for both brokers. Both brokers run side by side on
-fresh data dirs (a 20,000-record warm-up each) and each cell runs on one and then at once
+fresh data dirs (a warm-up of 200,000 1 KiB records produced and consumed on each) and each cell runs on one and then at once
 on the other, the order alternating from cell to cell (the broker not measured is idle):
 this machine's disk takes a burst of a few GB fast and then slows down, so running one
 broker's cells all first would give the two brokers different disks; before each cell (and each mock-row produce) the page
@@ -63,6 +63,7 @@ BUILD = brokers.ROOT / "build-bench" / "load"
 DEFAULT_LOAD = str(BUILD / "rdkafka_load")
 DEFAULT_SENDFILE = str(BUILD / "sendfile_rate")
 
+WARMUP_RECORDS = 200000  # 1 KiB each, produced and consumed on each broker before the cells
 MOCK_ROUNDS = 3        # Riacho / mock pairs, interleaved, for the mock row (medians)
 CEILING_CONSUMES = 3   # Riacho consumes of the same segment files for the sendfile rows
 BASE = {"partitions": 1, "producers": 1, "keys": False, "size": 1024, "codec": "none"}
@@ -154,10 +155,15 @@ def check_cell(c, prod, cons) -> str | None:
 def warm_up(broker, a):
     bs = broker.bootstrap
     tool([a.load, "create", "--brokers", bs, "--topic", "warmup"], 120)
-    w = tool([a.load, "produce", "--brokers", bs, "--topic", "warmup", "--records", "20000",
-              "--acks", "1", "--timeout", "60"], 120)
-    if not w.get("ok"):
-        log(f"{broker.label}: warm-up produce failed: {w.get('error')}")
+    # 200 MB: 20,000 records left Kafka's JIT cold for its first cell (62k records/s there,
+    # 200k in later cells of the same run).
+    w = tool([a.load, "produce", "--brokers", bs, "--topic", "warmup", "--records",
+              str(WARMUP_RECORDS), "--acks", "1", "--any-partition", "--payload", "text",
+              "--timeout", "120"], 180)
+    c = tool([a.load, "consume", "--brokers", bs, "--topic", "warmup", "--records",
+              str(WARMUP_RECORDS), "--timeout", "120"], 180)
+    if not w.get("ok") or not c.get("ok"):
+        log(f"{broker.label}: warm-up failed: {w.get('error')} {c.get('error')}")
 
 
 def run_cell(broker, data_dir, a, name, c) -> dict:
