@@ -9,7 +9,7 @@ or `bench/run.sh --suite matrix [--quick]`, which builds the broker and the tool
 Cells: a baseline — 1 KiB records, 1 partition, 1 producer, no key, no compression,
 acks=1 — and one-factor-at-a-time variations of it: 100 partitions; 50 producers; keys;
 100 B and 100 KiB records; each codec (gzip, snappy, lz4, zstd). Each cell moves a fixed
-amount of value bytes (--mb-per-cell, default 1000 MB, ~10 minutes; --quick 200 MB), i.e. records =
+amount of value bytes (--mb-per-cell, default 1000 MB, ~5 minutes; --quick 200 MB, ~1.5), i.e. records =
 bytes / size. Per cell, on a fresh topic (CreateTopics, RF 1, broker defaults):
   produce  `rdkafka_load produce` (librdkafka, its defaults: linger 5 ms, batch 10,000
            records / 1 MB; acks=1; values cut from a pool of pseudo-random words, so codecs
@@ -428,7 +428,7 @@ def main():
     ap.add_argument("--load", default=DEFAULT_LOAD)
     ap.add_argument("--sendfile", default=DEFAULT_SENDFILE)
     ap.add_argument("--only", choices=["riacho", "kafka"])
-    ap.add_argument("--quick", action="store_true", help="200 MB per cell (~2-3 minutes) instead of 1000 MB (~10 minutes)")
+    ap.add_argument("--quick", action="store_true", help="200 MB per cell (~1.5 minutes) instead of 1000 MB (~5 minutes)")
     ap.add_argument("--mb-per-cell", type=float)
     ap.add_argument("--out")
     ap.add_argument("--build", default="scripts/build.sh release")

@@ -20,7 +20,7 @@
 #                 50 producers, keys, 100 B and 100 KiB records, gzip/snappy/lz4/zstd —
 #                 produce records/s + MB/s and consume MB/s on both brokers with ratios,
 #                 plus Riacho vs librdkafka's mock cluster and vs this machine's sendfile
-#                 rate; matrix.md/.json/.png; ~10 min, --quick ~3 min); soak (bench/soak.py:
+#                 rate; matrix.md/.json/.png; ~5 min, --quick ~1.5 min); soak (bench/soak.py:
 #                 --minutes M, default 30, at a fixed rate past a small retention limit,
 #                 latency p99 and RSS per minute, first vs last third; opt-in, ~2 x M min);
 #                 `extra` = groups,latency,footprint (~13 min).
