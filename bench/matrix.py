@@ -166,11 +166,17 @@ def warm_up(broker, a):
         log(f"{broker.label}: warm-up failed: {w.get('error')} {c.get('error')}")
 
 
+def compilers_running() -> int:
+    """Other work on the machine skews the figures: how many compiler processes ran."""
+    r = subprocess.run(["pgrep", "-c", "-x", "cc1plus"], capture_output=True, text=True)
+    return int(r.stdout.strip() or 0)
+
+
 def run_cell(broker, data_dir, a, name, c) -> dict:
     """One cell on one broker: create, produce, consume, checks."""
     bs = broker.bootstrap
     topic = f"m-{name}"
-    res = {"spec": c, "load_before": brokers.loadavg()}
+    res = {"spec": c, "load_before": brokers.loadavg(), "compilers": compilers_running()}
     if not broker.alive():
         res["error"] = "the broker process is gone (it exited earlier in the run)"
         log(f"{broker.label} {name}: {res['error']}")
@@ -249,6 +255,10 @@ def report(results, meta) -> str:
            "- Consume MB/s is the streaming rate, first record to last (the consumer's start-up "
            "— connect, metadata, ListOffsets, first fetch — is left out; it is in the JSON as "
            "first_record_s, with the start-to-last-record rate as mb_per_s)",
+           "- Compiler processes (cc1plus) running at the start of the cells: " + ", ".join(
+               sorted({str(c.get("compilers", "?")) for k in ("riacho", "kafka")
+                       for c in ((results.get(k) or {}).get("cells") or {}).values()}))
+           + " (distinct values)",
            "- Load average before/after each broker's cells: " + "; ".join(
                f"{k}: {v.get('load_before', '?')} / {v.get('load_after', '?')}"
                for k, v in results.items() if isinstance(v, dict) and k in ("riacho", "kafka")),
