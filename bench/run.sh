@@ -2,7 +2,7 @@
 # bench/run.sh — Riacho vs Apache Kafka 4.x, side by side, in one run on this machine.
 #
 # Usage: bench/run.sh [--records N] [--size BYTES] [--large] [--only riacho|kafka] [--rev REV]
-#                     [--suite LIST]
+#                     [--suite LIST] [--quick] [--minutes M]
 #   --records N   records per workload (default 200000; --large = 2000000)
 #   --size BYTES  record value size (default 1024)
 #   --only X      run one system only (the other's column shows "not run")
@@ -14,10 +14,20 @@
 #                 footprint (bench/footprint.py: RSS per partition, start after kill -9
 #                 with 10,000 partitions, fewer if the open-files limit cannot hold
 #                 Riacho's 3 per partition), txn (bench/txn.py: transactions of 10, 100 and
-#                 1,000 records: records/s and commit latency); `extra` =
-#                 groups,latency,footprint (~13 min).
+#                 1,000 records: records/s and commit latency); matrix (bench/matrix.py:
+#                 issue 6's matrix — a 1 KiB / 1 partition / 1 producer / no key / no
+#                 compression / acks=1 baseline and one-factor variations: 100 partitions,
+#                 50 producers, keys, 100 B and 100 KiB records, gzip/snappy/lz4/zstd —
+#                 produce records/s + MB/s and consume MB/s on both brokers with ratios,
+#                 plus Riacho vs librdkafka's mock cluster and vs this machine's sendfile
+#                 rate; matrix.md/.json/.png; ~5 min, --quick ~1.5 min); soak (bench/soak.py:
+#                 --minutes M, default 30, at a fixed rate past a small retention limit,
+#                 latency p99 and RSS per minute, first vs last third; opt-in, ~2 x M min);
+#                 `extra` = groups,latency,footprint (~13 min).
 #                 The Python suites build the same way, then write bench/results/<date>/
 #                 <suite>.md and .json. Python: $BENCH_PYTHON or tests/integration/.deps/venv.
+#   --quick       matrix: 200 MB per cell instead of 1000 MB
+#   --minutes M   soak: minutes per broker (default 30)
 # Environment:
 #   RIACHO_BIN    use this riacho binary instead of building build/src/broker/riacho
 #   KAFKA_VERSION, KAFKA_HEAP_OPTS  passed on to scripts/apache-kafka.sh
@@ -32,6 +42,7 @@
 # cache). It prints a Markdown table (figures and Riacho/Kafka ratios) and writes it to
 # bench/results/<date>.md; raw JSON and broker logs go to bench/results/<date>/.
 # Brokers are always stopped on exit (trap EXIT). Default run: ~3-5 minutes.
+# The tools are built with `cmake -S bench -B build-bench/load` (rdkafka_load and sendfile_rate).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -41,6 +52,8 @@ warmup=20000
 only=""
 rev=""
 suite="throughput"
+quick=""
+minutes=""
 while (($#)); do
     case "$1" in
         --records) records="$2"; shift 2 ;;
@@ -49,15 +62,17 @@ while (($#)); do
         --only) only="$2"; shift 2 ;;
         --rev) rev="$2"; shift 2 ;;
         --suite) suite="$2"; shift 2 ;;
-        -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+        --quick) quick=1; shift ;;
+        --minutes) minutes="$2"; shift 2 ;;
+        -h|--help) sed -n '2,45p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
 timeout_s=$((60 + records / 2000))  # generous: 2,000 records/s is far below either broker
 for s in ${suite//,/ }; do
     case "$s" in
-        throughput|groups|latency|footprint|txn|extra) ;;
-        *) echo "run.sh: unknown suite $s (throughput, groups, latency, footprint, txn, extra)" >&2
+        throughput|groups|latency|footprint|txn|matrix|soak|extra) ;;
+        *) echo "run.sh: unknown suite $s (throughput, groups, latency, footprint, txn, matrix, soak, extra)" >&2
            exit 2 ;;
     esac
 done
@@ -150,6 +165,9 @@ if [[ "$suite" != throughput ]]; then
     if [[ -n "$rev" ]]; then
         # $sha: what was archived and built (REV=HEAD may have moved since)
         suite_commit="${sha:-$(git -C "$root" rev-parse --short "$rev")}"
+    elif [[ -n "${RIACHO_BIN:-}" ]]; then
+        # Not built here: say what it is rather than naming this tree's HEAD.
+        suite_commit="prebuilt binary $RIACHO_BIN of $(date -u -r "$RIACHO_BIN" '+%Y-%m-%d %H:%M UTC'), not built from $(git -C "$root" rev-parse --short HEAD)"
     else
         suite_commit="$(git -C "$root" rev-parse --short HEAD)"
         git -C "$root" diff --quiet HEAD -- src 2>/dev/null ||
@@ -166,7 +184,20 @@ if [[ "$suite" != throughput ]]; then
                 log "suite $s FAILED" ;;
             latency) log "suite $s"; "$py" "$root/bench/$s.py" "${suite_args[@]}" --load "$load" ||
                 log "suite $s FAILED" ;;
-            *) log "unknown suite $s (throughput, groups, latency, footprint, txn, extra)"; exit 2 ;;
+            matrix)
+                "$py" -c 'import matplotlib' 2>/dev/null || {
+                    log "installing matplotlib into the bench venv (for matrix.png)"
+                    "$py" -m pip install -q matplotlib >&2 || log "pip install matplotlib failed: no chart"
+                }
+                log "suite matrix"
+                matrix_cmd="bench/run.sh --suite matrix${quick:+ --quick}${rev:+ --rev $rev}"
+                "$py" "$root/bench/matrix.py" "${suite_args[@]}" --load "$load" \
+                    --sendfile "$root/build-bench/load/sendfile_rate" ${quick:+--quick} \
+                    --command "$matrix_cmd" || log "suite matrix FAILED" ;;
+            soak) log "suite soak (${minutes:-30} minutes per broker)"
+                "$py" "$root/bench/soak.py" "${suite_args[@]}" --load "$load" \
+                    --minutes "${minutes:-30}" || log "suite soak FAILED" ;;
+            *) log "unknown suite $s (throughput, groups, latency, footprint, txn, matrix, soak, extra)"; exit 2 ;;
         esac
     done
     [[ ",$suite," == *,throughput,* ]] || exit 0
