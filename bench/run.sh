@@ -13,7 +13,7 @@
 #                 (bench/latency.py: end-to-end latency at a fixed 100k records/s),
 #                 footprint (bench/footprint.py: RSS per partition, start after kill -9
 #                 with 10,000 partitions, fewer if the open-files limit cannot hold
-#                 Riacho's 3 per partition), txn (bench/txn.py: transactions of 10, 100 and
+#                 Riacho's one descriptor per partition), txn (bench/txn.py: transactions of 10, 100 and
 #                 1,000 records: records/s and commit latency); matrix (bench/matrix.py:
 #                 issue 6's matrix — a 1 KiB / 1 partition / 1 producer / no key / no
 #                 compression / acks=1 baseline and one-factor variations: 100 partitions,
