@@ -134,6 +134,9 @@ status segment::open_files(bool create) {
     if (create) {
         _offset_index.clear();
         _time_index.clear();
+        // Empty files from the start, as Kafka's: the three files of a segment are there for
+        // operators and tools (dump-log) even while the entries are only in memory.
+        write_indexes(/*sync=*/false);
     }
     return ok_status();
 }
