@@ -34,44 +34,43 @@ CLIENTS = ["confluent", "kafka-python"]
 def gbroker(request):
     from conftest import Broker
     b = Broker(SETTINGS, name="groups").start()
+    _SHARED.module_bootstrap = b.bootstrap
     yield b
     drop_shared()
     b.cleanup()
 
 
-@pytest.fixture(autouse=True)
-def drop_other_shared(request):
-    """Shared clients of a test's own broker (broker_factory) go with the test."""
-    yield
-    keep = request.getfixturevalue("gbroker").bootstrap if "gbroker" in request.fixturenames \
-        else None
-    drop_shared(keep)
+class _shared_clients(dict):
+    module_bootstrap = None
 
 
-_SHARED = {}
+_SHARED = _shared_clients()
 
 
 def shared(kind, bootstrap):
-    """One librdkafka admin client and producer per broker for the whole module. A run once
+    """One librdkafka admin client and producer for the module's broker. A run once
     saw a kafka-python consumer's IO thread go deaf (a task queued, its select() never woken)
     while the test created and destroyed librdkafka clients in the same process; descriptor
     reuse between the two libraries is the suspect, so the test no longer churns them.
     diagnose() reports the consumer's descriptors if it happens again."""
     from confluent_kafka import Producer
     from confluent_kafka.admin import AdminClient
+    conf = {"bootstrap.servers": bootstrap}
+    if bootstrap != _SHARED.module_bootstrap:  # a test's own broker: a client for this call
+        return AdminClient(conf) if kind == "admin" else Producer({**conf, "linger.ms": 5})
     key = (kind, bootstrap)
     if key not in _SHARED:
-        conf = {"bootstrap.servers": bootstrap}
         _SHARED[key] = AdminClient(conf) if kind == "admin" else Producer({**conf, "linger.ms": 5})
     return _SHARED[key]
 
 
-def drop_shared(keep=None):
-    for key in [k for k in _SHARED if k[1] != keep]:
+def drop_shared():
+    for key in list(_SHARED):
         client = _SHARED.pop(key)
         if key[0] == "producer":
             client.flush(10)
         del client
+    _SHARED.module_bootstrap = None
 
 
 def create_topic(bootstrap, name, partitions=3):
