@@ -8,6 +8,9 @@
 // connection without a reply (Kafka's behaviour), which bounds memory per connection.
 #pragma once
 
+#include "base/result.h"
+#include "protocol/wire.h"
+
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
@@ -16,10 +19,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
-
-#include "base/result.h"
-#include "protocol/wire.h"
 
 namespace riacho::net {
 
@@ -31,11 +32,35 @@ struct request_header {
     bool flexible = false;  // header v2 (and response header v1, except ApiVersions)
 };
 
+// An allocator that leaves bytes uninitialised on resize(): a frame is read from the socket
+// straight into its buffer, and zero-filling a 1 MiB produce request first cost ~4% of the
+// produce path's CPU.
+template <class T>
+struct uninitialized_allocator : std::allocator<T> {
+    template <class U>
+    struct rebind {
+        using other = uninitialized_allocator<U>;
+    };
+    uninitialized_allocator() = default;
+    template <class U>
+    explicit uninitialized_allocator(const uninitialized_allocator<U>&) noexcept {}
+    template <class U>
+    void construct(U* p) noexcept {
+        ::new (static_cast<void*>(p)) U;
+    }
+    template <class U, class... Args>
+    void construct(U* p, Args&&... args) {
+        ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+    }
+};
+
+using frame_buffer = std::vector<uint8_t, uninitialized_allocator<uint8_t>>;
+
 struct request {
     request_header header;
-    std::vector<uint8_t> frame;  // the whole frame after the size prefix
-    protocol::bytes_view body;   // view into `frame` after the header
-    std::string peer;            // "ip:port" of the client, for logs
+    frame_buffer frame;         // the whole frame after the size prefix
+    protocol::bytes_view body;  // view into `frame` after the header
+    std::string peer;           // "ip:port" of the client, for logs
 };
 
 enum class reply_kind { respond, no_response, close };

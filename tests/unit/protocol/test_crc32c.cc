@@ -1,6 +1,7 @@
 // Checks CRC-32C against published vectors (the "123456789" check value and the iSCSI test
 // patterns of RFC 3720 B.4), that the hardware and slicing-by-8 paths agree on random data at
-// every alignment and length up to a few KiB, that a CRC can be continued across buffers, and
+// every alignment and length up to a few KiB and on long buffers (the hardware path's
+// three-stripe variant), that a CRC can be continued across buffers, and
 // that the SSE4.2 path is the one selected on a CPU that has the instruction.
 #include "protocol/crc32c.h"
 
@@ -45,8 +46,7 @@ TEST(crc32c, known_vectors_default_path) {
 
 TEST(crc32c, known_vectors_software_path) {
     for (const auto& c : known_vectors()) {
-        EXPECT_EQ(crc32c_software(c.data.data(), c.data.size()), c.crc)
-            << "size " << c.data.size();
+        EXPECT_EQ(crc32c_software(c.data.data(), c.data.size()), c.crc) << "size " << c.data.size();
     }
 }
 
@@ -75,6 +75,31 @@ TEST(crc32c, hardware_matches_software_on_random_data) {
         size_t offset = rng() % 16;
         size_t len = rng() % 8192;
         ASSERT_EQ(crc32c(buf.data() + offset, len), crc32c_software(buf.data() + offset, len));
+    }
+}
+
+// Buffers of 12 KiB and more take the three-stripe path (stripes of 4 KiB, combined by
+// shifting): every length around the stripe boundaries, then random long ones, at random
+// alignments and continuing from random earlier CRCs.
+TEST(crc32c, striped_long_buffers_match_software) {
+    std::mt19937_64 rng(777);
+    std::vector<uint8_t> buf(256 * 1024 + 16);
+    for (auto& b : buf) {
+        b = static_cast<uint8_t>(rng());
+    }
+    for (size_t len : {12287u, 12288u, 12289u, 12295u, 12296u, 24575u, 24576u, 24577u, 36864u}) {
+        for (size_t offset = 0; offset < 9; ++offset) {
+            ASSERT_EQ(crc32c(buf.data() + offset, len), crc32c_software(buf.data() + offset, len))
+                << "offset " << offset << " len " << len;
+        }
+    }
+    for (int i = 0; i < 100; ++i) {
+        size_t offset = rng() % 16;
+        size_t len = rng() % (256 * 1024);
+        auto start = static_cast<uint32_t>(rng());
+        ASSERT_EQ(crc32c(buf.data() + offset, len, start),
+                  crc32c_software(buf.data() + offset, len, start))
+            << "offset " << offset << " len " << len;
     }
 }
 
