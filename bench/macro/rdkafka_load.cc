@@ -44,10 +44,10 @@
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <cstdint>
 #include <string>
 #include <thread>
 #include <utility>
@@ -58,8 +58,7 @@ namespace {
 using steady = std::chrono::steady_clock;
 
 int64_t now_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               steady::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now().time_since_epoch())
         .count();
 }
 
@@ -71,10 +70,10 @@ struct options {
     size_t size_bytes = 1024;
     std::string acks = "1";
     int timeout_s = 120;
-    int64_t rate = 0;            // e2e: records per second
-    double seconds = 20;         // e2e: how long to send
-    double warmup_seconds = 2;   // e2e: left out of the percentiles
-    double interval_seconds = 0; // e2e: per-slice percentiles when > 0
+    int64_t rate = 0;             // e2e: records per second
+    double seconds = 20;          // e2e: how long to send
+    double warmup_seconds = 2;    // e2e: left out of the percentiles
+    double interval_seconds = 0;  // e2e: per-slice percentiles when > 0
     int producers = 1;
     int partitions = 1;
     bool keys = false;
@@ -274,8 +273,8 @@ std::vector<char> make_pool(const options& o) {
     std::vector<char> pool;
     const size_t want = std::max<size_t>(size_t{1} << 20, 2 * o.size_bytes);
     while (pool.size() < want) {
-        std::string token = next() % 5 == 0 ? std::to_string(next() % 100000)
-                                            : words[next() % words.size()];
+        std::string token =
+            next() % 5 == 0 ? std::to_string(next() % 100000) : words[next() % words.size()];
         token += next() % 9 == 0 ? ", " : " ";
         pool.insert(pool.end(), token.begin(), token.end());
     }
@@ -292,7 +291,9 @@ struct producer_run {
     std::string produce_error;
 };
 
-void produce_loop(const options& o, producer_run& p, const std::vector<char>& pool,
+void produce_loop(const options& o,
+                  producer_run& p,
+                  const std::vector<char>& pool,
                   int64_t deadline) {
     const size_t span = pool.size() - o.size_bytes + 1;
     char key[32];
@@ -301,8 +302,7 @@ void produce_loop(const options& o, producer_run& p, const std::vector<char>& po
     for (; i < p.count && now_ns() < deadline; ++i) {
         const int64_t n = p.first + i;
         const char* value = pool.data() + (static_cast<size_t>(n) * 7919) % span;
-        const int key_len =
-            o.keys ? std::snprintf(key, sizeof key, "key-%" PRId64, n % 10000) : 0;
+        const int key_len = o.keys ? std::snprintf(key, sizeof key, "key-%" PRId64, n % 10000) : 0;
         for (;;) {
             p.st.sent_ns[static_cast<size_t>(i)] = now_ns();
             rd_kafka_resp_err_t e = rd_kafka_producev(
@@ -340,8 +340,9 @@ int run_produce(const options& o) {
     for (int k = 0; k < o.producers; ++k) {
         producer_run& p = runs[static_cast<size_t>(k)];
         p.count = o.records / o.producers + (k < o.records % o.producers ? 1 : 0);
-        p.first = k == 0 ? 0 : runs[static_cast<size_t>(k - 1)].first +
-                                   runs[static_cast<size_t>(k - 1)].count;
+        p.first = k == 0 ? 0
+                         : runs[static_cast<size_t>(k - 1)].first +
+                               runs[static_cast<size_t>(k - 1)].count;
         p.st.sent_ns.resize(static_cast<size_t>(p.count));
         p.st.latency_ns.reserve(static_cast<size_t>(p.count));
         rd_kafka_conf_t* conf = make_conf(o);
@@ -358,9 +359,8 @@ int run_produce(const options& o) {
         }
         if (o.mock) {
             rd_kafka_mock_cluster_t* mc = rd_kafka_handle_mock_cluster(p.rk);
-            if (mc == nullptr ||
-                rd_kafka_mock_topic_create(mc, o.topic.c_str(), o.partitions, 1) !=
-                    RD_KAFKA_RESP_ERR_NO_ERROR) {
+            if (mc == nullptr || rd_kafka_mock_topic_create(mc, o.topic.c_str(), o.partitions, 1) !=
+                                     RD_KAFKA_RESP_ERR_NO_ERROR) {
                 std::fprintf(stderr, "rdkafka_load: mock cluster/topic creation failed\n");
                 return 2;
             }
@@ -430,18 +430,17 @@ int run_produce(const options& o) {
                         : timed_out            ? "timed out waiting for delivery reports"
                                                : "";
     const bool ok = error.empty() && delivered == o.records;
-    std::printf(
-        "{\"mode\":\"produce\",\"ok\":%s,\"topic\":%s,\"acks\":%s,\"records\":%" PRId64
-        ",\"size\":%zu,\"producers\":%d,\"keys\":%s,\"mock\":%s,\"sent\":%" PRId64
-        ",\"delivered\":%" PRId64 ",\"failed\":%" PRId64
-        ",\"seconds\":%.3f,\"records_per_s\":%.0f,\"mb_per_s\":%.2f,\"p50_ms\":%.3f,"
-        "\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,\"error\":%s}\n",
-        ok ? "true" : "false", json_str(o.topic).c_str(), json_str(o.acks).c_str(), o.records,
-        o.size_bytes, o.producers, o.keys ? "true" : "false", o.mock ? "true" : "false", sent,
-        delivered, failed, secs, rps, mbps, pct_ms(latency, 0.50), pct_ms(latency, 0.99),
-        pct_ms(latency, 0.999),
-        latency.empty() ? 0.0 : static_cast<double>(latency.back()) / 1e6,
-        json_str(error).c_str());
+    std::printf("{\"mode\":\"produce\",\"ok\":%s,\"topic\":%s,\"acks\":%s,\"records\":%" PRId64
+                ",\"size\":%zu,\"producers\":%d,\"keys\":%s,\"mock\":%s,\"sent\":%" PRId64
+                ",\"delivered\":%" PRId64 ",\"failed\":%" PRId64
+                ",\"seconds\":%.3f,\"records_per_s\":%.0f,\"mb_per_s\":%.2f,\"p50_ms\":%.3f,"
+                "\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,\"error\":%s}\n",
+                ok ? "true" : "false", json_str(o.topic).c_str(), json_str(o.acks).c_str(),
+                o.records, o.size_bytes, o.producers, o.keys ? "true" : "false",
+                o.mock ? "true" : "false", sent, delivered, failed, secs, rps, mbps,
+                pct_ms(latency, 0.50), pct_ms(latency, 0.99), pct_ms(latency, 0.999),
+                latency.empty() ? 0.0 : static_cast<double>(latency.back()) / 1e6,
+                json_str(error).c_str());
     return ok ? 0 : 1;
 }
 
@@ -535,8 +534,8 @@ int run_consume(const options& o) {
                 ",\"first_record_s\":%.3f,\"stream_seconds\":%.3f,\"stream_mb_per_s\":%.2f"
                 ",\"error\":%s}\n",
                 ok ? "true" : "false", json_str(o.topic).c_str(), o.records, got, bytes, secs, rps,
-                mbps, first_ns > 0 ? static_cast<double>(first_ns - start) / 1e9 : 0.0,
-                stream_secs, stream_mbps, json_str(error).c_str());
+                mbps, first_ns > 0 ? static_cast<double>(first_ns - start) / 1e9 : 0.0, stream_secs,
+                stream_mbps, json_str(error).c_str());
     return ok ? 0 : 1;
 }
 
@@ -578,8 +577,7 @@ int run_create(const options& o) {
             rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
         for (size_t k = 0; k < n; ++k) {
             if (rd_kafka_topic_result_error(res[k]) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-                error = std::string(rd_kafka_err2name(rd_kafka_topic_result_error(res[k]))) +
-                        ": " +
+                error = std::string(rd_kafka_err2name(rd_kafka_topic_result_error(res[k]))) + ": " +
                         (rd_kafka_topic_result_error_string(res[k])
                              ? rd_kafka_topic_result_error_string(res[k])
                              : "");
@@ -598,7 +596,6 @@ int run_create(const options& o) {
                 json_str(error).c_str());
     return error.empty() ? 0 : 1;
 }
-
 
 // ---------------------------------------------------------------------------- e2e
 
@@ -707,11 +704,15 @@ int run_e2e(const options& o) {
     std::string produce_error;
     while (i < total && produce_error.empty() && now_ns() < deadline) {
         const int64_t now = now_ns();
-        int64_t due = now < start ? 0
-                                  : std::min<int64_t>(total, static_cast<int64_t>(
-                                        static_cast<double>(now - start) / ns_per_record) + 1);
+        int64_t due =
+            now < start
+                ? 0
+                : std::min<int64_t>(
+                      total,
+                      static_cast<int64_t>(static_cast<double>(now - start) / ns_per_record) + 1);
         for (; i < due; ++i) {
-            const int64_t sched = start + static_cast<int64_t>(static_cast<double>(i) * ns_per_record);
+            const int64_t sched =
+                start + static_cast<int64_t>(static_cast<double>(i) * ns_per_record);
             std::memcpy(payload.data(), &sched, 8);
             std::memcpy(payload.data() + 8, &i, 8);
             for (;;) {
@@ -819,22 +820,22 @@ int run_e2e(const options& o) {
                         : missing > 0 ? std::to_string(missing) + " records never consumed"
                                       : "";
     const bool ok = error.empty();
-    std::printf(
-        "{\"mode\":\"e2e\",\"ok\":%s,\"topic\":%s,\"acks\":%s,\"rate\":%" PRId64
-        ",\"seconds\":%.1f,\"size\":%zu,\"records\":%" PRId64 ",\"sent\":%" PRId64
-        ",\"delivered\":%" PRId64 ",\"failed\":%" PRId64 ",\"consumed\":%" PRId64
-        ",\"duplicates\":%" PRId64 ",\"warmup_records\":%" PRId64 ",\"measured\":%zu"
-        ",\"send_seconds\":%.3f,\"send_rate\":%.0f,\"last_consume_s\":%.3f"
-        ",\"max_behind_ms\":%.3f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f"
-        ",\"max_ms\":%.3f,\"max_ms_per_second\":%s,\"intervals\":%s,\"error\":%s}\n",
-        ok ? "true" : "false", json_str(o.topic).c_str(), json_str(o.acks).c_str(), o.rate,
-        o.seconds, o.size_bytes, total, sent, dr.delivered.load(), dr.failed.load(),
-        consumed.load(), duplicates, warmup, measured.size(), send_secs,
-        send_secs > 0 ? static_cast<double>(sent) / send_secs : 0.0, consume_secs,
-        static_cast<double>(max_behind_ns) / 1e6, pct_ms(measured, 0.50), pct_ms(measured, 0.99),
-        pct_ms(measured, 0.999),
-        measured.empty() ? 0.0 : static_cast<double>(measured.back()) / 1e6,
-        per_second.c_str(), intervals.c_str(), json_str(error).c_str());
+    std::printf("{\"mode\":\"e2e\",\"ok\":%s,\"topic\":%s,\"acks\":%s,\"rate\":%" PRId64
+                ",\"seconds\":%.1f,\"size\":%zu,\"records\":%" PRId64 ",\"sent\":%" PRId64
+                ",\"delivered\":%" PRId64 ",\"failed\":%" PRId64 ",\"consumed\":%" PRId64
+                ",\"duplicates\":%" PRId64 ",\"warmup_records\":%" PRId64
+                ",\"measured\":%zu"
+                ",\"send_seconds\":%.3f,\"send_rate\":%.0f,\"last_consume_s\":%.3f"
+                ",\"max_behind_ms\":%.3f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f"
+                ",\"max_ms\":%.3f,\"max_ms_per_second\":%s,\"intervals\":%s,\"error\":%s}\n",
+                ok ? "true" : "false", json_str(o.topic).c_str(), json_str(o.acks).c_str(), o.rate,
+                o.seconds, o.size_bytes, total, sent, dr.delivered.load(), dr.failed.load(),
+                consumed.load(), duplicates, warmup, measured.size(), send_secs,
+                send_secs > 0 ? static_cast<double>(sent) / send_secs : 0.0, consume_secs,
+                static_cast<double>(max_behind_ns) / 1e6, pct_ms(measured, 0.50),
+                pct_ms(measured, 0.99), pct_ms(measured, 0.999),
+                measured.empty() ? 0.0 : static_cast<double>(measured.back()) / 1e6,
+                per_second.c_str(), intervals.c_str(), json_str(error).c_str());
     return ok ? 0 : 1;
 }
 }  // namespace

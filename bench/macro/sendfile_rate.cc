@@ -10,16 +10,8 @@
 // has received the last byte. One JSON line: each pass's MB/s, the best and the median.
 // bench/matrix.py runs it on the segment files Riacho wrote for a matrix cell, so the
 // ceiling and Riacho's consume rate are over the same bytes.
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/sendfile.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
+#include <arpa/inet.h>
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
@@ -27,8 +19,15 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -83,7 +82,8 @@ int main(int argc, char** argv) {
         }
     }
     if (files.empty() || chunk <= 0 || passes <= 0) {
-        std::fprintf(stderr, "usage: sendfile_rate [--chunk B] [--passes N] [--min-bytes B] FILE...\n");
+        std::fprintf(stderr,
+                     "usage: sendfile_rate [--chunk B] [--passes N] [--min-bytes B] FILE...\n");
         return 2;
     }
     int64_t list_bytes = 0;
@@ -104,7 +104,8 @@ int main(int argc, char** argv) {
         addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         socklen_t len = sizeof addr;
         if (lfd < 0 || bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-            listen(lfd, 1) != 0 || getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+            listen(lfd, 1) != 0 ||
+            getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
             die("listen");
         }
         std::atomic<int64_t> received{0};
@@ -136,7 +137,8 @@ int main(int argc, char** argv) {
             for (auto& f : files) {
                 off_t off = 0;
                 while (off < f.size) {
-                    ssize_t n = sendfile(s, f.fd, &off, static_cast<size_t>(std::min<int64_t>(chunk, f.size - off)));
+                    ssize_t n = sendfile(
+                        s, f.fd, &off, static_cast<size_t>(std::min<int64_t>(chunk, f.size - off)));
                     if (n <= 0) {
                         die("sendfile");
                     }
@@ -148,11 +150,13 @@ int main(int argc, char** argv) {
         close(s);
         close(lfd);
         if (received.load() != total) {
-            std::printf("{\"ok\":false,\"error\":\"reader got %" PRId64 " of %" PRId64 " bytes\"}\n",
+            std::printf("{\"ok\":false,\"error\":\"reader got %" PRId64 " of %" PRId64
+                        " bytes\"}\n",
                         received.load(), total);
             return 1;
         }
-        mbps.push_back(static_cast<double>(total) / (static_cast<double>(done_ns.load() - start) / 1e9) / 1e6);
+        mbps.push_back(static_cast<double>(total) /
+                       (static_cast<double>(done_ns.load() - start) / 1e9) / 1e6);
     }
     std::vector<double> sorted = mbps;
     std::sort(sorted.begin(), sorted.end());
@@ -163,7 +167,8 @@ int main(int argc, char** argv) {
         each += one;
     }
     std::printf("{\"ok\":true,\"files\":%zu,\"file_bytes\":%" PRId64 ",\"bytes_per_pass\":%" PRId64
-                ",\"chunk\":%" PRId64 ",\"passes_mb_per_s\":[%s],\"best_mb_per_s\":%.1f,"
+                ",\"chunk\":%" PRId64
+                ",\"passes_mb_per_s\":[%s],\"best_mb_per_s\":%.1f,"
                 "\"median_mb_per_s\":%.1f,\"error\":\"\"}\n",
                 files.size(), list_bytes, total, chunk, each.c_str(), sorted.back(),
                 sorted[sorted.size() / 2]);

@@ -2,11 +2,11 @@
 // each builds a group with the real join/sync sequence on a fake clock and checks Kafka's
 // error code and that the group stays consistent afterwards. Also the records it queues for
 // __consumer_offsets and their reload after a "restart" (a fresh coordinator).
-#include <gtest/gtest.h>
-
 #include "group/classic_group.h"
 #include "group/coordinator.h"
 #include "group/records.h"
+
+#include <gtest/gtest.h>
 
 namespace riacho::group {
 namespace {
@@ -65,9 +65,11 @@ struct fixture : ::testing::Test {
         return id;
     }
 
-    std::optional<sync_result> sync(const std::string& id, int32_t generation,
-                                    std::vector<std::pair<std::string, std::vector<uint8_t>>> a = {},
-                                    std::optional<std::string> instance = std::nullopt) {
+    std::optional<sync_result> sync(
+        const std::string& id,
+        int32_t generation,
+        std::vector<std::pair<std::string, std::vector<uint8_t>>> a = {},
+        std::optional<std::string> instance = std::nullopt) {
         std::optional<sync_result> out;
         sync_request s;
         s.group_id = "g";
@@ -371,7 +373,7 @@ TEST(group_records, partition_matches_java_string_hash) {
     EXPECT_EQ(java_string_hash("hello"), 99162322);
     EXPECT_EQ(java_string_hash("polygenelubricants"), INT32_MIN);
     EXPECT_EQ(partition_for("polygenelubricants", 50), 0);
-    EXPECT_EQ(java_string_hash("\xc3\xa9"), 0xe9);                   // U+00E9
+    EXPECT_EQ(java_string_hash("\xc3\xa9"), 0xe9);                          // U+00E9
     EXPECT_EQ(java_string_hash("\xf0\x9f\x98\x80"), 0xd83d * 31 + 0xde00);  // U+1F600
 }
 
