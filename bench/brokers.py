@@ -55,6 +55,28 @@ def log(*a):
     print(f"[{time.strftime('%H:%M:%S')}]", *a, file=sys.stderr, flush=True)
 
 
+def last_json_line(stdout: str) -> dict | None:
+    """The bench tools (rdkafka_load, sendfile_rate) end with one JSON result line."""
+    lines = [ln for ln in stdout.splitlines() if ln.startswith("{")]
+    return json.loads(lines[-1]) if lines else None
+
+
+def run_tool(args, timeout) -> dict:
+    """Runs a bench tool and returns its JSON result; a timeout, a missing result or a
+    non-zero exit is a result with ok false and the reason."""
+    try:
+        r = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "error": f"no result within {timeout} s (killed)"}
+    res = last_json_line(r.stdout)
+    if res is None:
+        return {"ok": False, "error": f"no result (exit {r.returncode}): {r.stderr[-500:]}"}
+    if r.returncode != 0 and res.get("ok"):
+        res["ok"] = False
+        res["error"] = f"exit status {r.returncode}"
+    return res
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

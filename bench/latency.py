@@ -20,43 +20,33 @@ Writes <out>/latency.json and <out>/latency.md, prints the Markdown.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import brokers  # noqa: E402
-from brokers import log  # noqa: E402
+from brokers import log, run_tool as tool  # noqa: E402
 
 DEFAULT_LOAD = str(brokers.ROOT / "build-bench" / "load" / "rdkafka_load")
 
 
-def tool(load, args, timeout) -> dict:
-    r = subprocess.run([load] + args, capture_output=True, text=True, timeout=timeout)
-    lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
-    if not lines:
-        return {"ok": False, "error": f"no result (exit {r.returncode}): {r.stderr[-500:]}"}
-    return json.loads(lines[-1])
-
-
 def run_one(broker, load, a) -> dict:
     bs = broker.bootstrap
-    tool(load, ["create", "--brokers", bs, "--topic", "warmup"], 120)
-    w = tool(load, ["produce", "--brokers", bs, "--topic", "warmup", "--records", "20000",
-                    "--size", str(a.size), "--acks", "-1", "--timeout", "60"], 120)
+    tool([load, "create", "--brokers", bs, "--topic", "warmup"], 120)
+    w = tool([load, "produce", "--brokers", bs, "--topic", "warmup", "--records", "20000",
+              "--size", str(a.size), "--acks", "-1", "--timeout", "60"], 120)
     if not w.get("ok"):
         log(f"{broker.label}: warm-up produce failed: {w.get('error')}")
-    c = tool(load, ["create", "--brokers", bs, "--topic", "e2e"], 120)
+    c = tool([load, "create", "--brokers", bs, "--topic", "e2e"], 120)
     if not c.get("ok"):
         return {"ok": False, "error": f"create: {c.get('error')}"}
     load_before = brokers.loadavg()
     timeout = int(a.seconds * 3 + 60)
-    res = tool(load, ["e2e", "--brokers", bs, "--topic", "e2e", "--rate", str(a.rate),
-                      "--seconds", str(a.seconds), "--warmup-seconds", str(a.warmup_seconds),
-                      "--size", str(a.size), "--acks", a.acks, "--timeout", str(timeout)],
+    res = tool([load, "e2e", "--brokers", bs, "--topic", "e2e", "--rate", str(a.rate),
+                "--seconds", str(a.seconds), "--warmup-seconds", str(a.warmup_seconds),
+                "--size", str(a.size), "--acks", a.acks, "--timeout", str(timeout)],
                timeout + 30)
     res["load_before"] = load_before
     res["load_after"] = brokers.loadavg()

@@ -48,7 +48,6 @@ Markdown.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -57,7 +56,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import brokers  # noqa: E402
-from brokers import log  # noqa: E402
+from brokers import log, run_tool as tool  # noqa: E402
 
 BUILD = brokers.ROOT / "build-bench" / "load"
 DEFAULT_LOAD = str(BUILD / "rdkafka_load")
@@ -79,21 +78,6 @@ CELLS = [  # (name, what differs from the baseline, overrides)
     ("lz4", "lz4", {"codec": "lz4"}),
     ("zstd", "zstd", {"codec": "zstd"}),
 ]
-
-
-def tool(args, timeout) -> dict:
-    try:
-        r = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"ok": False, "error": f"no result within {timeout} s (killed)"}
-    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
-    if not lines:
-        return {"ok": False, "error": f"no result (exit {r.returncode}): {r.stderr[-500:]}"}
-    res = json.loads(lines[-1])
-    if r.returncode != 0 and res.get("ok"):
-        res["ok"] = False
-        res["error"] = f"exit status {r.returncode}"
-    return res
 
 
 def cell_spec(overrides: dict, mb: float) -> dict:

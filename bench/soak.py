@@ -28,7 +28,6 @@ Writes <out>/soak.json and <out>/soak.md, prints the Markdown.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -78,11 +77,10 @@ def run_one(broker, data_dir, a, interval) -> dict:
     bs = broker.bootstrap
     cfg = [f"retention.bytes={a.retention_mb * 1024 * 1024}",
            f"segment.bytes={a.segment_mb * 1024 * 1024}"]
-    cr = subprocess.run([a.load, "create", "--brokers", bs, "--topic", TOPIC]
-                        + sum((["--config", c] for c in cfg), []),
-                        capture_output=True, text=True, timeout=120)
-    if '"ok":true' not in cr.stdout:
-        return {"ok": False, "error": f"create: {cr.stdout.strip()} {cr.stderr[-300:]}"}
+    cr = brokers.run_tool([a.load, "create", "--brokers", bs, "--topic", TOPIC]
+                          + sum((["--config", c] for c in cfg), []), 120)
+    if not cr.get("ok"):
+        return {"ok": False, "error": f"create: {cr.get('error')}"}
     seconds = a.minutes * 60
     args = [a.load, "e2e", "--brokers", bs, "--topic", TOPIC, "--rate", str(a.rate),
             "--seconds", str(seconds), "--warmup-seconds", "2", "--size", str(a.size),
@@ -117,11 +115,10 @@ def run_one(broker, data_dir, a, interval) -> dict:
         log(f"{broker.label} t={s['t_s']:.0f}s rss={(s['rss'] or 0) / 2**20:.1f} MiB "
             f"dir={s['dir_bytes'] / 2**20:.1f} MiB load {s['loadavg']}")
     th.join()
-    lines = [ln for ln in out_holder.get("out", "").splitlines() if ln.startswith("{")]
-    if not lines:
+    res = brokers.last_json_line(out_holder.get("out", ""))
+    if res is None:
         return {"ok": False, "error": f"e2e: no result: {out_holder.get('err', '')[-500:]}",
                 "samples": samples}
-    res = json.loads(lines[-1])
     res.pop("max_ms_per_second", None)  # per-interval figures are kept instead
     res["samples"] = samples
     try:

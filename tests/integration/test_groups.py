@@ -56,12 +56,14 @@ def shared(kind, bootstrap):
     from confluent_kafka import Producer
     from confluent_kafka.admin import AdminClient
     conf = {"bootstrap.servers": bootstrap}
-    if bootstrap != _SHARED.module_bootstrap:  # a test's own broker: a client for this call
+
+    def make():
         return AdminClient(conf) if kind == "admin" else Producer({**conf, "linger.ms": 5})
-    key = (kind, bootstrap)
-    if key not in _SHARED:
-        _SHARED[key] = AdminClient(conf) if kind == "admin" else Producer({**conf, "linger.ms": 5})
-    return _SHARED[key]
+    if bootstrap != _SHARED.module_bootstrap:  # a test's own broker: a client for this call
+        return make()
+    if (kind, bootstrap) not in _SHARED:
+        _SHARED[(kind, bootstrap)] = make()
+    return _SHARED[(kind, bootstrap)]
 
 
 def drop_shared():
