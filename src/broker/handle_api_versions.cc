@@ -58,6 +58,9 @@ asio::awaitable<net::reply> handle_api_versions(broker_context& ctx, net::reques
         co_return encode_response(req, response);
     }
     for (const auto& api : protocol::all_apis()) {
+        if (api.controller_only) {
+            continue;  // the quorum's own APIs (Vote, ...): clients never call them
+        }
         api_versions_response::api_version entry;
         entry.api_key = api.key;
         // Produce advertises 0 as its minimum although v0-2 are refused: librdkafka < 2.11.1

@@ -4,6 +4,10 @@
 // Schema format (ours; the facts are transcribed from Kafka's message specs):
 //   # comment
 //   api <key> <name>          | data <name>        one per file
+//   listeners <names>         optional, api files: broker and/or controller (Kafka's
+//                             "listeners"); default broker. An API whose only listener is
+//                             controller is controller_only in the API catalog, so the
+//                             broker's ApiVersions does not advertise it.
 //   valid <versions>          e.g. 0-11
 //   flexible <versions>       e.g. 9+ or none
 //   request | response | data section headers (api files have request and response)
@@ -107,6 +111,7 @@ struct schema_file {
     std::string path;
     std::string name;
     int api_key = -1;
+    bool controller_only = false;  // `listeners controller`
     versions valid;
     versions flexible;
     std::vector<std::string> comments;
@@ -175,6 +180,7 @@ schema_file parse_schema(const std::string& path) {
     }
 
     size_t i = 0;
+    int listeners_line = 0;
     // Header lines at indent 0 until the first section.
     for (; i < lines.size() && lines[i].indent == 0; ++i) {
         const auto& w = lines[i].words;
@@ -183,6 +189,15 @@ schema_file parse_schema(const std::string& path) {
             sf.name = w[2];
         } else if (w[0] == "data" && w.size() == 2) {
             sf.name = w[1];
+        } else if (w[0] == "listeners" && w.size() >= 2) {
+            listeners_line = lines[i].number;
+            std::set<std::string> names(w.begin() + 1, w.end());
+            for (const auto& n : names) {
+                if (n != "broker" && n != "controller") {
+                    fail(path, lines[i].number, "unknown listener " + n);
+                }
+            }
+            sf.controller_only = names.count("broker") == 0;
         } else if (w[0] == "valid" && w.size() == 2) {
             sf.valid = parse_versions(w[1]);
         } else if (w[0] == "flexible" && w.size() == 2) {
@@ -195,6 +210,9 @@ schema_file parse_schema(const std::string& path) {
     }
     if (sf.name.empty()) {
         fail(path, 1, "missing 'api <key> <name>' or 'data <name>'");
+    }
+    if (listeners_line != 0 && sf.api_key < 0) {
+        fail(path, listeners_line, "'listeners' belongs to api files only");
     }
 
     // Recursive parse of fields at a given indent.
@@ -779,7 +797,10 @@ int main(int argc, char** argv) {
              "#pragma once\n\n#include <cstdint>\n#include <span>\n\n"
              "namespace riacho::protocol {\n\n"
              "struct api_info {\n    int16_t key;\n    const char* name;\n    int16_t min_version;\n"
-             "    int16_t max_version;\n    int16_t first_flexible_version;\n\n"
+             "    int16_t max_version;\n    int16_t first_flexible_version;\n"
+             "    // Served on the controller listener only: ApiVersions on the broker listener\n"
+             "    // leaves it out (schema line `listeners controller`).\n"
+             "    bool controller_only;\n\n"
              "    bool is_flexible(int16_t v) const { return v >= first_flexible_version; }\n"
              "};\n\n"
              "std::span<const api_info> all_apis();\n"
@@ -806,11 +827,11 @@ int main(int argc, char** argv) {
                   [](auto* a, auto* b) { return a->api_key < b->api_key; });
         for (const auto* sf : by_key) {
             cc << "    {" << sf->api_key << ", \"" << camel(sf->name) << "\", " << sf->valid.min
-               << ", " << sf->valid.max << ", "
-               << (sf->flexible.none ? 32767 : sf->flexible.min) << "},\n";
+               << ", " << sf->valid.max << ", " << (sf->flexible.none ? 32767 : sf->flexible.min)
+               << ", " << (sf->controller_only ? "true" : "false") << "},\n";
         }
         if (by_key.empty()) {
-            cc << "    {-1, \"none\", 0, -1, 32767},\n";
+            cc << "    {-1, \"none\", 0, -1, 32767, false},\n";
         }
         cc << "};\n}  // namespace\n\n"
               "std::span<const api_info> all_apis() { return {apis, "
