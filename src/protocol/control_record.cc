@@ -23,6 +23,32 @@ std::optional<txn_marker> parse_txn_marker(const record_view& record) {
     return out;
 }
 
+std::optional<int16_t> parse_control_type(const record_view& record) {
+    if (!record.key || record.key->size() < 4) {
+        return std::nullopt;
+    }
+    const auto& key = *record.key;
+    if ((key[0] & 0x80) != 0) {
+        return std::nullopt;  // negative version
+    }
+    return static_cast<int16_t>((key[2] << 8) | key[3]);
+}
+
+std::vector<uint8_t> build_control_batch(control_type type,
+                                         std::optional<std::vector<uint8_t>> value,
+                                         int64_t timestamp_ms) {
+    auto raw_type = static_cast<uint16_t>(type);
+    batch_builder::record r;
+    r.timestamp = timestamp_ms;
+    r.key = std::vector<uint8_t>{0, 0, static_cast<uint8_t>(raw_type >> 8),
+                                 static_cast<uint8_t>(raw_type)};
+    r.value = std::move(value);
+    batch_builder b;
+    b.set_control(true);
+    b.add(std::move(r));
+    return b.build();
+}
+
 std::optional<txn_marker> parse_txn_marker(bytes_view batch) {
     auto header = parse_batch_header(batch);
     if (!header || !header->is_control() || !header->is_transactional()) {

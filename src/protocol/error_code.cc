@@ -140,6 +140,8 @@ const char* error_name(error_code e) {
             return "TRANSACTIONAL_ID_NOT_FOUND";
         case error_code::inconsistent_topic_id:
             return "INCONSISTENT_TOPIC_ID";
+        case error_code::inconsistent_cluster_id:
+            return "INCONSISTENT_CLUSTER_ID";
     }
     return "UNKNOWN";
 }

@@ -70,6 +70,7 @@ enum class error_code : int16_t {
     producer_fenced = 90,
     unknown_topic_id = 100,
     inconsistent_topic_id = 103,
+    inconsistent_cluster_id = 104,
     transactional_id_not_found = 105,
     fenced_member_epoch = 110,
     unreleased_instance_id = 111,
