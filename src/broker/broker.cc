@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <sstream>
 #include <sys/resource.h>
+#include <thread>
 #include <unistd.h>
 
 namespace riacho::broker {
@@ -17,6 +18,7 @@ namespace riacho::broker {
 namespace {
 const storage::topic_partition metadata_partition{"__cluster_metadata", partition_id(0)};
 constexpr const char* partition_metadata_file = "partition.metadata";
+constexpr const char* controller_listener_name = "CONTROLLER";
 
 std::string read_file(const std::filesystem::path& p) {
     std::ifstream in(p);
@@ -28,6 +30,24 @@ std::string read_file(const std::filesystem::path& p) {
 std::string topic_id_on_disk(const std::filesystem::path& dir) {
     auto props = parse_properties(read_file(dir / partition_metadata_file));
     return props.count("topic_id") ? props["topic_id"] : std::string();
+}
+
+// A stable uuid from text (FNV-1a, twice with different seeds), version-4 bits set.
+protocol::uuid uuid_of_text(const std::string& text) {
+    protocol::uuid u;
+    uint64_t h1 = 1469598103934665603ULL;
+    uint64_t h2 = 1099511628211ULL * 31;
+    for (char c : text) {
+        h1 = (h1 ^ static_cast<uint8_t>(c)) * 1099511628211ULL;
+        h2 = (h2 ^ static_cast<uint8_t>(c)) * 0x100000001b3ULL + 7;
+    }
+    for (size_t i = 0; i < 8; ++i) {
+        u.bytes[i] = static_cast<uint8_t>(h1 >> (8 * i));
+        u.bytes[8 + i] = static_cast<uint8_t>(h2 >> (8 * i));
+    }
+    u.bytes[6] = static_cast<uint8_t>((u.bytes[6] & 0x0f) | 0x40);
+    u.bytes[8] = static_cast<uint8_t>((u.bytes[8] & 0x3f) | 0x80);
+    return u;
 }
 
 bool write_file_durably(const std::filesystem::path& p, const std::string& content) {
@@ -47,54 +67,47 @@ bool write_file_durably(const std::filesystem::path& p, const std::string& conte
 }  // namespace
 
 // The metadata log on a storage partition log: every append is flushed before it counts.
-class broker::metadata_log_on_storage final : public cluster::metadata_log {
+// The controller's metadata log is the quorum's: writes go through raft::node (forwarded to
+// the active controller when that is another node) and block until committed.
+class broker::metadata_log_on_quorum final : public cluster::metadata_log {
 public:
-    explicit metadata_log_on_storage(storage::partition_log* log) : _log(log) {}
-    void set_log(storage::partition_log* log) { _log = log; }
+    explicit metadata_log_on_quorum(raft::node& node) : _node(node) {}
 
-    bool append_durably(std::vector<uint8_t> batch) override {
-        int64_t now = broker_context::now_ms();
-        auto appended = _log->append(batch, leader_epoch(0), now);
-        if (!appended) {
-            LOG_ERROR("broker", "metadata log append failed: {}",
-                      storage::to_string(appended.error()));
-            return false;
+    write_result write(std::vector<uint8_t> batch, int64_t base) override {
+        auto outcome =
+            _node.write(std::string(batch.begin(), batch.end()), kafka_offset(base), write_timeout);
+        switch (outcome.error) {
+            case raft::write_errc::none:
+                return {write_status::ok, -1, {}};
+            case raft::write_errc::stale:
+                return {write_status::stale, outcome.leader_data_end.value(), outcome.message};
+            default:
+                return {write_status::unavailable, -1, outcome.message};
         }
-        _log->flush();
-        return true;
     }
 
-    bool replay(const std::function<void(protocol::bytes_view)>& fn) override {
-        kafka_offset from = _log->log_start_offset();
-        std::vector<uint8_t> buffer;
-        while (from < _log->log_end_offset()) {
-            auto slice = _log->read(from, 1u << 20, true);
-            if (!slice || slice->size_bytes == 0) {
-                return static_cast<bool>(slice);
-            }
-            buffer.resize(slice->size_bytes);
-            ssize_t n = ::pread(slice->file->fd, buffer.data(), buffer.size(),
-                                static_cast<off_t>(slice->position));
-            if (n != static_cast<ssize_t>(buffer.size())) {
+    std::vector<std::pair<int64_t, std::vector<uint8_t>>> take_committed() override {
+        std::vector<std::pair<int64_t, std::vector<uint8_t>>> out;
+        for (auto& e : _node.take_committed()) {
+            out.emplace_back(e.offset.value(), std::vector<uint8_t>(e.data.begin(), e.data.end()));
+        }
+        return out;
+    }
+
+    bool wait_committed(int64_t end) override {
+        auto deadline = std::chrono::steady_clock::now() + write_timeout;
+        while (_node.current().high_watermark.value() < end) {
+            if (std::chrono::steady_clock::now() >= deadline) {
                 return false;
             }
-            size_t pos = 0;
-            while (pos < buffer.size()) {
-                auto header =
-                    protocol::parse_batch_header(protocol::bytes_view(buffer).subspan(pos));
-                if (!header) {
-                    return false;
-                }
-                fn(protocol::bytes_view(buffer).subspan(pos, header->total_size_bytes()));
-                pos += header->total_size_bytes();
-            }
-            from = slice->next_offset;
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
         }
         return true;
     }
 
 private:
-    storage::partition_log* _log;
+    static constexpr std::chrono::milliseconds write_timeout{5000};
+    raft::node& _node;
 };
 
 broker::broker(broker_config config) : _config(std::move(config)) {}
@@ -103,6 +116,9 @@ broker::~broker() {
     shutdown();
     _io.stop();
     close_logs();
+    if (_quorum) {
+        _quorum->stop(std::chrono::milliseconds(0));
+    }
 }
 
 namespace {
@@ -165,14 +181,59 @@ storage::log_config broker::log_config_for(const cluster::topic_info* topic) con
     return cfg;
 }
 
-storage::log_config broker::metadata_log_config() const {
-    // The metadata log is the cluster's state: never deleted by retention nor compacted (its
-    // records are replayed in full; snapshots, when they land, will bound it instead).
-    storage::log_config cfg = log_config_for(nullptr);
-    cfg.retention_ms = -1;
-    cfg.retention_bytes = -1;
-    cfg.compact = false;
-    return cfg;
+std::optional<std::string> broker::start_quorum(const std::filesystem::path& dir) {
+    raft::node_config qc;
+    qc.id = node_id(_config.node_id);
+    qc.metadata_dir = dir / storage::partition_dir_name(metadata_partition);
+    qc.cluster_id = _cluster_id;
+    const std::string& voters_text = _config.values["controller.quorum.voters"];
+    if (voters_text.empty()) {
+        // A single node is a quorum of one; nobody dials its controller listener.
+        qc.voters = {{qc.id, "127.0.0.1", 0}};
+        qc.listen_host = "127.0.0.1";
+        qc.listen_port = 0;
+    } else {
+        auto voters = raft::parse_voters(voters_text);
+        if (!voters) {
+            return fmt::format("controller.quorum.voters: {}", voters.error());
+        }
+        qc.voters = std::move(*voters);
+        auto self = std::find_if(qc.voters.begin(), qc.voters.end(),
+                                 [&](const auto& v) { return v.id == qc.id; });
+        if (self == qc.voters.end()) {
+            return fmt::format("controller.quorum.voters: node.id {} is not listed",
+                               _config.node_id);
+        }
+        // The CONTROLLER listener when there is one, else the endpoint the voters list gives.
+        qc.listen_host = self->host;
+        qc.listen_port = self->port;
+        for (const auto& l : _config.listeners) {
+            if (l.name == controller_listener_name) {
+                qc.listen_host = l.host;
+                qc.listen_port = l.port;
+            }
+        }
+    }
+    auto started = raft::node::start(std::move(qc));
+    if (!started) {
+        return fmt::format("metadata quorum: {}", started.error());
+    }
+    _quorum = std::move(*started);
+    // Serve nothing before the image is current, as a Kafka broker stays fenced until it
+    // caught up with the metadata log.
+    auto waiting_since = std::chrono::steady_clock::now();
+    auto next_log = waiting_since + std::chrono::seconds(5);
+    while (!_quorum->current().caught_up) {
+        if (std::chrono::steady_clock::now() >= next_log) {
+            auto status = _quorum->current();
+            LOG_INFO("broker", "waiting for the metadata quorum (epoch {}, {}, leader {})",
+                     status.epoch.value(), raft::role_name(status.current_role),
+                     status.leader ? std::to_string(status.leader->value()) : "unknown");
+            next_log += std::chrono::seconds(5);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return std::nullopt;
 }
 
 std::optional<std::string> broker::open_data_dir() {
@@ -193,7 +254,11 @@ std::optional<std::string> broker::open_data_dir() {
         }
     }
     if (_cluster_id.empty()) {
-        _cluster_id = protocol::uuid::random().to_base64();
+        // Nodes of one cluster must agree on its id without talking first: derive it from the
+        // voter set they share (a lone node picks a random one).
+        const std::string& voters = _config.values["controller.quorum.voters"];
+        _cluster_id = voters.empty() ? protocol::uuid::random().to_base64()
+                                     : uuid_of_text(voters).to_base64();
         std::string content =
             fmt::format("#Written by riacho\nversion=1\ncluster.id={}\nnode.id={}\n", _cluster_id,
                         _config.node_id);
@@ -202,26 +267,19 @@ std::optional<std::string> broker::open_data_dir() {
         }
     }
 
-    // Replay the metadata log first, so the other logs open with their topics' configs.
-    {
-        auto metadata = storage::partition_log::open(
-            dir / storage::partition_dir_name(metadata_partition), metadata_log_config());
-        if (!metadata) {
-            return fmt::format("cannot open the metadata log: {}",
-                               storage::to_string(metadata.error()));
-        }
-        _metadata_log = std::make_unique<metadata_log_on_storage>(metadata->get());
-        _controller = std::make_unique<cluster::controller>(*_metadata_log, _config.node_id);
-        if (!_controller->load()) {
-            return "cannot read the metadata log";
-        }
-        (void)(*metadata)->close();
+    // Join the metadata quorum and catch up with it first, so the other logs open with their
+    // topics' configs.
+    if (auto error = start_quorum(dir)) {
+        return error;
     }
+    _metadata_log = std::make_unique<metadata_log_on_quorum>(*_quorum);
+    _controller = std::make_unique<cluster::controller>(*_metadata_log, _config.node_id);
+    _controller->catch_up();
+    LOG_INFO("broker", "metadata image at offset {}: {} topics, {} brokers",
+             _controller->applied_end(), _controller->image()->topics_by_name.size(),
+             _controller->image()->brokers.size());
     auto image = _controller->image();
     auto logs = storage::log_manager::open(dir, [&](const storage::topic_partition& tp) {
-        if (tp == metadata_partition) {
-            return metadata_log_config();
-        }
         auto topic = image->find_topic(tp.topic);
         return log_config_for(topic.get());
     });
@@ -230,14 +288,18 @@ std::optional<std::string> broker::open_data_dir() {
                            storage::to_string(logs.error()));
     }
     _logs = std::move(*logs);
-    auto* metadata = _logs->get(metadata_partition);
-    if (metadata == nullptr) {
-        return "the metadata log disappeared during startup";
-    }
-    _metadata_log->set_log(metadata);
     reconcile(*image);
     _controller->set_listener([this](const cluster::metadata_image&,
                                      const cluster::metadata_image& after) { reconcile(after); });
+    // Changes committed through other nodes (or the leader-change of a new epoch) are applied
+    // on this loop, like everything else that touches the image.
+    _quorum->set_commit_listener([this] {
+        asio::post(_io, [this] {
+            if (!_shut_down) {
+                _controller->catch_up();
+            }
+        });
+    });
     return std::nullopt;
 }
 
@@ -279,9 +341,6 @@ void broker::reconcile(const cluster::metadata_image& image) {
         return it != _reconciled_topics.end() && it->second == topic;
     };
     for (const auto& tp : _logs->partitions()) {
-        if (tp == metadata_partition) {
-            continue;
-        }
         auto topic = image.find_topic(tp.topic);
         bool keep = topic && static_cast<size_t>(tp.partition.value()) < topic->partitions.size();
         if (keep && !unchanged(tp.topic, topic)) {
@@ -310,6 +369,10 @@ void broker::reconcile(const cluster::metadata_image& image) {
             return *cfg;
         };
         for (const auto& p : topic->partitions) {
+            if (std::find(p.replicas.begin(), p.replicas.end(), _config.node_id) ==
+                p.replicas.end()) {
+                continue;  // another broker's partition
+            }
             storage::topic_partition tp{name, partition_id(p.partition)};
             if (auto* existing = _logs->get(tp); existing != nullptr) {
                 if (!configs_current) {
@@ -360,6 +423,7 @@ std::optional<std::string> broker::start(const std::optional<std::string>& ready
     _context->groups = _groups.get();
     _txns = std::make_unique<txn_runtime>(*_context);
     _context->txns = _txns.get();
+    _context->quorum = _quorum.get();
     if (auto error = _txns->start()) {
         return error;
     }
@@ -375,6 +439,9 @@ std::optional<std::string> broker::start(const std::optional<std::string>& ready
     std::string ready_address;
     for (size_t i = 0; i < _config.listeners.size(); ++i) {
         const auto& l = _config.listeners[i];
+        if (l.name == controller_listener_name) {
+            continue;  // the metadata quorum's, bound by raft::node
+        }
         auto bound = _server->listen(l.host, l.port);
         if (!bound) {
             return fmt::format("listeners: {}", bound.error());
@@ -391,6 +458,12 @@ std::optional<std::string> broker::start(const std::optional<std::string>& ready
         }
         LOG_INFO("broker", "listening on {}://{}:{}", l.name, l.host.empty() ? "0.0.0.0" : l.host,
                  *bound);
+    }
+    // Tell the cluster where clients reach this broker (Kafka's BrokerRegistration).
+    auto registered = _controller->register_broker(cluster::broker_info{
+        _config.node_id, _context->endpoint.host, _context->endpoint.port, broker_rack()});
+    if (registered.error != protocol::error_code::none) {
+        return fmt::format("cannot register with the metadata quorum: {}", registered.message);
     }
     LOG_INFO("broker", "node {} of cluster {} serving, data in {}, advertised as {}:{}",
              _config.node_id, _cluster_id, _config.log_dirs.front(), _context->endpoint.host,
@@ -440,6 +513,10 @@ void broker::shutdown() {
     _shut_down = true;
     if (_server) {
         _server->stop();
+    }
+    if (_quorum) {
+        // Controlled shutdown of a controller: hand leadership over before going.
+        _quorum->stop(std::chrono::milliseconds(1000));
     }
     if (_groups) {
         _groups->stop();

@@ -1,6 +1,7 @@
-// broker: the single-node Riacho broker. Startup order: config -> data dir and
-// meta.properties -> metadata log replayed into the image -> partition logs opened (recovered)
-// and reconciled with the image -> listeners -> ready file. Shutdown (SIGTERM/SIGINT): stop
+// broker: a Riacho node. Startup order: config -> data dir and meta.properties -> the metadata
+// quorum joined (raft::node) and caught up, committed entries applied to the image ->
+// partition logs opened (recovered) and reconciled with the image -> listeners -> broker
+// registered in the metadata -> ready file. Shutdown (SIGTERM/SIGINT): stop
 // accepting, close every log cleanly (checkpoints, so the next start skips recovery).
 //
 // Threading: one event loop thread (one shard) runs the network, the handlers and the logs.
@@ -19,6 +20,7 @@
 #include "broker/txn_runtime.h"
 #include "cluster/controller.h"
 #include "net/server.h"
+#include "raft/node.h"
 #include "storage/log_manager.h"
 
 #include <asio/io_context.hpp>
@@ -41,15 +43,22 @@ public:
     int run();
 
 private:
-    class metadata_log_on_storage;
+    class metadata_log_on_quorum;
     std::optional<std::string> open_data_dir();
+    // Starts this node's raft::node on the metadata log and waits until it caught up.
+    std::optional<std::string> start_quorum(const std::filesystem::path& dir);
+    std::optional<std::string> broker_rack() const {
+        auto it = _config.values.find("broker.rack");
+        return it == _config.values.end() || it->second.empty()
+                   ? std::nullopt
+                   : std::optional<std::string>(it->second);
+    }
     void reconcile(const cluster::metadata_image& image);
     // Puts the image's dynamic broker configs over the static ones (before logs reconcile,
     // so topic defaults they change reach every log).
     // Returns whether they changed.
     bool apply_dynamic_configs(const cluster::metadata_image& image);
     storage::log_config log_config_for(const cluster::topic_info* topic) const;
-    storage::log_config metadata_log_config() const;
     void shutdown();
     void close_logs();
 
@@ -61,7 +70,8 @@ private:
     asio::signal_set _signals{_io};
     std::string _cluster_id;
     std::unique_ptr<storage::log_manager> _logs;
-    std::unique_ptr<metadata_log_on_storage> _metadata_log;
+    std::unique_ptr<raft::node> _quorum;
+    std::unique_ptr<metadata_log_on_quorum> _metadata_log;
     std::unique_ptr<cluster::controller> _controller;
     std::unique_ptr<append_signal> _appends;
     std::unique_ptr<flush_scheduler> _flusher;

@@ -1,8 +1,8 @@
 #include "broker/config.h"
 
-#include <fmt/format.h>
-
 #include "cluster/topic_config.h"
+
+#include <fmt/format.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -29,74 +29,140 @@ std::string trim(const std::string& s) {
 const std::vector<config_key>& broker_config_keys() {
     using t = config_type;
     static const std::vector<config_key> keys = {
-        {"listeners", t::list_type, "PLAINTEXT://:9092", 0, 0, "Listeners to bind: NAME://host:port, comma separated.", true},
-        {"advertised.listeners", t::list_type, "", 0, 0, "Listeners given to clients in metadata; defaults to listeners.", true},
+        {"listeners", t::list_type, "PLAINTEXT://:9092", 0, 0,
+         "Listeners to bind: NAME://host:port, comma separated.", true},
+        {"advertised.listeners", t::list_type, "", 0, 0,
+         "Listeners given to clients in metadata; defaults to listeners.", true},
         {"log.dirs", t::list_type, "", 0, 0, "Data directories (the first one is used).", true},
-        {"log.dir", t::string_type, "", 0, 0, "Data directory, used when log.dirs is not set.", true},
+        {"log.dir", t::string_type, "", 0, 0, "Data directory, used when log.dirs is not set.",
+         true},
         {"node.id", t::int_type, "1", 0, int_max, "This node's id.", true},
         {"broker.id", t::int_type, "1", 0, int_max, "Alias of node.id.", true},
-        {"num.partitions", t::int_type, "1", 1, int_max, "Partitions of auto-created topics and of CreateTopics without a count.", false},
-        {"default.replication.factor", t::int_type, "1", 1, 32767, "Replication factor of auto-created topics.", false},
-        {"auto.create.topics.enable", t::boolean, "true", 0, 0, "Create topics on metadata requests for unknown topics.", false},
+        {"num.partitions", t::int_type, "1", 1, int_max,
+         "Partitions of auto-created topics and of CreateTopics without a count.", false},
+        {"default.replication.factor", t::int_type, "1", 1, 32767,
+         "Replication factor of auto-created topics.", false},
+        {"auto.create.topics.enable", t::boolean, "true", 0, 0,
+         "Create topics on metadata requests for unknown topics.", false},
         {"delete.topic.enable", t::boolean, "true", 0, 0, "Allow DeleteTopics.", false},
-        {"log.segment.bytes", t::int_type, "1073741824", 64, int_max, "Segment size before a roll.", false},
-        {"log.roll.ms", t::long_type, "604800000", 1, long_max, "Segment age before a roll.", false},
-        {"log.roll.hours", t::int_type, "168", 1, int_max, "Segment age before a roll, in hours (log.roll.ms wins).", false},
-        {"log.retention.ms", t::long_type, "604800000", -1, long_max, "Retention by time: whole segments older than this are deleted.", false},
-        {"log.retention.minutes", t::int_type, "10080", -1, int_max, "Retention by time in minutes.", false},
-        {"log.retention.hours", t::int_type, "168", -1, int_max, "Retention by time in hours.", false},
-        {"log.retention.bytes", t::long_type, "-1", -1, long_max, "Retention by size per partition.", false},
-        {"log.retention.check.interval.ms", t::long_type, "300000", 1, long_max, "How often retention runs.", false},
-        {"log.index.interval.bytes", t::int_type, "4096", 0, int_max, "Bytes between offset index entries.", false},
-        {"log.index.size.max.bytes", t::int_type, "10485760", 4, int_max, "Maximum index file size.", false},
-        {"log.flush.interval.messages", t::long_type, "9223372036854775807", 1, long_max, "Messages before a forced flush.", false},
-        {"log.flush.interval.ms", t::long_type, "", 0, long_max, "Time before a forced flush.", false},
-        {"riacho.acks.all.fsync", t::boolean, "true", 0, 0, "Acknowledge acks=-1 produces only after fdatasync (group commit).", false},
+        {"log.segment.bytes", t::int_type, "1073741824", 64, int_max, "Segment size before a roll.",
+         false},
+        {"log.roll.ms", t::long_type, "604800000", 1, long_max, "Segment age before a roll.",
+         false},
+        {"log.roll.hours", t::int_type, "168", 1, int_max,
+         "Segment age before a roll, in hours (log.roll.ms wins).", false},
+        {"log.retention.ms", t::long_type, "604800000", -1, long_max,
+         "Retention by time: whole segments older than this are deleted.", false},
+        {"log.retention.minutes", t::int_type, "10080", -1, int_max,
+         "Retention by time in minutes.", false},
+        {"log.retention.hours", t::int_type, "168", -1, int_max, "Retention by time in hours.",
+         false},
+        {"log.retention.bytes", t::long_type, "-1", -1, long_max,
+         "Retention by size per partition.", false},
+        {"log.retention.check.interval.ms", t::long_type, "300000", 1, long_max,
+         "How often retention runs.", false},
+        {"log.index.interval.bytes", t::int_type, "4096", 0, int_max,
+         "Bytes between offset index entries.", false},
+        {"log.index.size.max.bytes", t::int_type, "10485760", 4, int_max,
+         "Maximum index file size.", false},
+        {"log.flush.interval.messages", t::long_type, "9223372036854775807", 1, long_max,
+         "Messages before a forced flush.", false},
+        {"log.flush.interval.ms", t::long_type, "", 0, long_max, "Time before a forced flush.",
+         false},
+        {"riacho.acks.all.fsync", t::boolean, "true", 0, 0,
+         "Acknowledge acks=-1 produces only after fdatasync (group commit).", false},
         {"log.cleanup.policy", t::list_type, "delete", 0, 0, "delete, compact or both.", false},
-        {"log.cleaner.backoff.ms", t::long_type, "15000", 0, long_max, "How often compacted logs are checked for cleaning.", false},
-        {"log.cleaner.delete.retention.ms", t::long_type, "86400000", 0, long_max, "How long tombstones are kept on compacted topics.", false},
-        {"log.cleaner.min.cleanable.ratio", t::string_type, "0.5", 0, 0, "Dirty ratio (0 to 1) before a log is compacted.", false},
-        {"log.cleaner.min.compaction.lag.ms", t::long_type, "0", 0, long_max, "Shortest a record stays uncompacted.", false},
-        {"log.cleaner.max.compaction.lag.ms", t::long_type, "9223372036854775807", 1, long_max, "Longest a record stays uncompacted.", false},
-        {"log.message.timestamp.after.max.ms", t::long_type, "3600000", 0, long_max, "How far in the future a CreateTime timestamp may be.", false},
-        {"log.message.timestamp.before.max.ms", t::long_type, "9223372036854775807", 0, long_max, "How far in the past a CreateTime timestamp may be.", false},
-        {"log.message.timestamp.type", t::string_type, "CreateTime", 0, 0, "CreateTime or LogAppendTime.", false},
-        {"compression.type", t::string_type, "producer", 0, 0, "producer, uncompressed, gzip, snappy, lz4, zstd.", false},
-        {"message.max.bytes", t::int_type, "1048588", 0, int_max, "Largest record batch accepted.", false},
-        {"socket.request.max.bytes", t::int_type, "104857600", 1, int_max, "Largest request frame; larger frames close the connection.", true},
-        {"queued.max.request.bytes", t::long_type, "536870912", 1, long_max, "Request bytes all connections may hold at once; readers wait beyond it.", true},
-        {"fetch.max.bytes", t::int_type, "57671680", 1024, int_max, "Largest fetch response.", false},
-        {"replica.fetch.max.bytes", t::int_type, "1048576", 0, int_max, "Per-partition fetch size for replicas.", false},
+        {"log.cleaner.backoff.ms", t::long_type, "15000", 0, long_max,
+         "How often compacted logs are checked for cleaning.", false},
+        {"log.cleaner.delete.retention.ms", t::long_type, "86400000", 0, long_max,
+         "How long tombstones are kept on compacted topics.", false},
+        {"log.cleaner.min.cleanable.ratio", t::string_type, "0.5", 0, 0,
+         "Dirty ratio (0 to 1) before a log is compacted.", false},
+        {"log.cleaner.min.compaction.lag.ms", t::long_type, "0", 0, long_max,
+         "Shortest a record stays uncompacted.", false},
+        {"log.cleaner.max.compaction.lag.ms", t::long_type, "9223372036854775807", 1, long_max,
+         "Longest a record stays uncompacted.", false},
+        {"log.message.timestamp.after.max.ms", t::long_type, "3600000", 0, long_max,
+         "How far in the future a CreateTime timestamp may be.", false},
+        {"log.message.timestamp.before.max.ms", t::long_type, "9223372036854775807", 0, long_max,
+         "How far in the past a CreateTime timestamp may be.", false},
+        {"log.message.timestamp.type", t::string_type, "CreateTime", 0, 0,
+         "CreateTime or LogAppendTime.", false},
+        {"compression.type", t::string_type, "producer", 0, 0,
+         "producer, uncompressed, gzip, snappy, lz4, zstd.", false},
+        {"message.max.bytes", t::int_type, "1048588", 0, int_max, "Largest record batch accepted.",
+         false},
+        {"socket.request.max.bytes", t::int_type, "104857600", 1, int_max,
+         "Largest request frame; larger frames close the connection.", true},
+        {"queued.max.request.bytes", t::long_type, "536870912", 1, long_max,
+         "Request bytes all connections may hold at once; readers wait beyond it.", true},
+        {"fetch.max.bytes", t::int_type, "57671680", 1024, int_max, "Largest fetch response.",
+         false},
+        {"replica.fetch.max.bytes", t::int_type, "1048576", 0, int_max,
+         "Per-partition fetch size for replicas.", false},
         {"min.insync.replicas", t::int_type, "1", 1, int_max, "Minimum ISR for acks=-1.", false},
-        {"process.roles", t::list_type, "broker,controller", 0, 0, "KRaft roles; a single node is a quorum of one.", true},
-        {"controller.quorum.voters", t::list_type, "", 0, 0, "Metadata quorum voters (single node: ignored).", true},
-        {"controller.quorum.bootstrap.servers", t::list_type, "", 0, 0, "Metadata quorum bootstrap (single node: ignored).", true},
-        {"controller.listener.names", t::list_type, "", 0, 0, "Controller listener names (single node: ignored).", true},
-        {"inter.broker.listener.name", t::string_type, "", 0, 0, "Inter-broker listener (single node: ignored).", true},
-        {"listener.security.protocol.map", t::list_type, "", 0, 0, "Listener name to protocol (PLAINTEXT only for now).", true},
-        {"num.network.threads", t::int_type, "3", 1, int_max, "Accepted for compatibility; Riacho runs one event loop per shard.", true},
-        {"num.io.threads", t::int_type, "8", 1, int_max, "Accepted for compatibility; Riacho runs one event loop per shard.", true},
-        {"num.recovery.threads.per.data.dir", t::int_type, "1", 1, int_max, "Threads for log recovery.", true},
-        {"socket.send.buffer.bytes", t::int_type, "102400", -1, int_max, "Socket send buffer.", true},
-        {"socket.receive.buffer.bytes", t::int_type, "102400", -1, int_max, "Socket receive buffer.", true},
-        {"offsets.topic.replication.factor", t::int_type, "3", 1, 32767, "Replication of __consumer_offsets.", true},
-        {"offsets.topic.num.partitions", t::int_type, "50", 1, int_max, "Partitions of __consumer_offsets.", true},
-        {"transaction.state.log.replication.factor", t::int_type, "3", 1, 32767, "Replication of __transaction_state.", true},
-        {"transaction.state.log.min.isr", t::int_type, "2", 1, int_max, "Min ISR of __transaction_state.", true},
-        {"riacho.transaction.version", t::int_type, "2", 1, 2, "The transaction.version feature level clients see: 2 = KIP-890 part 2 (epoch bump per transaction), 1 = AddPartitionsToTxn.", false},
-        {"transaction.state.log.num.partitions", t::int_type, "50", 1, int_max, "Partitions of __transaction_state.", true},
-        {"transaction.max.timeout.ms", t::int_type, "900000", 1, int_max, "Largest transaction.timeout.ms a producer may ask for.", true},
-        {"transaction.abort.timed.out.transaction.cleanup.interval.ms", t::int_type, "10000", 1, int_max, "How often transactions open past their timeout are aborted.", true},
-        {"group.initial.rebalance.delay.ms", t::int_type, "3000", 0, int_max, "Delay of the first rebalance.", true},
-        {"group.min.session.timeout.ms", t::int_type, "6000", 0, int_max, "Smallest session timeout a member may ask for.", true},
-        {"group.max.session.timeout.ms", t::int_type, "1800000", 0, int_max, "Largest session timeout a member may ask for.", true},
-        {"group.max.size", t::int_type, "2147483647", 1, int_max, "Members per consumer group.", true},
-        {"group.consumer.session.timeout.ms", t::int_type, "45000", 1, int_max, "Consumer-protocol (KIP-848) members silent this long leave the group.", true},
-        {"group.consumer.heartbeat.interval.ms", t::int_type, "5000", 1, int_max, "Heartbeat interval given to consumer-protocol members.", true},
-        {"group.consumer.max.size", t::int_type, "2147483647", 1, int_max, "Members per consumer-protocol group.", true},
-        {"offsets.retention.minutes", t::int_type, "10080", 1, int_max, "Committed offsets of an empty group are kept this long.", true},
-        {"offsets.retention.check.interval.ms", t::long_type, "600000", 1, long_max, "How often expired offsets are removed.", true},
-        {"offset.metadata.max.bytes", t::int_type, "4096", 0, int_max, "Largest metadata string of a committed offset.", true},
+        {"process.roles", t::list_type, "broker,controller", 0, 0,
+         "KRaft roles; a single node is a quorum of one.", true},
+        {"controller.quorum.voters", t::list_type, "", 0, 0,
+         "Metadata quorum voters: id@host:port,... (empty: this node alone).", true},
+        {"broker.rack", t::string_type, "", 0, 0,
+         "This broker's rack, for rack-aware replica placement.", true},
+        {"controller.quorum.bootstrap.servers", t::list_type, "", 0, 0,
+         "Metadata quorum bootstrap (single node: ignored).", true},
+        {"controller.listener.names", t::list_type, "", 0, 0,
+         "Controller listener names (single node: ignored).", true},
+        {"inter.broker.listener.name", t::string_type, "", 0, 0,
+         "Inter-broker listener (single node: ignored).", true},
+        {"listener.security.protocol.map", t::list_type, "", 0, 0,
+         "Listener name to protocol (PLAINTEXT only for now).", true},
+        {"num.network.threads", t::int_type, "3", 1, int_max,
+         "Accepted for compatibility; Riacho runs one event loop per shard.", true},
+        {"num.io.threads", t::int_type, "8", 1, int_max,
+         "Accepted for compatibility; Riacho runs one event loop per shard.", true},
+        {"num.recovery.threads.per.data.dir", t::int_type, "1", 1, int_max,
+         "Threads for log recovery.", true},
+        {"socket.send.buffer.bytes", t::int_type, "102400", -1, int_max, "Socket send buffer.",
+         true},
+        {"socket.receive.buffer.bytes", t::int_type, "102400", -1, int_max,
+         "Socket receive buffer.", true},
+        {"offsets.topic.replication.factor", t::int_type, "3", 1, 32767,
+         "Replication of __consumer_offsets.", true},
+        {"offsets.topic.num.partitions", t::int_type, "50", 1, int_max,
+         "Partitions of __consumer_offsets.", true},
+        {"transaction.state.log.replication.factor", t::int_type, "3", 1, 32767,
+         "Replication of __transaction_state.", true},
+        {"transaction.state.log.min.isr", t::int_type, "2", 1, int_max,
+         "Min ISR of __transaction_state.", true},
+        {"riacho.transaction.version", t::int_type, "2", 1, 2,
+         "The transaction.version feature level clients see: 2 = KIP-890 part 2 (epoch bump per "
+         "transaction), 1 = AddPartitionsToTxn.",
+         false},
+        {"transaction.state.log.num.partitions", t::int_type, "50", 1, int_max,
+         "Partitions of __transaction_state.", true},
+        {"transaction.max.timeout.ms", t::int_type, "900000", 1, int_max,
+         "Largest transaction.timeout.ms a producer may ask for.", true},
+        {"transaction.abort.timed.out.transaction.cleanup.interval.ms", t::int_type, "10000", 1,
+         int_max, "How often transactions open past their timeout are aborted.", true},
+        {"group.initial.rebalance.delay.ms", t::int_type, "3000", 0, int_max,
+         "Delay of the first rebalance.", true},
+        {"group.min.session.timeout.ms", t::int_type, "6000", 0, int_max,
+         "Smallest session timeout a member may ask for.", true},
+        {"group.max.session.timeout.ms", t::int_type, "1800000", 0, int_max,
+         "Largest session timeout a member may ask for.", true},
+        {"group.max.size", t::int_type, "2147483647", 1, int_max, "Members per consumer group.",
+         true},
+        {"group.consumer.session.timeout.ms", t::int_type, "45000", 1, int_max,
+         "Consumer-protocol (KIP-848) members silent this long leave the group.", true},
+        {"group.consumer.heartbeat.interval.ms", t::int_type, "5000", 1, int_max,
+         "Heartbeat interval given to consumer-protocol members.", true},
+        {"group.consumer.max.size", t::int_type, "2147483647", 1, int_max,
+         "Members per consumer-protocol group.", true},
+        {"offsets.retention.minutes", t::int_type, "10080", 1, int_max,
+         "Committed offsets of an empty group are kept this long.", true},
+        {"offsets.retention.check.interval.ms", t::long_type, "600000", 1, long_max,
+         "How often expired offsets are removed.", true},
+        {"offset.metadata.max.bytes", t::int_type, "4096", 0, int_max,
+         "Largest metadata string of a committed offset.", true},
         {"riacho.log.level", t::string_type, "info", 0, 0, "debug, info, warn or error.", false},
     };
     return keys;
@@ -161,7 +227,8 @@ std::vector<listener> parse_listeners(const std::string& key, const std::string&
         char* end = nullptr;
         long p = std::strtol(port.c_str(), &end, 10);
         if (port.empty() || *end != '\0' || p < 0 || p > 65535) {
-            throw std::invalid_argument(fmt::format("{}: invalid port '{}' in '{}'", key, port, item));
+            throw std::invalid_argument(
+                fmt::format("{}: invalid port '{}' in '{}'", key, port, item));
         }
         l.port = static_cast<uint16_t>(p);
         for (const auto& existing : out) {
@@ -195,8 +262,7 @@ int64_t parse_number(const config_key& k, const std::string& value) {
     errno = 0;
     long long v = std::strtoll(value.c_str(), &end, 10);
     if (value.empty() || *end != '\0' || errno == ERANGE) {
-        throw std::invalid_argument(
-            fmt::format("{}: '{}' is not a number", k.name, value));
+        throw std::invalid_argument(fmt::format("{}: '{}' is not a number", k.name, value));
     }
     if (v < k.min_value || v > k.max_value) {
         throw std::invalid_argument(fmt::format("{}: {} is outside the allowed range [{}, {}]",
@@ -225,7 +291,8 @@ void validate_value(const config_key& k, const std::string& value) {
     }
 }
 
-void check_enum(const std::string& key, const std::string& value,
+void check_enum(const std::string& key,
+                const std::string& value,
                 std::initializer_list<const char*> allowed) {
     for (const char* a : allowed) {
         if (value == a) {
@@ -236,8 +303,7 @@ void check_enum(const std::string& key, const std::string& value,
     for (const char* a : allowed) {
         list += list.empty() ? a : std::string(", ") + a;
     }
-    throw std::invalid_argument(
-        fmt::format("{}: '{}' is not one of {}", key, value, list));
+    throw std::invalid_argument(fmt::format("{}: '{}' is not one of {}", key, value, list));
 }
 
 }  // namespace
@@ -325,22 +391,24 @@ broker_config build_broker_config(const std::map<std::string, std::string>& set)
         cfg.values[k.name] = it != set.end() ? it->second : k.default_value;
     }
     auto get = [&](const char* key) -> const std::string& { return cfg.values[key]; };
-    auto num = [&](const char* key) { return parse_number(*find_broker_config_key(key), get(key)); };
+    auto num = [&](const char* key) {
+        return parse_number(*find_broker_config_key(key), get(key));
+    };
     auto is_set = [&](const char* key) { return set.count(key) != 0; };
 
     cfg.listeners = parse_listeners("listeners", get("listeners"));
-    cfg.advertised_listeners = is_set("advertised.listeners")
-                                   ? parse_listeners("advertised.listeners",
-                                                     get("advertised.listeners"))
-                                   : cfg.listeners;
+    cfg.advertised_listeners =
+        is_set("advertised.listeners")
+            ? parse_listeners("advertised.listeners", get("advertised.listeners"))
+            : cfg.listeners;
     for (const auto& a : cfg.advertised_listeners) {
         bool found = false;
         for (const auto& l : cfg.listeners) {
             found = found || l.name == a.name;
         }
         if (!found) {
-            throw std::invalid_argument(fmt::format(
-                "advertised.listeners: listener {} is not in listeners", a.name));
+            throw std::invalid_argument(
+                fmt::format("advertised.listeners: listener {} is not in listeners", a.name));
         }
     }
     if (is_set("log.dirs")) {
@@ -361,7 +429,7 @@ broker_config build_broker_config(const std::map<std::string, std::string>& set)
         cfg.log_dirs.push_back(default_data_dir());
     }
     cfg.values["log.dirs"] = cfg.log_dirs.front();
-    cfg.node_id = static_cast<int32_t>(is_set("node.id") ? num("node.id")
+    cfg.node_id = static_cast<int32_t>(is_set("node.id")     ? num("node.id")
                                        : is_set("broker.id") ? num("broker.id")
                                                              : 1);
     cfg.num_partitions = static_cast<int32_t>(num("num.partitions"));
@@ -369,8 +437,8 @@ broker_config build_broker_config(const std::map<std::string, std::string>& set)
     cfg.auto_create_topics_enable = get("auto.create.topics.enable") == "true";
     cfg.delete_topic_enable = get("delete.topic.enable") == "true";
     cfg.log_segment_bytes = num("log.segment.bytes");
-    cfg.log_roll_ms = is_set("log.roll.ms") ? num("log.roll.ms")
-                                            : num("log.roll.hours") * 3600 * 1000;
+    cfg.log_roll_ms =
+        is_set("log.roll.ms") ? num("log.roll.ms") : num("log.roll.hours") * 3600 * 1000;
     cfg.log_retention_ms = is_set("log.retention.ms")        ? num("log.retention.ms")
                            : is_set("log.retention.minutes") ? num("log.retention.minutes") * 60000
                                                              : num("log.retention.hours") * 3600000;
@@ -383,9 +451,9 @@ broker_config build_broker_config(const std::map<std::string, std::string>& set)
     cfg.fetch_max_bytes = static_cast<int32_t>(num("fetch.max.bytes"));
     cfg.queued_max_request_bytes = num("queued.max.request.bytes");
     if (cfg.queued_max_request_bytes < cfg.socket_request_max_bytes) {
-        throw std::invalid_argument(fmt::format(
-            "queued.max.request.bytes: {} is smaller than socket.request.max.bytes {}",
-            cfg.queued_max_request_bytes, cfg.socket_request_max_bytes));
+        throw std::invalid_argument(
+            fmt::format("queued.max.request.bytes: {} is smaller than socket.request.max.bytes {}",
+                        cfg.queued_max_request_bytes, cfg.socket_request_max_bytes));
     }
     cfg.replica_fetch_max_bytes = static_cast<int32_t>(num("replica.fetch.max.bytes"));
     cfg.log_flush_interval_messages = num("log.flush.interval.messages");
@@ -404,18 +472,19 @@ broker_config build_broker_config(const std::map<std::string, std::string>& set)
                {"delete", "compact", "compact,delete", "delete,compact"});
     if (auto bad = cluster::validate_topic_config("min.cleanable.dirty.ratio",
                                                   get("log.cleaner.min.cleanable.ratio"))) {
-        throw std::invalid_argument(fmt::format("log.cleaner.min.cleanable.ratio: {} is not a "
-                                                "number from 0 to 1",
-                                                get("log.cleaner.min.cleanable.ratio")));
+        throw std::invalid_argument(
+            fmt::format("log.cleaner.min.cleanable.ratio: {} is not a "
+                        "number from 0 to 1",
+                        get("log.cleaner.min.cleanable.ratio")));
     }
     cfg.log_cleaner_backoff_ms = num("log.cleaner.backoff.ms");
     cfg.min_insync_replicas = static_cast<int32_t>(num("min.insync.replicas"));
     cfg.log_level = get("riacho.log.level");
     check_enum("riacho.log.level", cfg.log_level, {"debug", "info", "warn", "error"});
     if (cfg.message_max_bytes > cfg.socket_request_max_bytes) {
-        throw std::invalid_argument(fmt::format(
-            "message.max.bytes: {} is larger than socket.request.max.bytes {}",
-            cfg.message_max_bytes, cfg.socket_request_max_bytes));
+        throw std::invalid_argument(
+            fmt::format("message.max.bytes: {} is larger than socket.request.max.bytes {}",
+                        cfg.message_max_bytes, cfg.socket_request_max_bytes));
     }
     return cfg;
 }

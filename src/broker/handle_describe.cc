@@ -9,7 +9,8 @@ namespace riacho::broker {
 namespace {
 using protocol::error_code;
 using protocol::msg::describe_configs_response;
-using config_entry = describe_configs_response::describe_configs_result::describe_configs_resource_result;
+using config_entry =
+    describe_configs_response::describe_configs_result::describe_configs_resource_result;
 
 constexpr int8_t resource_topic = 2;
 constexpr int8_t resource_broker = 4;
@@ -31,7 +32,8 @@ int8_t config_type_code(const std::string& type) {
 }
 // Where a broker setting's value comes from: this node's dynamic config, the cluster's dynamic
 // default, the file or --set, or the built-in default (Kafka's precedence, first wins).
-int8_t broker_source(const broker_context& ctx, const cluster::metadata_image& image,
+int8_t broker_source(const broker_context& ctx,
+                     const cluster::metadata_image& image,
                      const std::string& key) {
     auto recorded = [&](const std::string& resource) {
         auto it = image.broker_configs.find(resource);
@@ -44,11 +46,16 @@ int8_t broker_source(const broker_context& ctx, const cluster::metadata_image& i
 }
 int8_t broker_type_code(broker::config_type t) {
     switch (t) {
-        case broker::config_type::boolean: return 1;
-        case broker::config_type::string_type: return 2;
-        case broker::config_type::int_type: return 3;
-        case broker::config_type::long_type: return 5;
-        case broker::config_type::list_type: return 7;
+        case broker::config_type::boolean:
+            return 1;
+        case broker::config_type::string_type:
+            return 2;
+        case broker::config_type::int_type:
+            return 3;
+        case broker::config_type::long_type:
+            return 5;
+        case broker::config_type::list_type:
+            return 7;
     }
     return 0;
 }
@@ -82,8 +89,7 @@ asio::awaitable<net::reply> handle_describe_configs(broker_context& ctx, net::re
             auto topic = image->find_topic(res.resource_name);
             if (!topic) {
                 result.error_code = protocol::code(error_code::unknown_topic_or_partition);
-                result.error_message =
-                    fmt::format("Topic {} does not exist.", res.resource_name);
+                result.error_message = fmt::format("Topic {} does not exist.", res.resource_name);
                 response.results.push_back(std::move(result));
                 continue;
             }
@@ -107,8 +113,8 @@ asio::awaitable<net::reply> handle_describe_configs(broker_context& ctx, net::re
                 }
                 if (request.include_synonyms && version >= 1) {
                     if (overridden) {
-                        e.synonyms.push_back({key.name, topic->configs.at(key.name),
-                                              source_dynamic_topic});
+                        e.synonyms.push_back(
+                            {key.name, topic->configs.at(key.name), source_dynamic_topic});
                     }
                     if (*key.broker_synonym != '\0') {
                         auto it = ctx.config.values.find(key.broker_synonym);
@@ -120,11 +126,11 @@ asio::awaitable<net::reply> handle_describe_configs(broker_context& ctx, net::re
                 result.configs.push_back(std::move(e));
             }
         } else if (res.resource_type == resource_broker) {
-            if (!res.resource_name.empty() &&
-                res.resource_name != std::to_string(ctx.node_id())) {
+            if (!res.resource_name.empty() && res.resource_name != std::to_string(ctx.node_id())) {
                 result.error_code = protocol::code(error_code::invalid_request);
-                result.error_message = fmt::format("Unexpected broker id, expected {} but received {}",
-                                                   ctx.node_id(), res.resource_name);
+                result.error_message =
+                    fmt::format("Unexpected broker id, expected {} but received {}", ctx.node_id(),
+                                res.resource_name);
                 response.results.push_back(std::move(result));
                 continue;
             }
@@ -172,9 +178,24 @@ asio::awaitable<net::reply> handle_describe_cluster(broker_context& ctx, net::re
     }
     response.cluster_id = ctx.cluster_id;
     response.controller_id = ctx.node_id();
-    response.brokers.push_back({ctx.node_id(), ctx.endpoint.host, ctx.endpoint.port,
-                                std::nullopt});
+    for (const auto& b : ctx.brokers()) {
+        response.brokers.push_back({b.id, b.host, b.port, b.rack});
+    }
     co_return encode_response(req, response);
+}
+
+// DescribeQuorum (55) on a broker listener: the metadata quorum answers it (as Kafka's
+// brokers forward it to the controller); this node's own view when it is not the leader.
+asio::awaitable<net::reply> handle_describe_quorum(broker_context& ctx, net::request& req) {
+    auto answer = ctx.quorum->answer_describe_quorum(req.header.api_version, req.body);
+    if (!answer) {
+        LOG_WARN("broker", "closing connection from {} (client id '{}'): malformed DescribeQuorum",
+                 req.peer, req.header.client_id);
+        co_return net::reply::close();
+    }
+    net::reply out;
+    out.body.write_raw(answer->data(), answer->size());
+    co_return out;
 }
 
 }  // namespace riacho::broker

@@ -51,6 +51,10 @@ size_t read_partition(broker_context& ctx,
         out.error_code = protocol::code(error_code::unknown_topic_or_partition);
         return 0;
     }
+    if (!ctx.leads(*topic, t.partition)) {
+        out.error_code = protocol::code(error_code::not_leader_or_follower);
+        return 0;
+    }
     storage::partition_log* log = ctx.log(topic->name, t.partition);
     if (log == nullptr) {
         // The partition exists but its log failed to open (an offline log dir, in Kafka).

@@ -32,6 +32,12 @@ asio::awaitable<net::reply> handle_list_offsets(broker_context& ctx, net::reques
         for (const auto& p : topic.partitions) {
             list_offsets_response::list_offsets_topic_response::list_offsets_partition_response pr;
             pr.partition_index = p.partition_index;
+            if (info && info->has_partition(p.partition_index) &&
+                !ctx.leads(*info, p.partition_index)) {
+                pr.error_code = protocol::code(error_code::not_leader_or_follower);
+                tr.partitions.push_back(std::move(pr));
+                continue;
+            }
             storage::partition_log* log = info ? ctx.log(topic.name, p.partition_index) : nullptr;
             if (log == nullptr) {
                 pr.error_code = protocol::code(error_code::unknown_topic_or_partition);

@@ -34,9 +34,12 @@ asio::awaitable<net::reply> handle_metadata(broker_context& ctx, net::request& r
     }
     int16_t version = req.header.api_version;
     metadata_response response;
-    response.brokers.push_back({ctx.node_id(), ctx.endpoint.host, ctx.endpoint.port,
-                                std::nullopt});
+    for (const auto& b : ctx.brokers()) {
+        response.brokers.push_back({b.id, b.host, b.port, b.rack});
+    }
     response.cluster_id = ctx.cluster_id;
+    // Any node takes admin requests (it forwards them to the active controller through the
+    // quorum), so clients are pointed at this one, as Kafka's brokers do in KRaft mode.
     response.controller_id = ctx.node_id();
 
     // v0: an empty list means all topics; v1+: null means all, empty means none.
@@ -58,16 +61,19 @@ asio::awaitable<net::reply> handle_metadata(broker_context& ctx, net::request& r
             topic = image->find_topic(wanted.topic_id);
         }
         if (!topic && wanted.name && may_create) {
-            auto created = ctx.controller.create_topic(*wanted.name, ctx.config.num_partitions,
-                                                       ctx.config.default_replication_factor,
-                                                       {}, false);
+            auto created =
+                ctx.controller.create_topic(*wanted.name, ctx.config.num_partitions,
+                                            ctx.config.default_replication_factor, {}, false);
             if (created.error == protocol::error_code::none ||
                 created.error == protocol::error_code::topic_already_exists) {
                 topic = ctx.controller.image()->find_topic(*wanted.name);
             } else {
                 metadata_response::metadata_response_topic t;
                 t.name = wanted.name;
-                t.error_code = protocol::code(created.error);
+                // No controller reachable right now: a retriable answer for this topic.
+                t.error_code = protocol::code(created.error == protocol::error_code::not_controller
+                                                  ? protocol::error_code::leader_not_available
+                                                  : created.error);
                 response.topics.push_back(std::move(t));
                 continue;
             }
@@ -77,9 +83,10 @@ asio::awaitable<net::reply> handle_metadata(broker_context& ctx, net::request& r
             t.name = wanted.name;
             t.topic_id = wanted.topic_id;
             bool bad_name = wanted.name && cluster::controller::validate_topic_name(*wanted.name);
-            t.error_code = protocol::code(bad_name ? protocol::error_code::invalid_topic_exception
-                                          : wanted.name ? protocol::error_code::unknown_topic_or_partition
-                                                        : protocol::error_code::unknown_topic_id);
+            t.error_code =
+                protocol::code(bad_name      ? protocol::error_code::invalid_topic_exception
+                               : wanted.name ? protocol::error_code::unknown_topic_or_partition
+                                             : protocol::error_code::unknown_topic_id);
             response.topics.push_back(std::move(t));
             continue;
         }

@@ -108,9 +108,13 @@ append_outcome append_partition(broker_context& ctx,
         return fail(error_code::unknown_topic_or_partition,
                     "This server does not host this topic-partition.");
     }
+    if (!ctx.leads(*topic, data.index)) {
+        return fail(error_code::not_leader_or_follower,
+                    "This server is not the leader for that topic-partition.");
+    }
     storage::partition_log* log = ctx.log(topic_name, data.index);
     if (log == nullptr) {
-        // This node leads every partition; a missing log is one that failed to open (no
+        // This node leads the partition; a missing log is one that failed to open (no
         // descriptors, a damaged directory): Kafka's answer for an offline log dir.
         return fail(error_code::kafka_storage_error, "The partition's log could not be opened");
     }

@@ -48,6 +48,7 @@ asio::awaitable<net::reply> handle_write_txn_markers(broker_context& ctx, net::r
 asio::awaitable<net::reply> handle_describe_transactions(broker_context& ctx, net::request& req);
 asio::awaitable<net::reply> handle_list_transactions(broker_context& ctx, net::request& req);
 asio::awaitable<net::reply> handle_describe_producers(broker_context& ctx, net::request& req);
+asio::awaitable<net::reply> handle_describe_quorum(broker_context& ctx, net::request& req);
 
 // Decodes the request body as `Request` at the header's version. On failure logs the client
 // and returns false; the caller answers net::reply::close().

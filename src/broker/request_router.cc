@@ -80,6 +80,8 @@ asio::awaitable<net::reply> request_router::handle(net::request& req) {
             co_return co_await handle_list_transactions(_ctx, req);
         case keys::describe_producers:
             co_return co_await handle_describe_producers(_ctx, req);
+        case keys::describe_quorum:
+            co_return co_await handle_describe_quorum(_ctx, req);
         default:
             break;
     }

@@ -1,12 +1,12 @@
 #include "cluster/controller.h"
 
-#include <fmt/format.h>
-
-#include <chrono>
-
 #include "base/log.h"
 #include "cluster/topic_config.h"
 #include "protocol/record_batch.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
 
 namespace riacho::cluster {
 
@@ -24,43 +24,42 @@ int64_t now_ms() {
 controller::controller(metadata_log& log, int32_t node_id)
     : _log(log), _node_id(node_id), _image(std::make_shared<metadata_image>()) {}
 
-bool controller::load() {
-    auto image = std::make_shared<const metadata_image>();
-    std::vector<uint8_t> scratch;
-    size_t records = 0;
-    bool ok = _log.replay([&](protocol::bytes_view batch) {
-        auto decoded = protocol::decode_records(batch, scratch);
-        if (!decoded) {
-            LOG_ERROR("cluster", "metadata log batch does not decode: {}",
-                      protocol::to_string(decoded.error()));
-            return;
-        }
-        for (const auto& rec : *decoded) {
-            if (!rec.value) {
-                continue;
-            }
-            auto r = decode_metadata_record(*rec.value);
-            if (!r) {
-                LOG_ERROR("cluster", "metadata record at offset {} does not decode", rec.offset);
-                continue;
-            }
-            image = image->apply(*r);
-            ++records;
-        }
-    });
-    if (!ok) {
-        return false;
+void controller::catch_up() {
+    auto entries = _log.take_committed();
+    if (entries.empty()) {
+        return;
     }
     auto before = _image;
+    auto image = _image;
+    std::vector<uint8_t> scratch;
+    size_t records = 0;
+    for (const auto& [offset, batch] : entries) {
+        auto decoded = protocol::decode_records(batch, scratch);
+        if (!decoded) {
+            LOG_ERROR("cluster", "metadata entry at offset {} does not decode: {}", offset,
+                      protocol::to_string(decoded.error()));
+        } else {
+            for (const auto& rec : *decoded) {
+                if (!rec.value) {
+                    continue;
+                }
+                auto r = decode_metadata_record(*rec.value);
+                if (!r) {
+                    LOG_ERROR("cluster", "metadata record in entry {} does not decode", offset);
+                    continue;
+                }
+                image = image->apply(*r);
+                ++records;
+            }
+        }
+        _applied_end = offset + 1;
+    }
     _image = image;
-    // Ids of the last reserved block are not reused: a restart starts a fresh block.
-    _producer_id_next = _image->next_producer_id;
-    LOG_INFO("cluster", "metadata image loaded: {} records, {} topics", records,
-             _image->topics_by_name.size());
+    LOG_DEBUG("cluster", "applied {} metadata entries ({} records) up to offset {}", entries.size(),
+              records, _applied_end);
     if (_listener) {
         _listener(*before, *_image);
     }
-    return true;
 }
 
 std::optional<std::string> controller::validate_topic_name(const std::string& name) {
@@ -87,32 +86,95 @@ std::optional<std::string> controller::validate_topic_name(const std::string& na
     return std::nullopt;
 }
 
-bool controller::commit(std::vector<protocol::msg::metadata_record> records) {
+controller::commit_status controller::commit(std::vector<protocol::msg::metadata_record> records) {
     protocol::batch_builder builder;
     int64_t ts = now_ms();
     for (const auto& r : records) {
         builder.add({ts, std::nullopt, encode_metadata_record(r), {}});
     }
-    if (!_log.append_durably(builder.build())) {
-        LOG_ERROR("cluster", "metadata log append failed");
-        return false;
+    auto written = _log.write(builder.build(), _applied_end);
+    switch (written.status) {
+        case metadata_log::write_status::ok:
+            catch_up();  // applies the entry (and any committed before it) from the log
+            return commit_status::ok;
+        case metadata_log::write_status::stale:
+            if (!_log.wait_committed(written.catch_up_to)) {
+                LOG_WARN("cluster", "metadata log: not caught up to {} in time",
+                         written.catch_up_to);
+            }
+            catch_up();
+            return commit_status::stale;
+        case metadata_log::write_status::unavailable:
+            break;
     }
-    auto before = _image;
-    auto next = _image;
-    for (const auto& r : records) {
-        next = next->apply(r);
-    }
-    _image = next;
-    if (_listener) {
-        _listener(*before, *_image);
-    }
-    return true;
+    LOG_WARN("cluster", "metadata change not recorded: {}", written.message);
+    return commit_status::unavailable;
 }
 
-change_result controller::create_topic(const std::string& name, int32_t num_partitions,
+change_result controller::failure(commit_status status) const {
+    if (status == commit_status::stale) {
+        return {protocol::error_code::not_controller,
+                "The metadata changed while this change was validated; retry.", nullptr, true};
+    }
+    return {protocol::error_code::request_timed_out,
+            "The metadata quorum did not record the change (no active controller answered in "
+            "time).",
+            nullptr};
+}
+
+template <typename Attempt>
+change_result controller::retry_stale(Attempt attempt) {
+    constexpr int attempts_max = 5;
+    change_result result;
+    for (int i = 0; i < attempts_max; ++i) {
+        catch_up();
+        result = attempt();
+        if (!result.stale) {
+            break;
+        }
+    }
+    return result;
+}
+
+std::vector<int32_t> controller::assignable_brokers() const {
+    std::vector<int32_t> ids;
+    for (const auto& [id, broker] : _image->brokers) {
+        ids.push_back(id);
+    }
+    if (ids.empty()) {
+        ids.push_back(_node_id);
+    }
+    return ids;
+}
+
+change_result controller::create_topic(const std::string& name,
+                                       int32_t num_partitions,
                                        int16_t replication_factor,
                                        const std::map<std::string, std::string>& configs,
                                        bool validate_only) {
+    return retry_stale([&] {
+        return create_topic_once(name, num_partitions, replication_factor, configs, validate_only);
+    });
+}
+
+change_result controller::create_partitions(const std::string& name,
+                                            int32_t new_total,
+                                            bool validate_only) {
+    return retry_stale([&] { return create_partitions_once(name, new_total, validate_only); });
+}
+
+change_result controller::alter_topic_configs(
+    const std::string& name,
+    const std::map<std::string, std::optional<std::string>>& changes,
+    bool validate_only) {
+    return retry_stale([&] { return alter_topic_configs_once(name, changes, validate_only); });
+}
+
+change_result controller::create_topic_once(const std::string& name,
+                                            int32_t num_partitions,
+                                            int16_t replication_factor,
+                                            const std::map<std::string, std::string>& configs,
+                                            bool validate_only) {
     using protocol::error_code;
     if (auto bad = validate_topic_name(name)) {
         return {error_code::invalid_topic_exception, *bad, nullptr};
@@ -127,15 +189,25 @@ change_result controller::create_topic(const std::string& name, int32_t num_part
                 nullptr};
     }
     if (replication_factor <= 0) {
-        return {error_code::invalid_replication_factor,
-                "Replication factor must be larger than 0.", nullptr};
+        return {error_code::invalid_replication_factor, "Replication factor must be larger than 0.",
+                nullptr};
     }
-    if (replication_factor > 1) {
+    auto brokers = assignable_brokers();
+    if (static_cast<size_t>(replication_factor) > brokers.size()) {
         return {error_code::invalid_replication_factor,
                 fmt::format("Unable to replicate the partition {} time(s): The target "
-                            "replication factor of {} cannot be reached because only 1 "
+                            "replication factor of {} cannot be reached because only {} "
                             "broker(s) are registered.",
-                            replication_factor, replication_factor),
+                            replication_factor, replication_factor, brokers.size()),
+                nullptr};
+    }
+    if (replication_factor > 1) {
+        // Data replication (followers, ISR) is not built yet: a replica that is only named
+        // would be a durability promise the cluster does not keep.
+        return {error_code::invalid_replication_factor,
+                fmt::format("Replication factor {} is not supported yet: partitions have one "
+                            "replica each.",
+                            replication_factor),
                 nullptr};
     }
     constexpr int32_t partitions_max = 100000;
@@ -154,8 +226,12 @@ change_result controller::create_topic(const std::string& name, int32_t num_part
     planned->name = name;
     planned->topic_id = protocol::uuid::random();
     planned->configs = configs;
+    // Leaders spread round-robin over the brokers, from a start that depends on the name so
+    // that many single-partition topics do not all land on the first broker.
+    size_t start = std::hash<std::string>{}(name) % brokers.size();
     for (int32_t p = 0; p < num_partitions; ++p) {
-        planned->partitions.push_back({p, _node_id, 0, {_node_id}, {_node_id}});
+        int32_t broker = brokers[(start + static_cast<size_t>(p)) % brokers.size()];
+        planned->partitions.push_back({p, broker, 0, {broker}, {broker}});
     }
     if (validate_only) {
         return {error_code::none, "", planned};
@@ -183,8 +259,8 @@ change_result controller::create_topic(const std::string& name, int32_t num_part
         pr.partition.isr = p.isr;
         records.push_back(pr);
     }
-    if (!commit(std::move(records))) {
-        return {error_code::kafka_storage_error, "metadata log is not writable", nullptr};
+    if (auto status = commit(std::move(records)); status != commit_status::ok) {
+        return failure(status);
     }
     LOG_INFO("cluster", "created topic {} with {} partition(s), id {}", name, num_partitions,
              planned->topic_id.to_base64());
@@ -194,16 +270,25 @@ change_result controller::create_topic(const std::string& name, int32_t num_part
 change_result controller::delete_topic(const std::shared_ptr<const topic_info>& topic) {
     protocol::msg::metadata_record r;
     r.remove_topic_id = topic->topic_id;
-    if (!commit({r})) {
-        return {protocol::error_code::kafka_storage_error, "metadata log is not writable",
-                nullptr};
+    catch_up();
+    if (!_image->find_topic(topic->topic_id)) {
+        return {protocol::error_code::unknown_topic_or_partition,
+                fmt::format("Topic {} does not exist.", topic->name), nullptr};
+    }
+    auto status = commit({r});
+    if (status == commit_status::stale && _image->find_topic(topic->topic_id)) {
+        status = commit({r});  // a removal by id holds on any newer image that still has it
+    }
+    if (status != commit_status::ok) {
+        return failure(status);
     }
     LOG_INFO("cluster", "deleted topic {}", topic->name);
     return {protocol::error_code::none, "", topic};
 }
 
-change_result controller::create_partitions(const std::string& name, int32_t new_total,
-                                            bool validate_only) {
+change_result controller::create_partitions_once(const std::string& name,
+                                                 int32_t new_total,
+                                                 bool validate_only) {
     using protocol::error_code;
     auto topic = _image->find_topic(name);
     if (!topic) {
@@ -228,19 +313,22 @@ change_result controller::create_partitions(const std::string& name, int32_t new
     if (validate_only) {
         return {error_code::none, "", topic};
     }
+    auto brokers = assignable_brokers();
+    size_t start = std::hash<std::string>{}(name) % brokers.size();
     std::vector<protocol::msg::metadata_record> records;
     for (int32_t p = current; p < new_total; ++p) {
+        int32_t broker = brokers[(start + static_cast<size_t>(p)) % brokers.size()];
         protocol::msg::metadata_record pr;
         pr.partition.topic_id = topic->topic_id;
         pr.partition.partition_id = p;
-        pr.partition.leader = _node_id;
+        pr.partition.leader = broker;
         pr.partition.leader_epoch = 0;
-        pr.partition.replicas = {_node_id};
-        pr.partition.isr = {_node_id};
+        pr.partition.replicas = {broker};
+        pr.partition.isr = {broker};
         records.push_back(pr);
     }
-    if (!commit(std::move(records))) {
-        return {error_code::kafka_storage_error, "metadata log is not writable", nullptr};
+    if (auto status = commit(std::move(records)); status != commit_status::ok) {
+        return failure(status);
     }
     return {error_code::none, "", _image->find_topic(name)};
 }
@@ -248,7 +336,8 @@ change_result controller::create_partitions(const std::string& name, int32_t new
 namespace {
 // One config record per change: a value sets the key, nullopt removes it.
 std::vector<protocol::msg::metadata_record> config_records(
-    config_resource type, const std::string& resource_name,
+    config_resource type,
+    const std::string& resource_name,
     const std::map<std::string, std::optional<std::string>>& changes) {
     std::vector<protocol::msg::metadata_record> records;
     for (const auto& [key, value] : changes) {
@@ -263,8 +352,9 @@ std::vector<protocol::msg::metadata_record> config_records(
 }
 }  // namespace
 
-change_result controller::alter_topic_configs(
-    const std::string& name, const std::map<std::string, std::optional<std::string>>& changes,
+change_result controller::alter_topic_configs_once(
+    const std::string& name,
+    const std::map<std::string, std::optional<std::string>>& changes,
     bool validate_only) {
     using protocol::error_code;
     auto topic = _image->find_topic(name);
@@ -286,8 +376,9 @@ change_result controller::alter_topic_configs(
     if (validate_only || changes.empty()) {
         return {error_code::none, "", topic};
     }
-    if (!commit(config_records(config_resource::topic, name, changes))) {
-        return {error_code::kafka_storage_error, "metadata log is not writable", nullptr};
+    if (auto status = commit(config_records(config_resource::topic, name, changes));
+        status != commit_status::ok) {
+        return failure(status);
     }
     LOG_INFO("cluster", "altered {} config(s) of topic {}", changes.size(), name);
     return {error_code::none, "", _image->find_topic(name)};
@@ -297,20 +388,60 @@ change_result controller::alter_broker_configs(
     const std::string& resource_name,
     const std::map<std::string, std::optional<std::string>>& changes) {
     using protocol::error_code;
-    if (!changes.empty() &&
-        !commit(config_records(config_resource::broker, resource_name, changes))) {
-        return {error_code::kafka_storage_error, "metadata log is not writable", nullptr};
+    if (!changes.empty()) {
+        // Setting values is the same change on any newer image: retry a stale one as is.
+        auto status = commit_status::stale;
+        for (int i = 0; i < 5 && status == commit_status::stale; ++i) {
+            status = commit(config_records(config_resource::broker, resource_name, changes));
+        }
+        if (status != commit_status::ok) {
+            return failure(status);
+        }
     }
     LOG_INFO("cluster", "altered {} dynamic config(s) of broker '{}'", changes.size(),
              resource_name);
     return {error_code::none, "", nullptr};
 }
 
+change_result controller::register_broker(const broker_info& broker) {
+    protocol::msg::metadata_record r;
+    r.broker.broker_id = broker.id;
+    r.broker.host = broker.host;
+    r.broker.port = broker.port;
+    r.broker.rack = broker.rack;
+    auto status = commit_status::stale;
+    for (int i = 0; i < 5 && status == commit_status::stale; ++i) {
+        catch_up();
+        if (auto it = _image->brokers.find(broker.id);
+            it != _image->brokers.end() && it->second == broker) {
+            return {protocol::error_code::none, "", nullptr};
+        }
+        status = commit({r});
+    }
+    if (status != commit_status::ok) {
+        return failure(status);
+    }
+    LOG_INFO("cluster", "registered broker {} at {}:{}", broker.id, broker.host, broker.port);
+    return {protocol::error_code::none, "", nullptr};
+}
+
 int64_t controller::allocate_producer_id() {
-    if (_producer_id_next >= _image->next_producer_id) {
-        protocol::msg::metadata_record r;
-        r.next_producer_id = _producer_id_next + producer_id_block_size;
-        if (!commit({r})) {
+    if (_producer_id_next >= _producer_id_block_end) {
+        // Reserve the next block for this node; a stale image means another node reserved
+        // one first, so take the one after it.
+        auto status = commit_status::stale;
+        for (int i = 0; i < 5 && status == commit_status::stale; ++i) {
+            catch_up();
+            protocol::msg::metadata_record r;
+            int64_t start = _image->next_producer_id;
+            r.next_producer_id = start + producer_id_block_size;
+            status = commit({r});
+            if (status == commit_status::ok) {
+                _producer_id_next = start;
+                _producer_id_block_end = start + producer_id_block_size;
+            }
+        }
+        if (status != commit_status::ok) {
             return -1;
         }
     }

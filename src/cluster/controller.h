@@ -1,11 +1,15 @@
 // cluster: the controller, a state machine on the metadata log. It validates admin changes
 // against the current image, appends them as metadata records (durably, before answering),
 // applies them to a new image, and tells the broker so it can reconcile local logs.
-// A single node is a quorum of one: the metadata log is local and every append commits.
-// Raft (issue 7) replaces the metadata_log implementation, not this class's users.
+// Every node runs one, on its own image: changes made on any node go through the metadata
+// quorum (forwarded to the active controller), and every node applies what was committed, in
+// order. A single node is a quorum of one.
 //
 // Threading: one shard (the broker's event loop) owns the controller.
 #pragma once
+
+#include "cluster/metadata_image.h"
+#include "protocol/error_code.h"
 
 #include <functional>
 #include <map>
@@ -13,25 +17,39 @@
 #include <string>
 #include <vector>
 
-#include "cluster/metadata_image.h"
-#include "protocol/error_code.h"
-
 namespace riacho::cluster {
 
-// Where metadata records live. The broker implements it on a storage partition log.
+// Where metadata records live: the metadata quorum (raft::node, through the broker), or
+// memory in unit tests. Entries are record batches of metadata records; offsets are the
+// quorum log's, and a position ("base", "end") is one past the last data entry it includes.
 class metadata_log {
 public:
+    enum class write_status {
+        ok,           // committed, and available from take_committed()
+        stale,        // the log has entries the caller's image lacks: catch up (to catch_up_to)
+        unavailable,  // no active controller, timeout, or the controller refused it
+    };
+    struct write_result {
+        write_status status = write_status::ok;
+        int64_t catch_up_to = -1;  // with stale
+        std::string message;
+    };
     virtual ~metadata_log() = default;
-    // Appends one record batch and makes it durable. false on an IO failure.
-    virtual bool append_durably(std::vector<uint8_t> batch) = 0;
-    // Calls `fn` with every stored batch in offset order. false on an IO failure.
-    virtual bool replay(const std::function<void(protocol::bytes_view batch)>& fn) = 0;
+    // Appends one batch, validated by the caller against its image at `base`, and returns
+    // once it is committed (the quorum refuses it as stale when other entries came first).
+    virtual write_result write(std::vector<uint8_t> batch, int64_t base) = 0;
+    // Committed batches not yet taken, in log order, with their offsets.
+    virtual std::vector<std::pair<int64_t, std::vector<uint8_t>>> take_committed() = 0;
+    // Waits until entries below `end` are committed here (so take_committed returns them).
+    // false on timeout.
+    virtual bool wait_committed(int64_t end) = 0;
 };
 
 struct change_result {
     protocol::error_code error = protocol::error_code::none;
     std::string message;  // for error_message fields and logs
     std::shared_ptr<const topic_info> topic;
+    bool stale = false;  // refused because the image was behind; the public calls retry
 };
 
 class controller {
@@ -41,22 +59,26 @@ public:
 
     controller(metadata_log& log, int32_t node_id);
 
-    // Replays the metadata log into the image. false if the log could not be read.
-    bool load();
+    // Applies every committed entry not applied yet (in order) to the image, then tells the
+    // listener once. Call when the log says entries are waiting, and at start.
+    void catch_up();
+    // Where the image stands in the metadata log (one past the last data entry applied).
+    int64_t applied_end() const { return _applied_end; }
     std::shared_ptr<const metadata_image> image() const { return _image; }
     void set_listener(image_listener l) { _listener = std::move(l); }
 
-    change_result create_topic(const std::string& name, int32_t num_partitions,
+    change_result create_topic(const std::string& name,
+                               int32_t num_partitions,
                                int16_t replication_factor,
                                const std::map<std::string, std::string>& configs,
                                bool validate_only);
     change_result delete_topic(const std::shared_ptr<const topic_info>& topic);
-    change_result create_partitions(const std::string& name, int32_t new_total,
-                                    bool validate_only);
+    change_result create_partitions(const std::string& name, int32_t new_total, bool validate_only);
     // Changes a topic's dynamic configs: a value sets the key, nullopt removes the override.
     // All keys are validated before anything is recorded.
     change_result alter_topic_configs(
-        const std::string& name, const std::map<std::string, std::optional<std::string>>& changes,
+        const std::string& name,
+        const std::map<std::string, std::optional<std::string>>& changes,
         bool validate_only);
     // Records dynamic broker configs of `resource_name` (a node id, or "" for the cluster
     // default): a value sets the key, nullopt removes it. The broker validates them (the keys
@@ -64,19 +86,43 @@ public:
     change_result alter_broker_configs(
         const std::string& resource_name,
         const std::map<std::string, std::optional<std::string>>& changes);
-    // Hands out a fresh producer id; reserves blocks in the metadata log. -1 on IO failure.
+    // Records (or updates) a broker's registration: its id, advertised endpoint and rack.
+    change_result register_broker(const broker_info& broker);
+    // Hands out a fresh producer id; reserves blocks of ids in the metadata log (each node its
+    // own block). -1 when the quorum cannot record a block.
     int64_t allocate_producer_id();
 
     static std::optional<std::string> validate_topic_name(const std::string& name);
 
 private:
-    bool commit(std::vector<protocol::msg::metadata_record> records);
+    enum class commit_status { ok, stale, unavailable };
+    commit_status commit(std::vector<protocol::msg::metadata_record> records);
+    change_result failure(commit_status status) const;
+    // Runs one attempt of a change, again while it fails only because the image was stale.
+    template <typename Attempt>
+    change_result retry_stale(Attempt attempt);
+    change_result create_topic_once(const std::string& name,
+                                    int32_t num_partitions,
+                                    int16_t replication_factor,
+                                    const std::map<std::string, std::string>& configs,
+                                    bool validate_only);
+    change_result create_partitions_once(const std::string& name,
+                                         int32_t new_total,
+                                         bool validate_only);
+    change_result alter_topic_configs_once(
+        const std::string& name,
+        const std::map<std::string, std::optional<std::string>>& changes,
+        bool validate_only);
+    // Brokers new partitions go to: the registered ones, or this node before any registered.
+    std::vector<int32_t> assignable_brokers() const;
 
     metadata_log& _log;
     int32_t _node_id;
     std::shared_ptr<const metadata_image> _image;
     image_listener _listener;
-    int64_t _producer_id_next = 0;  // next id to hand out; block end is in the image
+    int64_t _applied_end = 0;
+    int64_t _producer_id_next = 0;  // next id of this node's block to hand out
+    int64_t _producer_id_block_end = 0;
 };
 
 }  // namespace riacho::cluster

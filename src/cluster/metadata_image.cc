@@ -44,8 +44,7 @@ std::shared_ptr<const metadata_image> metadata_image::apply(
                 LOG_WARN("cluster", "metadata: partition {} of {} skips ids", pid, t->name);
             } else {
                 partition_info p{r.partition.partition_id, r.partition.leader,
-                                 r.partition.leader_epoch, r.partition.replicas,
-                                 r.partition.isr};
+                                 r.partition.leader_epoch, r.partition.replicas, r.partition.isr};
                 if (pid == t->partitions.size()) {
                     t->partitions.push_back(std::move(p));
                 } else {
@@ -79,6 +78,10 @@ std::shared_ptr<const metadata_image> metadata_image::apply(
             }
             put(std::move(t));
         }
+    }
+    if (r.broker.broker_id >= 0) {
+        next->brokers[r.broker.broker_id] =
+            broker_info{r.broker.broker_id, r.broker.host, r.broker.port, r.broker.rack};
     }
     if (r.next_producer_id >= 0) {
         next->next_producer_id = std::max(next->next_producer_id, r.next_producer_id);

@@ -46,6 +46,15 @@ struct uuid_hash {
     }
 };
 
+// A broker's registration: where clients reach it.
+struct broker_info {
+    int32_t id = -1;
+    std::string host;
+    int32_t port = 0;
+    std::optional<std::string> rack;
+    bool operator==(const broker_info&) const = default;
+};
+
 enum class config_resource : int8_t { topic = 2, broker = 4 };
 
 struct metadata_image {
@@ -54,7 +63,8 @@ struct metadata_image {
     // Dynamic broker configs by resource name: a node id ("1"), or "" for the cluster-wide
     // default every broker uses unless it has its own.
     std::map<std::string, std::map<std::string, std::string>> broker_configs;
-    int64_t next_producer_id = 0;  // first id not yet handed out
+    int64_t next_producer_id = 0;            // first id not yet handed out
+    std::map<int32_t, broker_info> brokers;  // registered brokers by id
 
     std::shared_ptr<const topic_info> find_topic(const std::string& name) const;
     std::shared_ptr<const topic_info> find_topic(const protocol::uuid& id) const;

@@ -22,6 +22,8 @@ const char* error_name(error_code e) {
             return "NOT_LEADER_OR_FOLLOWER";
         case error_code::request_timed_out:
             return "REQUEST_TIMED_OUT";
+        case error_code::stale_controller_epoch:
+            return "STALE_CONTROLLER_EPOCH";
         case error_code::message_too_large:
             return "MESSAGE_TOO_LARGE";
         case error_code::offset_metadata_too_large:
@@ -92,6 +94,8 @@ const char* error_name(error_code e) {
             return "INVALID_REPLICA_ASSIGNMENT";
         case error_code::invalid_config:
             return "INVALID_CONFIG";
+        case error_code::not_controller:
+            return "NOT_CONTROLLER";
         case error_code::invalid_request:
             return "INVALID_REQUEST";
         case error_code::unsupported_for_message_format:

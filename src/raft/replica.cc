@@ -55,6 +55,18 @@ replica::replica(
         _role = role::unattached;
         _election_deadline = now + random_election_timeout();
     }
+    if (_config.voters.size() == 1) {
+        // A quorum of one has nobody to wait for: lead at once (a new epoch, so a restart
+        // never leads the epoch it led before), as KRaft does for a single voter.
+        become_candidate(now);
+    }
+}
+
+time_ms replica::follower_timeout() {
+    // Followers of one leader hear from it at about the same moments; without a spread they
+    // would all stand at once when it dies and split the vote.
+    auto spread = static_cast<uint64_t>(_config.election_timeout.count() / 2);
+    return _config.fetch_timeout + time_ms(spread == 0 ? 0 : _rng() % spread);
 }
 
 time_ms replica::random_election_timeout() {
@@ -101,7 +113,7 @@ void replica::become_follower(leader_epoch epoch, node_id leader, time_ms now) {
     _leader_resigning = false;
     _fetch_in_flight.reset();
     _snapshot_to_fetch.reset();
-    _election_deadline = now + _config.fetch_timeout;
+    _election_deadline = now + follower_timeout();
     _next_fetch_at = now;
     maybe_send_fetch(now);
 }
@@ -649,7 +661,7 @@ void replica::on_fetch_response(const message& msg, const fetch_response& resp, 
         return;
     }
     if (!_leader_resigning) {
-        _election_deadline = now + _config.fetch_timeout;
+        _election_deadline = now + follower_timeout();
     }
     _next_fetch_at = now;
     if (resp.diverging_epoch) {
@@ -742,7 +754,7 @@ void replica::on_snapshot_response(const message& msg,
     _next_fetch_at = now;
     if (resp.error == raft_error::none) {
         if (!_leader_resigning) {
-            _election_deadline = now + _config.fetch_timeout;
+            _election_deadline = now + follower_timeout();
         }
         INVARIANT(resp.snapshot_id.offset >= _high_watermark,
                   "snapshot at {} below the high watermark {}", resp.snapshot_id.offset.value(),

@@ -109,6 +109,9 @@ public:
     std::optional<node_id> leader_id() const { return _state.leader_id; }
     std::optional<node_id> voted_for() const { return _state.voted_for; }
     kafka_offset high_watermark() const { return _high_watermark; }
+    // Leader: the offset of its leader-change entry. Once the high watermark passes it, every
+    // entry of earlier epochs is committed (none is still pending under the new leader).
+    kafka_offset epoch_start_offset() const { return _epoch_start_offset; }
     quorum_description describe_quorum() const;
 
 private:
@@ -152,6 +155,7 @@ private:
     void raise_high_watermark(kafka_offset hw);
     void check_quorum(time_ms now);
     time_ms random_election_timeout();
+    time_ms follower_timeout();  // fetch timeout plus up to half an election timeout
     bool is_voter(node_id id) const;
     size_t majority() const { return _config.voters.size() / 2 + 1; }
 

@@ -16,6 +16,7 @@ namespace riacho::storage {
 namespace {
 
 constexpr std::string_view delete_suffix = "-delete";
+constexpr std::string_view metadata_topic_prefix = "__cluster_metadata-";
 
 }  // namespace
 
@@ -60,6 +61,9 @@ result<std::unique_ptr<log_manager>, storage_errc> log_manager::open(std::filesy
             LOG_INFO("storage", "finishing delete of {}", name);
             std::filesystem::remove_all(de.path(), ec);
             continue;
+        }
+        if (name.starts_with(metadata_topic_prefix)) {
+            continue;  // the metadata quorum's log: raft::node owns it
         }
         auto tp = parse_partition_dir(name);
         if (!tp) {

@@ -1,49 +1,85 @@
 // The controller on an in-memory metadata log: admin changes are validated (Kafka's error
 // codes), recorded as metadata records, and a fresh controller replaying the same log builds
 // the same image. Producer ids are unique across restarts.
-#include <gtest/gtest.h>
-
 #include "cluster/controller.h"
+
 #include "protocol/record_batch.h"
 
+#include <gtest/gtest.h>
+
+#include <functional>
 #include <set>
+#include <utility>
 
 namespace riacho::cluster {
 namespace {
 
 using protocol::error_code;
 
+// The quorum's log as the controller sees it: committed entries shared by every controller
+// built on it (each one a node with its own read position), and a write refused as stale
+// unless its base is the log's end, as the active controller refuses it.
+struct shared_entries {
+    std::vector<std::vector<uint8_t>> batches;
+    bool fail_writes = false;
+};
+
 class memory_metadata_log final : public metadata_log {
 public:
-    bool append_durably(std::vector<uint8_t> batch) override {
-        if (fail_appends) {
-            return false;
+    explicit memory_metadata_log(
+        std::shared_ptr<shared_entries> entries = std::make_shared<shared_entries>())
+        : _entries(std::move(entries)) {}
+    // Another node's view of the same log, starting at its beginning.
+    memory_metadata_log other_node() const { return memory_metadata_log(_entries); }
+
+    write_result write(std::vector<uint8_t> batch, int64_t base) override {
+        if (auto race = std::exchange(before_next_write, nullptr)) {
+            race();  // another node's change lands between validation and this write
         }
-        batches.push_back(std::move(batch));
-        return true;
-    }
-    bool replay(const std::function<void(protocol::bytes_view)>& fn) override {
-        for (const auto& b : batches) {
-            fn(b);
+        if (_entries->fail_writes) {
+            return {write_status::unavailable, -1, "no controller"};
         }
-        return true;
+        auto end = static_cast<int64_t>(_entries->batches.size());
+        if (base != end) {
+            ++stale_writes;
+            return {write_status::stale, end, "stale"};
+        }
+        _entries->batches.push_back(std::move(batch));
+        return {write_status::ok, -1, {}};
     }
-    std::vector<std::vector<uint8_t>> batches;
-    bool fail_appends = false;
+    std::vector<std::pair<int64_t, std::vector<uint8_t>>> take_committed() override {
+        std::vector<std::pair<int64_t, std::vector<uint8_t>>> out;
+        for (; _taken < _entries->batches.size(); ++_taken) {
+            out.emplace_back(static_cast<int64_t>(_taken), _entries->batches[_taken]);
+        }
+        return out;
+    }
+    bool wait_committed(int64_t end) override {
+        return end <= static_cast<int64_t>(_entries->batches.size());
+    }
+    void fail_writes(bool fail) { _entries->fail_writes = fail; }
+    size_t entries() const { return _entries->batches.size(); }
+    int stale_writes = 0;
+    std::function<void()> before_next_write;
+
+private:
+    std::shared_ptr<shared_entries> _entries;
+    size_t _taken = 0;
 };
 
 TEST(controller, create_topic_then_replay_builds_the_same_image) {
     memory_metadata_log log;
     controller c(log, 1);
-    ASSERT_TRUE(c.load());
+    c.catch_up();
     auto created = c.create_topic("orders", 3, 1, {{"retention.ms", "1000"}}, false);
     ASSERT_EQ(created.error, error_code::none) << created.message;
     ASSERT_EQ(c.create_partitions("orders", 5, false).error, error_code::none);
     ASSERT_EQ(c.create_topic("gone", 1, 1, {}, false).error, error_code::none);
     ASSERT_EQ(c.delete_topic(c.image()->find_topic("gone")).error, error_code::none);
 
-    controller replayed(log, 1);
-    ASSERT_TRUE(replayed.load());
+    auto replay_log = log.other_node();
+    controller replayed(replay_log, 1);
+    replayed.catch_up();
     auto t = replayed.image()->find_topic("orders");
     ASSERT_TRUE(t);
     EXPECT_EQ(t->topic_id, created.topic->topic_id);
@@ -57,8 +93,9 @@ TEST(controller, create_topic_then_replay_builds_the_same_image) {
 TEST(controller, invalid_requests_get_kafka_errors_and_change_nothing) {
     memory_metadata_log log;
     controller c(log, 1);
-    ASSERT_TRUE(c.load());
-    EXPECT_EQ(c.create_topic("bad/name", 1, 1, {}, false).error, error_code::invalid_topic_exception);
+    c.catch_up();
+    EXPECT_EQ(c.create_topic("bad/name", 1, 1, {}, false).error,
+              error_code::invalid_topic_exception);
     EXPECT_EQ(c.create_topic("", 1, 1, {}, false).error, error_code::invalid_topic_exception);
     EXPECT_EQ(c.create_topic("..", 1, 1, {}, false).error, error_code::invalid_topic_exception);
     EXPECT_EQ(c.create_topic(std::string(250, 'a'), 1, 1, {}, false).error,
@@ -72,9 +109,9 @@ TEST(controller, invalid_requests_get_kafka_errors_and_change_nothing) {
               error_code::invalid_config);
     EXPECT_EQ(c.create_topic("t", 1, 1, {{"cleanup.policy", "shred"}}, false).error,
               error_code::invalid_config);
-    EXPECT_TRUE(log.batches.empty());
+    EXPECT_EQ(log.entries(), 0u);
     ASSERT_EQ(c.create_topic("t", 2, 1, {}, true).error, error_code::none);  // validate only
-    EXPECT_TRUE(log.batches.empty());
+    EXPECT_EQ(log.entries(), 0u);
     ASSERT_EQ(c.create_topic("t", 2, 1, {}, false).error, error_code::none);
     EXPECT_EQ(c.create_topic("t", 2, 1, {}, false).error, error_code::topic_already_exists);
     EXPECT_EQ(c.create_partitions("t", 1, false).error, error_code::invalid_partitions);
@@ -85,7 +122,7 @@ TEST(controller, invalid_requests_get_kafka_errors_and_change_nothing) {
 TEST(controller, altered_topic_configs_are_validated_and_replayed) {
     memory_metadata_log log;
     controller c(log, 1);
-    ASSERT_TRUE(c.load());
+    c.catch_up();
     ASSERT_EQ(c.create_topic("orders", 1, 1, {{"retention.ms", "1000"}}, false).error,
               error_code::none);
     EXPECT_EQ(c.alter_topic_configs("orders", {{"retention.ms", "soon"}}, false).error,
@@ -101,18 +138,19 @@ TEST(controller, altered_topic_configs_are_validated_and_replayed) {
         "orders", {{"segment.ms", "60000"}, {"retention.ms", std::nullopt}}, false);
     ASSERT_EQ(altered.error, error_code::none) << altered.message;
 
-    controller replayed(log, 1);
-    ASSERT_TRUE(replayed.load());
+    auto replay_log = log.other_node();
+    controller replayed(replay_log, 1);
+    replayed.catch_up();
     auto configs = replayed.image()->find_topic("orders")->configs;
     EXPECT_EQ(configs, (std::map<std::string, std::string>{{"segment.ms", "60000"}}));
 }
 
-TEST(controller, a_failed_metadata_append_changes_nothing) {
+TEST(controller, a_metadata_write_the_quorum_does_not_take_changes_nothing) {
     memory_metadata_log log;
     controller c(log, 1);
-    ASSERT_TRUE(c.load());
-    log.fail_appends = true;
-    EXPECT_EQ(c.create_topic("t", 1, 1, {}, false).error, error_code::kafka_storage_error);
+    c.catch_up();
+    log.fail_writes(true);
+    EXPECT_EQ(c.create_topic("t", 1, 1, {}, false).error, error_code::request_timed_out);
     EXPECT_FALSE(c.image()->find_topic("t"));
     EXPECT_EQ(c.allocate_producer_id(), -1);
 }
@@ -121,8 +159,9 @@ TEST(controller, producer_ids_are_unique_across_restarts) {
     memory_metadata_log log;
     std::set<int64_t> seen;
     for (int restart = 0; restart < 3; ++restart) {
-        controller c(log, 1);
-        ASSERT_TRUE(c.load());
+        auto node_log = log.other_node();
+        controller c(node_log, 1);
+        c.catch_up();
         for (int i = 0; i < 1500; ++i) {
             int64_t id = c.allocate_producer_id();
             ASSERT_GE(id, 0);
@@ -134,7 +173,7 @@ TEST(controller, producer_ids_are_unique_across_restarts) {
 TEST(controller, listener_sees_every_change) {
     memory_metadata_log log;
     controller c(log, 1);
-    ASSERT_TRUE(c.load());
+    c.catch_up();
     int calls = 0;
     size_t topics_after = 0;
     c.set_listener([&](const metadata_image&, const metadata_image& after) {
@@ -144,6 +183,71 @@ TEST(controller, listener_sees_every_change) {
     ASSERT_EQ(c.create_topic("a", 1, 1, {}, false).error, error_code::none);
     EXPECT_EQ(calls, 1);
     EXPECT_EQ(topics_after, 1u);
+}
+
+TEST(controller, a_change_validated_on_a_stale_image_is_validated_again) {
+    memory_metadata_log log_a;
+    auto log_b = log_a.other_node();
+    controller a(log_a, 1);
+    controller b(log_b, 2);
+    // a's change lands after b validated its own: b's write is refused as stale, b catches up
+    // and validates again, and the second attempt goes through.
+    log_b.before_next_write = [&] {
+        ASSERT_EQ(a.create_topic("first", 1, 1, {}, false).error, error_code::none);
+    };
+    ASSERT_EQ(b.create_topic("second", 1, 1, {}, false).error, error_code::none);
+    EXPECT_EQ(log_b.stale_writes, 1);
+    EXPECT_TRUE(b.image()->find_topic("first"));
+    // The same race on one name: validated again, b's duplicate is refused, not recorded.
+    log_b.before_next_write = [&] {
+        ASSERT_EQ(a.create_topic("both", 1, 1, {}, false).error, error_code::none);
+    };
+    EXPECT_EQ(b.create_topic("both", 1, 1, {}, false).error, error_code::topic_already_exists);
+    EXPECT_EQ(log_b.stale_writes, 2);
+    a.catch_up();
+    EXPECT_EQ(a.image()->topics_by_name.size(), 3u);
+    EXPECT_EQ(log_a.entries(), 3u);
+}
+
+TEST(controller, nodes_reserve_disjoint_producer_id_blocks) {
+    memory_metadata_log log_a;
+    auto log_b = log_a.other_node();
+    controller a(log_a, 1);
+    controller b(log_b, 2);
+    std::set<int64_t> seen;
+    for (int i = 0; i < 2500; ++i) {
+        for (auto* c : {&a, &b}) {
+            int64_t id = c->allocate_producer_id();
+            ASSERT_GE(id, 0);
+            ASSERT_TRUE(seen.insert(id).second) << "producer id " << id << " handed out twice";
+        }
+    }
+}
+
+TEST(controller, partitions_spread_over_registered_brokers) {
+    memory_metadata_log log;
+    controller c(log, 1);
+    for (int32_t id : {1, 2, 3}) {
+        ASSERT_EQ(c.register_broker({id, "localhost", 9090 + id, std::nullopt}).error,
+                  error_code::none);
+    }
+    auto created = c.create_topic("spread", 6, 1, {}, false);
+    ASSERT_EQ(created.error, error_code::none);
+    std::map<int32_t, int> per_broker;
+    for (const auto& p : created.topic->partitions) {
+        ASSERT_EQ(p.replicas, std::vector<int32_t>{p.leader});
+        ++per_broker[p.leader];
+    }
+    EXPECT_EQ(per_broker, (std::map<int32_t, int>{{1, 2}, {2, 2}, {3, 2}}));
+    // More replicas than brokers: Kafka's error; more than one replica: not built yet.
+    EXPECT_EQ(c.create_topic("wide", 1, 4, {}, false).error,
+              error_code::invalid_replication_factor);
+    EXPECT_EQ(c.create_topic("replicated", 1, 3, {}, false).error,
+              error_code::invalid_replication_factor);
+    // Registering the same endpoint again records nothing new.
+    auto before = c.applied_end();
+    ASSERT_EQ(c.register_broker({2, "localhost", 9092, std::nullopt}).error, error_code::none);
+    EXPECT_EQ(c.applied_end(), before);
 }
 
 }  // namespace

@@ -1,0 +1,239 @@
+"""A three-node Riacho cluster: three `riacho serve` processes on loopback, each with its own
+data dir, node.id and the same controller.quorum.voters. They elect a metadata controller,
+replicate the metadata log, register as brokers and spread partition leaders over each other;
+clients bootstrap from any node. The active controller is killed with SIGKILL and the others
+carry on. Replication of partition data (RF > 1, ISR, failover of data partitions) is not
+built yet: topics here have one replica per partition (issue 7)."""
+import concurrent.futures
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+import kwire
+from conftest import RIACHO_BIN, Broker, free_port, wait_until
+
+pytestmark = pytest.mark.skipif(os.environ.get("RIACHO_TARGET", "riacho") != "riacho",
+                                reason="Riacho's multi-node startup")
+
+
+def describe_quorum(addr):
+    """DescribeQuorum v0 for __cluster_metadata-0: (error, leader, epoch, high watermark,
+    {voter id: log end offset})."""
+    body = (kwire.uvarint(2) + kwire.compact_string("__cluster_metadata")
+            + kwire.uvarint(2) + kwire.i32(0) + kwire.uvarint(0) + kwire.uvarint(0)
+            + kwire.uvarint(0))
+    with kwire.Conn(addr, timeout=5) as c:
+        r = kwire.Reader(c.roundtrip(kwire.request(55, 0, 7, body, flexible=True)))
+    assert r.i32() == 7
+    r.tags()
+    top_error = r.i16()
+    topics = r.uvarint() - 1
+    assert topics == 1, "one topic in the answer"
+    assert r.compact_string() == "__cluster_metadata"
+    assert r.uvarint() - 1 == 1
+    assert r.i32() == 0
+    error = r.i16() or top_error
+    leader, epoch, hw = r.i32(), r.i32(), r.i64()
+    voters = {}
+    for _ in range(r.uvarint() - 1):
+        voter, end = r.i32(), r.i64()
+        r.tags()
+        voters[voter] = end
+    return error, leader, epoch, hw, voters
+
+
+def metadata(addr, topics=None):
+    with kwire.Conn(addr, timeout=5) as c:
+        return kwire.parse_metadata_v1(c.roundtrip(kwire.metadata_v1_request(1, topics)))
+
+
+class Cluster:
+    def __init__(self, size=3):
+        self.controller_ports = [free_port() for _ in range(size)]
+        voters = ",".join(f"{i + 1}@127.0.0.1:{p}" for i, p in enumerate(self.controller_ports))
+        self.nodes = [Broker({"node.id": str(i + 1), "controller.quorum.voters": voters},
+                             name=f"node{i + 1}") for i in range(size)]
+
+    def start(self, nodes=None):
+        # A node serves only once the quorum has a leader: start them together.
+        nodes = nodes or self.nodes
+        with concurrent.futures.ThreadPoolExecutor(len(nodes)) as pool:
+            list(pool.map(lambda n: n.start(), nodes))
+        return self
+
+    def node_by_id(self, node_id):
+        return self.nodes[node_id - 1]
+
+    def bootstrap(self):
+        return ",".join(n.bootstrap for n in self.nodes if n.alive())
+
+    def quorum_leader(self, among=None, not_node=None):
+        """The leader every live node agrees on, once they do (and it is not `not_node`)."""
+        nodes = among or [n for n in self.nodes if n.alive()]
+
+        def agreed():
+            seen = set()
+            for n in nodes:
+                error, leader, epoch, _, _ = describe_quorum(n.bootstrap)
+                if leader < 0 or leader == not_node:
+                    return None
+                seen.add((leader, epoch))
+            return seen.pop() if len(seen) == 1 else None
+
+        return wait_until(agreed, 30, interval=0.1, what="one quorum leader on every node")
+
+    def stop(self):
+        for n in self.nodes:
+            if n.alive():
+                n.kill()
+
+
+@pytest.fixture
+def cluster():
+    c = Cluster().start()
+    yield c
+    c.stop()
+
+
+def test_three_nodes_form_one_cluster(cluster):
+    leader, epoch = cluster.quorum_leader()
+    assert leader in (1, 2, 3) and epoch >= 1
+    ports = {n.port for n in cluster.nodes}
+    for n in cluster.nodes:
+        md = wait_until(lambda n=n: (lambda md: len(md["brokers"]) == 3 and md)(
+            metadata(n.bootstrap)), 10, what="three brokers registered")
+        assert {b[2] for b in md["brokers"]} == ports, "every node lists every broker"
+        assert {b[0] for b in md["brokers"]} == {1, 2, 3}
+    # The leader answers DescribeQuorum with every voter caught up to its high watermark.
+    error, _, _, hw, voters = describe_quorum(cluster.node_by_id(leader).bootstrap)
+    assert error == 0
+    assert set(voters) == {1, 2, 3}
+    wait_until(lambda: all(end >= hw for end in describe_quorum(
+        cluster.node_by_id(leader).bootstrap)[4].values()), 10, what="voters caught up")
+    # A follower answers NOT_LEADER_OR_FOLLOWER (6) and names the leader.
+    follower = next(n for n in cluster.nodes if n is not cluster.node_by_id(leader))
+    error, named, _, _, _ = describe_quorum(follower.bootstrap)
+    assert (error, named) == (6, leader)
+
+
+def test_topics_spread_over_nodes_and_clients_use_every_leader(cluster):
+    # Created through one node (forwarded to the active controller when that is another).
+    admin = AdminClient({"bootstrap.servers": cluster.nodes[1].bootstrap})
+    futures = admin.create_topics([NewTopic("spread", num_partitions=6, replication_factor=1)])
+    futures["spread"].result(30)
+    # Every node learns it, with leaders on all three brokers.
+    for n in cluster.nodes:
+        def seen(n=n):
+            t = metadata(n.bootstrap, ["spread"])["topics"].get("spread")
+            return t and t["error"] == 0 and len(t["partitions"]) == 6 and t
+        topic = wait_until(seen, 10, what=f"topic on node {n.name}")
+        assert {p["leader"] for p in topic["partitions"].values()} == {1, 2, 3}
+
+    # Produce keyed records through a client bootstrapped on one node: it finds each
+    # partition's leader from Metadata.
+    producer = Producer({"bootstrap.servers": cluster.nodes[2].bootstrap, "acks": "all",
+                         "enable.idempotence": True})
+    sent = {f"k{i}": f"v{i}" for i in range(600)}
+    errors = []
+    for k, v in sent.items():
+        producer.produce("spread", key=k, value=v,
+                         on_delivery=lambda err, msg: err and errors.append(err))
+    assert producer.flush(30) == 0
+    assert not errors, errors
+
+    consumer = Consumer({"bootstrap.servers": cluster.nodes[0].bootstrap,
+                         "group.id": "spread-readers", "auto.offset.reset": "earliest",
+                         "enable.auto.commit": False})
+    consumer.subscribe(["spread"])
+    got = {}
+    deadline = time.monotonic() + 60
+    while len(got) < len(sent) and time.monotonic() < deadline:
+        m = consumer.poll(0.5)
+        if m is None or m.error():
+            continue
+        got[m.key().decode()] = m.value().decode()
+    consumer.commit(asynchronous=False)
+    committed = consumer.committed([TopicPartition("spread", p) for p in range(6)], timeout=10)
+    consumer.close()
+    assert got == sent
+    assert sum(tp.offset for tp in committed) == len(sent), "offsets committed on the coordinator"
+
+
+def test_a_node_that_does_not_lead_a_partition_refuses_it(cluster):
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap()})
+    admin.create_topics([NewTopic("owned", num_partitions=3, replication_factor=1)])["owned"] \
+        .result(30)
+    topic = wait_until(lambda: (lambda t: t and t["error"] == 0 and len(t["partitions"]) == 3
+                                and t)(metadata(cluster.nodes[0].bootstrap, ["owned"])
+                                       ["topics"].get("owned")), 10, what="topic")
+    leader = topic["partitions"][0]["leader"]
+    other = next(n for n in cluster.nodes if n.name != f"node{leader}")
+    batch = kwire.record_batch([(None, b"x", [])])
+    with kwire.Conn(other.bootstrap) as c:
+        _, resp = kwire.parse_produce_v7(c.roundtrip(
+            kwire.produce_v7_request(3, "owned", 0, batch)))
+    assert resp[("owned", 0)]["error"] == 6, "NOT_LEADER_OR_FOLLOWER from a non-leader"
+
+
+def test_the_cluster_survives_the_loss_of_its_active_controller(cluster):
+    leader, epoch = cluster.quorum_leader()
+    victim = cluster.node_by_id(leader)
+    os.kill(victim.pid, signal.SIGKILL)
+    victim._wait_exit(10)
+    survivors = [n for n in cluster.nodes if n is not victim]
+    t0 = time.monotonic()
+    new_leader, new_epoch = cluster.quorum_leader(survivors, not_node=leader)
+    elected_after_s = time.monotonic() - t0
+    assert new_leader != leader and new_epoch > epoch
+    assert elected_after_s < 10, f"a new controller took {elected_after_s:.1f} s"
+    print(f"new controller after kill -9: {elected_after_s:.2f} s")
+
+    # Admin changes keep working through any survivor.
+    admin = AdminClient({"bootstrap.servers": survivors[0].bootstrap})
+    admin.create_topics([NewTopic("after-failover", num_partitions=2,
+                                  replication_factor=1)])["after-failover"].result(30)
+    # The old controller comes back as a follower and catches up with what it missed.
+    victim.start()
+    topic = wait_until(lambda: (lambda t: t and t["error"] == 0 and t)(
+        metadata(victim.bootstrap, ["after-failover"])["topics"].get("after-failover")),
+        20, what="restarted node catches up")
+    assert len(topic["partitions"]) == 2
+    assert cluster.quorum_leader()[0] == new_leader
+
+
+def test_a_controlled_shutdown_hands_the_controller_over_quickly(cluster):
+    leader, epoch = cluster.quorum_leader()
+    victim = cluster.node_by_id(leader)
+    survivors = [n for n in cluster.nodes if n is not victim]
+    os.kill(victim.pid, signal.SIGTERM)
+    t0 = time.monotonic()
+    new_leader, new_epoch = cluster.quorum_leader(survivors, not_node=leader)
+    handed_over_after_s = time.monotonic() - t0
+    assert new_epoch > epoch
+    # EndQuorumEpoch lets the others elect at once instead of after the fetch timeout (2 s)
+    # plus an election timeout (1-2 s) that a kill -9 costs.
+    assert handed_over_after_s < 2.0, f"handed over after {handed_over_after_s:.2f} s"
+    assert victim._wait_exit(30), "the old controller exits"
+
+
+def test_bad_quorum_settings_are_refused_with_a_message(tmp_path):
+    cases = [
+        ({"controller.quorum.voters": "1@localhost"}, "controller.quorum.voters"),
+        ({"controller.quorum.voters": "x@localhost:9093"}, "controller.quorum.voters"),
+        ({"controller.quorum.voters": "2@127.0.0.1:19093,3@127.0.0.1:19094"},
+         "node.id 1 is not listed"),
+        ({"controller.quorum.voters": "1@127.0.0.1:19093,1@127.0.0.1:19094"}, "listed twice"),
+    ]
+    for settings, expected in cases:
+        args = [RIACHO_BIN, "serve", "--set", "listeners=PLAINTEXT://127.0.0.1:0",
+                "--set", f"log.dirs={tmp_path / 'data'}"]
+        for k, v in settings.items():
+            args += ["--set", f"{k}={v}"]
+        res = subprocess.run(args, capture_output=True, text=True, timeout=30)
+        assert res.returncode != 0, settings
+        assert expected in res.stderr, (settings, res.stderr[-2000:])
