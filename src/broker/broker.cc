@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <signal.h>
 #include <sstream>
 #include <sys/resource.h>
@@ -392,6 +393,46 @@ void broker::reconcile(const cluster::metadata_image& image) {
         }
     }
     _reconciled_topics = std::move(reconciled);
+    if (_replicas) {
+        _replicas->reconcile(image);
+    }
+}
+
+void broker::check_liveness() {
+    _liveness_timer->expires_after(std::chrono::milliseconds(500));
+    _liveness_timer->async_wait([this](const std::error_code& ec) {
+        if (ec || _shut_down) {
+            return;
+        }
+        // The active controller fences brokers it has not heard from for
+        // broker.session.timeout.ms and moves their partitions to live ISR replicas. Every
+        // broker here is a voter of the quorum, so its fetches are its heartbeats.
+        auto status = _quorum->current();
+        if (status.current_role == raft::role::leader && status.quorum) {
+            auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now().time_since_epoch());
+            auto session =
+                std::chrono::milliseconds(_config.number("broker.session.timeout.ms", 9000));
+            std::set<int32_t> alive;
+            for (const auto& [id, b] : _controller->image()->brokers) {
+                bool voter = false;
+                for (const auto& v : status.quorum->voters) {
+                    if (v.id.value() != id) {
+                        continue;
+                    }
+                    voter = true;
+                    if (id == _config.node_id || (v.last_fetch && now - *v.last_fetch <= session)) {
+                        alive.insert(id);
+                    }
+                }
+                if (!voter) {
+                    alive.insert(id);  // no heartbeat to judge it by
+                }
+            }
+            _controller->elect_leaders(alive);
+        }
+        check_liveness();
+    });
 }
 
 std::optional<std::string> broker::start(const std::optional<std::string>& ready_file) {
@@ -424,6 +465,12 @@ std::optional<std::string> broker::start(const std::optional<std::string>& ready
     _txns = std::make_unique<txn_runtime>(*_context);
     _context->txns = _txns.get();
     _context->quorum = _quorum.get();
+    _replicas = std::make_unique<replica_manager>(*_context);
+    _context->replicas = _replicas.get();
+    _replicas->start();
+    _replicas->reconcile(*_controller->image());
+    _liveness_timer = std::make_unique<asio::steady_timer>(_io);
+    check_liveness();
     if (auto error = _txns->start()) {
         return error;
     }
@@ -517,6 +564,12 @@ void broker::shutdown() {
     if (_quorum) {
         // Controlled shutdown of a controller: hand leadership over before going.
         _quorum->stop(std::chrono::milliseconds(1000));
+    }
+    if (_liveness_timer) {
+        _liveness_timer->cancel();
+    }
+    if (_replicas) {
+        _replicas->stop();
     }
     if (_groups) {
         _groups->stop();

@@ -16,6 +16,7 @@
 #include "broker/flush_scheduler.h"
 #include "broker/handle_group_runtime.h"
 #include "broker/log_maintenance.h"
+#include "broker/replica_manager.h"
 #include "broker/request_router.h"
 #include "broker/txn_runtime.h"
 #include "cluster/controller.h"
@@ -25,6 +26,7 @@
 
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
 
 #include <memory>
 #include <optional>
@@ -60,6 +62,8 @@ private:
     bool apply_dynamic_configs(const cluster::metadata_image& image);
     storage::log_config log_config_for(const cluster::topic_info* topic) const;
     void shutdown();
+    // The active controller's periodic check: fence silent brokers, elect new leaders.
+    void check_liveness();
     void close_logs();
 
     broker_config _config;  // static settings (static_set) with the dynamic ones applied
@@ -80,6 +84,8 @@ private:
     std::unique_ptr<group_runtime> _groups;
     std::unique_ptr<txn_runtime> _txns;
     std::unique_ptr<log_maintenance> _maintenance;
+    std::unique_ptr<replica_manager> _replicas;
+    std::unique_ptr<asio::steady_timer> _liveness_timer;
     std::unique_ptr<request_router> _router;
     std::unique_ptr<net::server> _server;
     bool _shut_down = false;

@@ -25,8 +25,9 @@ struct advertised_endpoint {
     uint16_t port = 0;
 };
 
-class group_runtime;  // broker/handle_group_runtime.h
-class txn_runtime;    // broker/txn_runtime.h
+class group_runtime;    // broker/handle_group_runtime.h
+class txn_runtime;      // broker/txn_runtime.h
+class replica_manager;  // broker/replica_manager.h
 
 struct broker_context {
     asio::io_context& io;
@@ -38,9 +39,10 @@ struct broker_context {
     fetch_sessions& sessions;
     std::string cluster_id;
     advertised_endpoint endpoint;
-    group_runtime* groups = nullptr;  // the group coordinator; set by broker::start()
-    txn_runtime* txns = nullptr;      // the transaction coordinator; set by broker::start()
-    raft::node* quorum = nullptr;     // the metadata quorum; set by broker::start()
+    group_runtime* groups = nullptr;      // the group coordinator; set by broker::start()
+    txn_runtime* txns = nullptr;          // the transaction coordinator; set by broker::start()
+    raft::node* quorum = nullptr;         // the metadata quorum; set by broker::start()
+    replica_manager* replicas = nullptr;  // partition replication; set by broker::start()
 
     int32_t node_id() const { return config.node_id; }
     storage::partition_log* log(const std::string& topic, int32_t partition) const {
@@ -50,11 +52,15 @@ struct broker_context {
     bool leads(const cluster::topic_info& topic, int32_t partition) const {
         return topic.partitions[static_cast<size_t>(partition)].leader == config.node_id;
     }
-    // The brokers clients may use: the registered ones, or this node before it registered.
+    // The brokers clients may use: the registered ones that are not fenced, or this node
+    // before it registered.
     std::vector<cluster::broker_info> brokers() const {
         std::vector<cluster::broker_info> out;
-        for (const auto& [id, b] : controller.image()->brokers) {
-            out.push_back(b);
+        auto image = controller.image();
+        for (const auto& [id, b] : image->brokers) {
+            if (image->fenced_brokers.count(id) == 0) {
+                out.push_back(b);
+            }
         }
         if (std::none_of(out.begin(), out.end(),
                          [&](const auto& b) { return b.id == config.node_id; })) {

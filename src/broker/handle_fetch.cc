@@ -5,6 +5,7 @@
 #include "broker/fetch_sessions.h"
 #include "broker/handlers.h"
 #include "broker/log_errors.h"
+#include "broker/replica_manager.h"
 #include "protocol/messages/fetch.h"
 
 namespace riacho::broker {
@@ -17,6 +18,7 @@ using partition_data = fetch_response::fetchable_topic_response::partition_data;
 
 constexpr int8_t read_committed = 1;
 constexpr int16_t fetch_first_topic_id_version = 13;
+constexpr int16_t fetch_first_replica_state_version = 15;
 
 struct fetch_target {
     std::string topic_name;  // empty if the topic is unknown
@@ -27,8 +29,10 @@ struct fetch_target {
 };
 
 // Reads one partition into `out`. Returns the bytes added.
+// `replica` is the fetching follower's broker id, -1 for a consumer.
 size_t read_partition(broker_context& ctx,
                       const fetch_target& t,
+                      int32_t replica,
                       bool use_ids,
                       int8_t isolation_level,
                       size_t bytes_left,
@@ -61,8 +65,15 @@ size_t read_partition(broker_context& ctx,
         out.error_code = protocol::code(error_code::kafka_storage_error);
         return 0;
     }
-    int64_t high_watermark = log->log_end_offset().value();
-    int64_t last_stable_offset = log->last_stable_offset().value();
+    storage::topic_partition tp{topic->name, partition_id(t.partition)};
+    int64_t log_end = log->log_end_offset().value();
+    if (replica >= 0) {
+        // A follower's fetch offset is its log end: it has everything below.
+        ctx.replicas->on_follower_fetch(tp, replica, t.fetch_offset, *log);
+    }
+    // Consumers read below the high watermark; followers read up to the log end.
+    int64_t high_watermark = ctx.replicas->high_watermark(tp, *log);
+    int64_t last_stable_offset = std::min(log->last_stable_offset().value(), high_watermark);
     out.high_watermark = high_watermark;
     out.last_stable_offset = last_stable_offset;
     out.log_start_offset = log->log_start_offset().value();
@@ -70,12 +81,14 @@ size_t read_partition(broker_context& ctx,
     if (committed_only) {
         out.aborted_transactions.emplace();
     }
-    if (t.fetch_offset < out.log_start_offset || t.fetch_offset > high_watermark) {
+    if (t.fetch_offset < out.log_start_offset || t.fetch_offset > log_end) {
         out.error_code = protocol::code(error_code::offset_out_of_range);
         return 0;
     }
     // read_committed stops at the last stable offset: nothing of an open transaction.
-    int64_t visible_end = committed_only ? last_stable_offset : high_watermark;
+    int64_t visible_end = replica >= 0     ? log_end
+                          : committed_only ? last_stable_offset
+                                           : high_watermark;
     if (t.fetch_offset >= visible_end) {
         return 0;
     }
@@ -116,6 +129,9 @@ asio::awaitable<net::reply> handle_fetch(broker_context& ctx, net::request& req)
     }
     int16_t version = req.header.api_version;
     bool use_ids = version >= fetch_first_topic_id_version;
+    int32_t replica = version >= fetch_first_replica_state_version
+                          ? request.replica_state.replica_id
+                          : request.replica_id;
 
     fetch_response response;
     auto opened = ctx.sessions.open(request, use_ids);
@@ -149,7 +165,7 @@ asio::awaitable<net::reply> handle_fetch(broker_context& ctx, net::request& req)
         for (size_t i = 0; i < targets.size(); ++i) {
             partition_data pd;
             size_t added =
-                read_partition(ctx, targets[i], use_ids, request.isolation_level,
+                read_partition(ctx, targets[i], replica, use_ids, request.isolation_level,
                                max_bytes > total ? max_bytes - total : 0, total == 0, pd);
             total += added;
             any_error = any_error || pd.error_code != 0;

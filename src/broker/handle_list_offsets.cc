@@ -2,6 +2,7 @@
 // first offset whose timestamp is at or after a given time.
 #include "broker/handlers.h"
 #include "broker/log_errors.h"
+#include "broker/replica_manager.h"
 #include "protocol/messages/list_offsets.h"
 
 namespace riacho::broker {
@@ -47,12 +48,16 @@ asio::awaitable<net::reply> handle_list_offsets(broker_context& ctx, net::reques
             pr.leader_epoch = info->partitions[static_cast<size_t>(p.partition_index)].leader_epoch;
             switch (p.timestamp) {
                 case latest_timestamp:
-                case latest_tiered_timestamp:
-                    // read_committed consumers start at the last stable offset.
+                case latest_tiered_timestamp: {
+                    // Consumers see up to the high watermark; read_committed ones up to the
+                    // last stable offset below it.
+                    int64_t hw = ctx.replicas->high_watermark(
+                        {topic.name, partition_id(p.partition_index)}, *log);
                     pr.offset = request.isolation_level == read_committed
-                                    ? log->last_stable_offset().value()
-                                    : log->log_end_offset().value();
+                                    ? std::min(log->last_stable_offset().value(), hw)
+                                    : hw;
                     break;
+                }
                 case earliest_timestamp:
                 case earliest_local_timestamp:
                     pr.offset = log->log_start_offset().value();

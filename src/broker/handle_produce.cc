@@ -4,7 +4,9 @@
 // riacho.acks.all.fsync is on.
 #include "broker/handlers.h"
 #include "broker/log_errors.h"
+#include "broker/replica_manager.h"
 #include "broker/txn_runtime.h"
+#include "cluster/topic_config.h"
 #include "protocol/messages/produce.h"
 #include "protocol/record_batch.h"
 
@@ -77,12 +79,21 @@ std::optional<std::string> check_timestamps(const storage::log_config& cfg,
 struct append_outcome {
     partition_response response;
     bool appended = false;
+    int64_t log_end = -1;  // after the append: acks=-1 waits for the high watermark to reach it
 };
+
+// min.insync.replicas of a topic (its override, else the broker's).
+size_t min_insync_replicas(const broker_context& ctx, const cluster::topic_info& topic) {
+    auto value = cluster::effective_topic_config(
+        topic.configs, ctx.config.values, *cluster::find_topic_config_key("min.insync.replicas"));
+    return static_cast<size_t>(std::max(1LL, std::stoll(value)));
+}
 
 append_outcome append_partition(broker_context& ctx,
                                 net::request& req,
                                 int16_t version,
                                 const std::optional<std::string>& transactional_id,
+                                int16_t acks,
                                 const std::string& topic_name,
                                 produce_request::topic_produce_data::partition_produce_data& data) {
     append_outcome out;
@@ -120,6 +131,17 @@ append_outcome append_partition(broker_context& ctx,
     }
     if (data.records.is_null || data.records.memory.empty()) {
         return fail(error_code::invalid_record, "Produce request has no record batch");
+    }
+    storage::topic_partition tp{topic_name, partition_id(data.index)};
+    if (acks == -1) {
+        size_t isr = ctx.replicas->isr_size(tp);
+        size_t wanted = min_insync_replicas(ctx, *topic);
+        if (isr < wanted) {
+            return fail(error_code::not_enough_replicas,
+                        fmt::format("The ISR of {}-{} has {} replica(s); min.insync.replicas is "
+                                    "{}.",
+                                    topic_name, data.index, isr, wanted));
+        }
     }
     const storage::log_config& cfg = log->config();
     int64_t max_message_bytes = cfg.max_message_bytes;
@@ -224,6 +246,8 @@ append_outcome append_partition(broker_context& ctx,
     resp.log_append_time_ms = log_append_time ? now : -1;
     resp.log_start_offset = log->log_start_offset().value();
     out.appended = !appended->duplicate;
+    ctx.replicas->on_append(tp, *log);
+    out.log_end = log->log_end_offset().value();
     return out;
 }
 
@@ -285,6 +309,7 @@ asio::awaitable<net::reply> handle_produce(broker_context& ctx, net::request& re
     bool any_error = false;
     bool any_appended = false;
     std::vector<flush_scheduler::partition_key> to_flush;
+    std::vector<std::pair<storage::topic_partition, int64_t>> appended_ends;
     bool valid_acks = request.acks == 0 || request.acks == 1 || request.acks == -1;
     for (auto& topic : request.topic_data) {
         produce_response::topic_produce_response topic_resp;
@@ -300,12 +325,17 @@ asio::awaitable<net::reply> handle_produce(broker_context& ctx, net::request& re
                 any_error = true;
                 continue;
             }
-            auto outcome = append_partition(ctx, req, version, request.transactional_id, topic.name,
-                                            partition);
+            auto outcome = append_partition(ctx, req, version, request.transactional_id,
+                                            request.acks, topic.name, partition);
             any_error = any_error || outcome.response.error_code != 0;
             if (outcome.appended) {
                 any_appended = true;
                 to_flush.emplace_back(topic.name, partition.index);
+            }
+            if (outcome.response.error_code == 0 && outcome.log_end >= 0) {
+                appended_ends.emplace_back(
+                    storage::topic_partition{topic.name, partition_id(partition.index)},
+                    outcome.log_end);
             }
             topic_resp.partition_responses.push_back(std::move(outcome.response));
         }
@@ -330,6 +360,38 @@ asio::awaitable<net::reply> handle_produce(broker_context& ctx, net::request& re
                         p.error_code = protocol::code(error_code::kafka_storage_error);
                         p.error_message = "fdatasync failed";
                     }
+                }
+            }
+        }
+    }
+    if (request.acks == -1) {
+        // Replicated partitions: acknowledged once every ISR member has the batch (the high
+        // watermark passed it), as Kafka's delayed produce.
+        auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(std::max(request.timeout_ms, 0));
+        for (const auto& [tp, end] : appended_ends) {
+            if (!ctx.replicas->replicated(tp) ||
+                co_await ctx.replicas->wait_replicated(tp, end, deadline)) {
+                continue;
+            }
+            for (auto& t : response.responses) {
+                if (t.name != tp.topic) {
+                    continue;
+                }
+                for (auto& p : t.partition_responses) {
+                    if (p.index != tp.partition.value() || p.error_code != 0) {
+                        continue;
+                    }
+                    auto topic = ctx.controller.image()->find_topic(tp.topic);
+                    bool leading =
+                        topic && topic->has_partition(p.index) && ctx.leads(*topic, p.index);
+                    bool isr_short =
+                        topic && ctx.replicas->isr_size(tp) < min_insync_replicas(ctx, *topic);
+                    auto e = !leading    ? error_code::not_leader_or_follower
+                             : isr_short ? error_code::not_enough_replicas_after_append
+                                         : error_code::request_timed_out;
+                    p.error_code = protocol::code(e);
+                    p.error_message = "The batch was not replicated to the ISR in time";
                 }
             }
         }

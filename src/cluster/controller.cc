@@ -5,7 +5,9 @@
 #include "protocol/record_batch.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <algorithm>
 #include <chrono>
 
 namespace riacho::cluster {
@@ -136,10 +138,43 @@ change_result controller::retry_stale(Attempt attempt) {
     return result;
 }
 
+namespace {
+protocol::msg::metadata_record partition_record(const protocol::uuid& topic_id,
+                                                const partition_info& p) {
+    protocol::msg::metadata_record r;
+    r.partition.topic_id = topic_id;
+    r.partition.partition_id = p.partition;
+    r.partition.leader = p.leader;
+    r.partition.leader_epoch = p.leader_epoch;
+    r.partition.replicas = p.replicas;
+    r.partition.isr = p.isr;
+    return r;
+}
+
+// `count` distinct brokers for a partition, the first its preferred leader: leaders go
+// round-robin over the brokers from a start that depends on the topic name (so that many
+// single-partition topics do not all land on the first broker), followers after it.
+std::vector<int32_t> assign_replicas(const std::vector<int32_t>& brokers,
+                                     const std::string& topic,
+                                     int32_t partition,
+                                     int16_t count) {
+    size_t start = std::hash<std::string>{}(topic) % brokers.size();
+    std::vector<int32_t> replicas;
+    for (int16_t i = 0; i < count; ++i) {
+        replicas.push_back(
+            brokers[(start + static_cast<size_t>(partition) + static_cast<size_t>(i)) %
+                    brokers.size()]);
+    }
+    return replicas;
+}
+}  // namespace
+
 std::vector<int32_t> controller::assignable_brokers() const {
     std::vector<int32_t> ids;
     for (const auto& [id, broker] : _image->brokers) {
-        ids.push_back(id);
+        if (_image->fenced_brokers.count(id) == 0) {
+            ids.push_back(id);
+        }
     }
     if (ids.empty()) {
         ids.push_back(_node_id);
@@ -201,15 +236,6 @@ change_result controller::create_topic_once(const std::string& name,
                             replication_factor, replication_factor, brokers.size()),
                 nullptr};
     }
-    if (replication_factor > 1) {
-        // Data replication (followers, ISR) is not built yet: a replica that is only named
-        // would be a durability promise the cluster does not keep.
-        return {error_code::invalid_replication_factor,
-                fmt::format("Replication factor {} is not supported yet: partitions have one "
-                            "replica each.",
-                            replication_factor),
-                nullptr};
-    }
     constexpr int32_t partitions_max = 100000;
     if (num_partitions > partitions_max) {
         return {error_code::invalid_partitions,
@@ -226,12 +252,9 @@ change_result controller::create_topic_once(const std::string& name,
     planned->name = name;
     planned->topic_id = protocol::uuid::random();
     planned->configs = configs;
-    // Leaders spread round-robin over the brokers, from a start that depends on the name so
-    // that many single-partition topics do not all land on the first broker.
-    size_t start = std::hash<std::string>{}(name) % brokers.size();
     for (int32_t p = 0; p < num_partitions; ++p) {
-        int32_t broker = brokers[(start + static_cast<size_t>(p)) % brokers.size()];
-        planned->partitions.push_back({p, broker, 0, {broker}, {broker}});
+        auto replicas = assign_replicas(brokers, name, p, replication_factor);
+        planned->partitions.push_back({p, replicas.front(), 0, replicas, replicas});
     }
     if (validate_only) {
         return {error_code::none, "", planned};
@@ -250,14 +273,7 @@ change_result controller::create_topic_once(const std::string& name,
         records.push_back(c);
     }
     for (const auto& p : planned->partitions) {
-        protocol::msg::metadata_record pr;
-        pr.partition.topic_id = planned->topic_id;
-        pr.partition.partition_id = p.partition;
-        pr.partition.leader = p.leader;
-        pr.partition.leader_epoch = p.leader_epoch;
-        pr.partition.replicas = p.replicas;
-        pr.partition.isr = p.isr;
-        records.push_back(pr);
+        records.push_back(partition_record(planned->topic_id, p));
     }
     if (auto status = commit(std::move(records)); status != commit_status::ok) {
         return failure(status);
@@ -314,18 +330,19 @@ change_result controller::create_partitions_once(const std::string& name,
         return {error_code::none, "", topic};
     }
     auto brokers = assignable_brokers();
-    size_t start = std::hash<std::string>{}(name) % brokers.size();
+    auto replication_factor = static_cast<int16_t>(topic->partitions.front().replicas.size());
+    if (static_cast<size_t>(replication_factor) > brokers.size()) {
+        return {error_code::invalid_replication_factor,
+                fmt::format("The topic's replication factor {} is above the {} registered "
+                            "broker(s).",
+                            replication_factor, brokers.size()),
+                nullptr};
+    }
     std::vector<protocol::msg::metadata_record> records;
     for (int32_t p = current; p < new_total; ++p) {
-        int32_t broker = brokers[(start + static_cast<size_t>(p)) % brokers.size()];
-        protocol::msg::metadata_record pr;
-        pr.partition.topic_id = topic->topic_id;
-        pr.partition.partition_id = p;
-        pr.partition.leader = broker;
-        pr.partition.leader_epoch = 0;
-        pr.partition.replicas = {broker};
-        pr.partition.isr = {broker};
-        records.push_back(pr);
+        auto replicas = assign_replicas(brokers, name, p, replication_factor);
+        records.push_back(
+            partition_record(topic->topic_id, {p, replicas.front(), 0, replicas, replicas}));
     }
     if (auto status = commit(std::move(records)); status != commit_status::ok) {
         return failure(status);
@@ -401,6 +418,112 @@ change_result controller::alter_broker_configs(
     LOG_INFO("cluster", "altered {} dynamic config(s) of broker '{}'", changes.size(),
              resource_name);
     return {error_code::none, "", nullptr};
+}
+
+change_result controller::change_isr(const std::string& topic_name,
+                                     int32_t partition,
+                                     int32_t leader_epoch,
+                                     std::vector<int32_t> isr) {
+    return retry_stale([&]() -> change_result {
+        auto topic = _image->find_topic(topic_name);
+        if (!topic || !topic->has_partition(partition)) {
+            return {protocol::error_code::unknown_topic_or_partition, "no such partition", nullptr};
+        }
+        auto p = topic->partitions[static_cast<size_t>(partition)];
+        if (p.leader_epoch != leader_epoch || p.leader != _node_id) {
+            // The leader changed since the caller looked: its view of the ISR is stale.
+            return {protocol::error_code::fenced_leader_epoch,
+                    fmt::format("leader epoch {} is not the partition's {}", leader_epoch,
+                                p.leader_epoch),
+                    nullptr};
+        }
+        if (p.isr == isr) {
+            return {protocol::error_code::none, "", topic};
+        }
+        for (int32_t id : isr) {
+            bool joins = std::find(p.isr.begin(), p.isr.end(), id) == p.isr.end();
+            if (joins &&
+                (_image->fenced_brokers.count(id) != 0 ||
+                 std::find(p.replicas.begin(), p.replicas.end(), id) == p.replicas.end())) {
+                // KIP-841: a fenced broker (or one that is not a replica) may not rejoin.
+                return {protocol::error_code::ineligible_replica,
+                        fmt::format("broker {} may not join the ISR of {}-{}", id, topic_name,
+                                    partition),
+                        nullptr};
+            }
+        }
+        LOG_INFO("cluster", "ISR of {}-{} changes from [{}] to [{}]", topic_name, partition,
+                 fmt::join(p.isr, ","), fmt::join(isr, ","));
+        p.isr = std::move(isr);
+        if (auto status = commit({partition_record(topic->topic_id, p)});
+            status != commit_status::ok) {
+            return failure(status);
+        }
+        return {protocol::error_code::none, "", _image->find_topic(topic_name)};
+    });
+}
+
+size_t controller::elect_leaders(const std::set<int32_t>& alive) {
+    catch_up();
+    std::vector<protocol::msg::metadata_record> records;
+    std::vector<std::string> moved;
+    for (const auto& [id, broker] : _image->brokers) {
+        bool fenced = _image->fenced_brokers.count(id) != 0;
+        if (fenced == (alive.count(id) != 0)) {
+            protocol::msg::metadata_record r;
+            (fenced ? r.unfence_broker : r.fence_broker) = id;
+            records.push_back(r);
+            moved.push_back(fmt::format("broker {} {}", id, fenced ? "unfenced" : "fenced"));
+        }
+    }
+    for (const auto& [name, topic] : _image->topics_by_name) {
+        for (const auto& p : topic->partitions) {
+            bool leader_alive = p.leader >= 0 && alive.count(p.leader) != 0;
+            std::vector<int32_t> isr;
+            for (int32_t id : p.isr) {
+                if (alive.count(id) != 0) {
+                    isr.push_back(id);
+                }
+            }
+            if (leader_alive && isr == p.isr) {
+                continue;
+            }
+            partition_info next = p;
+            if (!leader_alive) {
+                // Kafka's clean election: the first live replica (in assignment order) that is
+                // in the ISR. None: the partition stays offline, keeping its last ISR so that
+                // its last leader can take it back.
+                next.leader = -1;
+                for (int32_t id : p.replicas) {
+                    if (std::find(isr.begin(), isr.end(), id) != isr.end()) {
+                        next.leader = id;
+                        break;
+                    }
+                }
+                if (next.leader == p.leader) {
+                    continue;  // offline already
+                }
+                next.leader_epoch = p.leader_epoch + 1;
+            }
+            if (next.leader >= 0) {
+                next.isr = isr;
+            }
+            moved.push_back(fmt::format("partition {}-{} leader {} -> {}, ISR [{}]", name,
+                                        p.partition, p.leader, next.leader,
+                                        fmt::join(next.isr, ",")));
+            records.push_back(partition_record(topic->topic_id, next));
+        }
+    }
+    if (records.empty()) {
+        return 0;
+    }
+    if (commit(std::move(records)) != commit_status::ok) {
+        return 0;
+    }
+    for (const auto& m : moved) {
+        LOG_INFO("cluster", "{}", m);
+    }
+    return moved.size();
 }
 
 change_result controller::register_broker(const broker_info& broker) {

@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -86,6 +87,18 @@ public:
     change_result alter_broker_configs(
         const std::string& resource_name,
         const std::map<std::string, std::optional<std::string>>& changes);
+    // A partition's leader changes its ISR (Kafka's AlterPartition): refused with
+    // FENCED_LEADER_EPOCH when `leader_epoch` is not the partition's or this node does not
+    // lead it.
+    change_result change_isr(const std::string& topic,
+                             int32_t partition,
+                             int32_t leader_epoch,
+                             std::vector<int32_t> isr);
+    // The active controller's elections: every partition whose leader is not in `alive` gets
+    // the first live ISR replica as leader (a new leader epoch), or none (offline) when no
+    // ISR replica lives; dead replicas leave every ISR. Brokers not in `alive` are recorded as
+    // fenced (and unfenced when back). Returns how many partitions and brokers changed.
+    size_t elect_leaders(const std::set<int32_t>& alive);
     // Records (or updates) a broker's registration: its id, advertised endpoint and rack.
     change_result register_broker(const broker_info& broker);
     // Hands out a fresh producer id; reserves blocks of ids in the metadata log (each node its

@@ -83,6 +83,12 @@ std::shared_ptr<const metadata_image> metadata_image::apply(
         next->brokers[r.broker.broker_id] =
             broker_info{r.broker.broker_id, r.broker.host, r.broker.port, r.broker.rack};
     }
+    if (r.fence_broker >= 0) {
+        next->fenced_brokers.insert(r.fence_broker);
+    }
+    if (r.unfence_broker >= 0) {
+        next->fenced_brokers.erase(r.unfence_broker);
+    }
     if (r.next_producer_id >= 0) {
         next->next_producer_id = std::max(next->next_producer_id, r.next_producer_id);
     }

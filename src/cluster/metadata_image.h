@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -65,6 +66,9 @@ struct metadata_image {
     std::map<std::string, std::map<std::string, std::string>> broker_configs;
     int64_t next_producer_id = 0;            // first id not yet handed out
     std::map<int32_t, broker_info> brokers;  // registered brokers by id
+    // Brokers the active controller has not heard from within broker.session.timeout.ms:
+    // they lead nothing and may not join an ISR until they are heard from again.
+    std::set<int32_t> fenced_brokers;
 
     std::shared_ptr<const topic_info> find_topic(const std::string& name) const;
     std::shared_ptr<const topic_info> find_topic(const protocol::uuid& id) const;

@@ -78,6 +78,8 @@ const char* error_name(error_code e) {
             return "RECORD_LIST_TOO_LARGE";
         case error_code::not_enough_replicas:
             return "NOT_ENOUGH_REPLICAS";
+        case error_code::not_enough_replicas_after_append:
+            return "NOT_ENOUGH_REPLICAS_AFTER_APPEND";
         case error_code::invalid_required_acks:
             return "INVALID_REQUIRED_ACKS";
         case error_code::invalid_timestamp:
@@ -142,6 +144,8 @@ const char* error_name(error_code e) {
             return "UNKNOWN_TOPIC_ID";
         case error_code::transactional_id_not_found:
             return "TRANSACTIONAL_ID_NOT_FOUND";
+        case error_code::ineligible_replica:
+            return "INELIGIBLE_REPLICA";
         case error_code::inconsistent_topic_id:
             return "INCONSISTENT_TOPIC_ID";
         case error_code::inconsistent_cluster_id:

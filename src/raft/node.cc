@@ -2,6 +2,7 @@
 
 #include "base/invariant.h"
 #include "base/log.h"
+#include "net/client.h"
 #include "net/server.h"
 #include "protocol/error_code.h"
 #include "protocol/messages/api_catalog.h"
@@ -34,7 +35,6 @@ namespace {
 
 constexpr auto use_nothrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr size_t peer_queue_max = 256;  // messages waiting for one peer; older ones are dropped
-constexpr int32_t response_max_bytes = 64 << 20;
 const std::string client_id = "riacho-raft";
 
 time_ms steady_now() {
@@ -53,11 +53,6 @@ bool is_response(const message_body& body) {
            std::holds_alternative<end_quorum_epoch_response>(body) ||
            std::holds_alternative<fetch_response>(body) ||
            std::holds_alternative<fetch_snapshot_response>(body);
-}
-
-bool header_is_flexible(int16_t api_key, int16_t api_version) {
-    const auto* api = protocol::find_api(api_key);
-    return api != nullptr && api->is_flexible(api_version);
 }
 
 }  // namespace
@@ -171,11 +166,10 @@ private:
         std::function<void(std::optional<std::vector<uint8_t>>)> on_response;
     };
     struct peer_link {
-        voter_endpoint endpoint;
-        std::shared_ptr<asio::ip::tcp::socket> socket;
+        explicit peer_link(asio::io_context& io) : connection(io, client_id) {}
+        net::client_connection connection;
         std::deque<outbound> queue;
         std::unique_ptr<asio::steady_timer> wake;
-        int32_t next_correlation_id = 1;
     };
 
     void step();  // after any input to the core: carry its output out, re-arm the timer
@@ -187,7 +181,6 @@ private:
     peer_link& link(std::map<node_id, std::shared_ptr<peer_link>>& links, node_id id);
     void enqueue(peer_link& l, outbound o);
     asio::awaitable<void> run_link(std::shared_ptr<peer_link> l);
-    asio::awaitable<std::optional<std::vector<uint8_t>>> exchange(peer_link& l, outbound& o);
     asio::awaitable<write_outcome> do_write(std::string data, kafka_offset base, time_ms deadline);
     asio::awaitable<net::reply> handle_controller_write(net::request& req);
     net::reply describe_quorum_reply(net::request& req);
@@ -402,10 +395,10 @@ node::impl::peer_link& node::impl::link(std::map<node_id, std::shared_ptr<peer_l
                                         node_id id) {
     auto& slot = links[id];
     if (!slot) {
-        slot = std::make_shared<peer_link>();
+        slot = std::make_shared<peer_link>(_io);
         for (const auto& v : _config.voters) {
             if (v.id == id) {
-                slot->endpoint = v;
+                slot->connection.set_endpoint(v.host, v.port);
             }
         }
         slot->wake = std::make_unique<asio::steady_timer>(_io);
@@ -471,12 +464,10 @@ asio::awaitable<void> node::impl::run_link(std::shared_ptr<peer_link> link) {
         }
         auto o = std::move(l.queue.front());
         l.queue.pop_front();
-        auto answer = co_await exchange(l, o);
+        auto answer = co_await l.connection.roundtrip(o.api_key, o.api_version, o.body,
+                                                      _config.timing.request_timeout);
         if (_stopped) {
             co_return;
-        }
-        if (!answer && l.socket) {
-            l.socket.reset();
         }
         if (o.on_response) {
             o.on_response(std::move(answer));
@@ -487,89 +478,6 @@ asio::awaitable<void> node::impl::run_link(std::shared_ptr<peer_link> link) {
             co_await backoff.async_wait(use_nothrow);
         }
     }
-}
-
-asio::awaitable<std::optional<std::vector<uint8_t>>> node::impl::exchange(peer_link& l,
-                                                                          outbound& o) {
-    // Any step that outlasts the request timeout closes the socket, which fails the step.
-    // The handler may run after this frame is gone (expiry queued as the read completed),
-    // so it holds its own references.
-    asio::steady_timer watchdog(_io);
-    auto expired = std::make_shared<bool>(false);
-    auto arm = [&] {
-        watchdog.expires_after(_config.timing.request_timeout);
-        watchdog.async_wait([socket = l.socket, expired](const std::error_code& ec) {
-            if (!ec) {
-                *expired = true;
-                std::error_code ignored;
-                socket->close(ignored);
-            }
-        });
-    };
-    if (!l.socket) {
-        asio::ip::tcp::resolver resolver(_io);
-        auto [rec, endpoints] = co_await resolver.async_resolve(
-            l.endpoint.host, std::to_string(l.endpoint.port), use_nothrow);
-        if (rec) {
-            co_return std::nullopt;
-        }
-        l.socket = std::make_shared<asio::ip::tcp::socket>(_io);
-        arm();
-        auto [cec, connected] = co_await asio::async_connect(*l.socket, endpoints, use_nothrow);
-        watchdog.cancel();
-        if (cec || *expired) {
-            l.socket.reset();
-            co_return std::nullopt;
-        }
-        std::error_code ignored;
-        l.socket->set_option(asio::ip::tcp::no_delay(true), ignored);
-    }
-    protocol::writer frame;
-    frame.write_int32(0);
-    frame.write_int16(o.api_key);
-    frame.write_int16(o.api_version);
-    int32_t correlation_id = l.next_correlation_id++;
-    frame.write_int32(correlation_id);
-    frame.write_nullable_string(client_id, false);
-    bool flexible = header_is_flexible(o.api_key, o.api_version);
-    if (flexible) {
-        frame.write_empty_tagged_fields();
-    }
-    frame.write_raw(o.body.data(), o.body.size());
-    frame.patch_int32(0, static_cast<int32_t>(frame.buffer().size() - 4));
-    arm();
-    auto [wec, written] =
-        co_await asio::async_write(*l.socket, asio::buffer(frame.buffer()), use_nothrow);
-    if (wec) {
-        watchdog.cancel();
-        co_return std::nullopt;
-    }
-    uint8_t size_bytes[4];
-    auto [sec, n] = co_await asio::async_read(*l.socket, asio::buffer(size_bytes), use_nothrow);
-    int32_t size = (int32_t(size_bytes[0]) << 24) | (int32_t(size_bytes[1]) << 16) |
-                   (int32_t(size_bytes[2]) << 8) | int32_t(size_bytes[3]);
-    if (sec || size < 4 || size > response_max_bytes) {
-        watchdog.cancel();
-        co_return std::nullopt;
-    }
-    std::vector<uint8_t> response(static_cast<size_t>(size));
-    auto [rec2, m] = co_await asio::async_read(*l.socket, asio::buffer(response), use_nothrow);
-    watchdog.cancel();
-    if (rec2 || *expired) {
-        co_return std::nullopt;
-    }
-    protocol::reader r(response);
-    if (r.read_int32() != correlation_id) {
-        co_return std::nullopt;
-    }
-    if (flexible) {
-        r.skip_tagged_fields();
-    }
-    if (!r.ok()) {
-        co_return std::nullopt;
-    }
-    co_return std::vector<uint8_t>(response.begin() + static_cast<ptrdiff_t>(r.position()),
-                                   response.end());
 }
 
 // ------------------------------------------------------------------------------- writes

@@ -2,8 +2,8 @@
 data dir, node.id and the same controller.quorum.voters. They elect a metadata controller,
 replicate the metadata log, register as brokers and spread partition leaders over each other;
 clients bootstrap from any node. The active controller is killed with SIGKILL and the others
-carry on. Replication of partition data (RF > 1, ISR, failover of data partitions) is not
-built yet: topics here have one replica per partition (issue 7)."""
+carry on. Partitions are replicated (RF 3) with followers fetching from leaders, the ISR, the high watermark and acks=-1 are exercised
+through a leader's kill -9."""
 import concurrent.futures
 import os
 import signal
@@ -53,10 +53,12 @@ def metadata(addr, topics=None):
 
 
 class Cluster:
-    def __init__(self, size=3):
+    def __init__(self, size=3, settings=None):
         self.controller_ports = [free_port() for _ in range(size)]
         voters = ",".join(f"{i + 1}@127.0.0.1:{p}" for i, p in enumerate(self.controller_ports))
-        self.nodes = [Broker({"node.id": str(i + 1), "controller.quorum.voters": voters},
+        self.nodes = [Broker({"node.id": str(i + 1), "controller.quorum.voters": voters,
+                              # fence a silent broker after 3 s (Kafka: 9 s)
+                              "broker.session.timeout.ms": "3000", **(settings or {})},
                              name=f"node{i + 1}") for i in range(size)]
 
     def start(self, nodes=None):
@@ -219,6 +221,129 @@ def test_a_controlled_shutdown_hands_the_controller_over_quickly(cluster):
     # plus an election timeout (1-2 s) that a kill -9 costs.
     assert handed_over_after_s < 2.0, f"handed over after {handed_over_after_s:.2f} s"
     assert victim._wait_exit(30), "the old controller exits"
+
+
+def partitions_of(node, topic):
+    t = metadata(node.bootstrap, [topic])["topics"].get(topic)
+    return t["partitions"] if t and t["error"] == 0 else None
+
+
+def consume_all(bootstrap, topic, expect_at_least, partitions=3, timeout=60):
+    # Assigned, not subscribed: the group coordinator's __consumer_offsets partition has one
+    # replica and may be on the broker that was killed.
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused",
+                         "enable.auto.commit": False})
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+    got = []
+    deadline = time.monotonic() + timeout
+    while len(got) < expect_at_least and time.monotonic() < deadline:
+        m = consumer.poll(0.5)
+        if m is None or m.error():
+            continue
+        got.append((m.partition(), m.offset(), m.key().decode(), m.value().decode()))
+    consumer.close()
+    return got
+
+
+def test_replicated_partitions_survive_the_loss_of_a_leader(cluster):
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap()})
+    admin.create_topics([NewTopic("replicated", num_partitions=3, replication_factor=3,
+                                  config={"min.insync.replicas": "2"})])["replicated"].result(30)
+    parts = wait_until(lambda: partitions_of(cluster.nodes[0], "replicated"), 10, what="topic")
+    for p in parts.values():
+        assert sorted(p["replicas"]) == [1, 2, 3] and sorted(p["isr"]) == [1, 2, 3]
+    assert {p["leader"] for p in parts.values()} == {1, 2, 3}, "leaders spread"
+    # Every replica has a log of its own.
+    for n in cluster.nodes:
+        for i in range(3):
+            assert (n.log_dir / f"replicated-{i}").is_dir()
+
+    acked = set()
+
+    def produce(prefix, count):
+        producer = Producer({"bootstrap.servers": cluster.bootstrap(), "acks": "all",
+                             "enable.idempotence": True, "linger.ms": 5,
+                             "message.timeout.ms": 60000})
+        failures = []
+
+        def report(err, msg):
+            if err:
+                failures.append(err)
+            else:
+                acked.add(msg.key().decode())
+        for i in range(count):
+            producer.produce("replicated", key=f"{prefix}{i}", value=f"v-{prefix}{i}",
+                             on_delivery=report)
+            producer.poll(0)
+        assert producer.flush(90) == 0
+        return failures
+
+    assert produce("a", 1500) == []
+    # Kill the leader of partition 0 (maybe the active controller too).
+    victim = cluster.node_by_id(parts[0]["leader"])
+    os.kill(victim.pid, signal.SIGKILL)
+    victim._wait_exit(10)
+    t0 = time.monotonic()
+    survivors = [n for n in cluster.nodes if n is not victim]
+    moved = wait_until(lambda: (lambda ps: ps and all(p["leader"] not in (-1, victim_id(victim))
+                                                      for p in ps.values()) and ps)(
+        partitions_of(survivors[0], "replicated")), 30, what="new leaders")
+    print(f"partition leaders moved {time.monotonic() - t0:.2f} s after kill -9")
+    for p in moved.values():
+        assert victim_id(victim) not in p["isr"]
+    # The survivors keep taking acks=all writes (ISR 2 >= min.insync.replicas 2).
+    assert produce("b", 1500) == []
+    got = consume_all(survivors[0].bootstrap, "replicated", len(acked))
+    keys = [k for _, _, k, _ in got]
+    assert set(keys) >= acked, f"{len(acked - set(keys))} acknowledged records lost"
+    assert len(keys) == len(set(keys)), "no duplicates (idempotent producer across failover)"
+    # The old leader returns, truncates what was not committed, catches up, rejoins the ISR.
+    victim.start()
+    wait_until(lambda: (lambda ps: ps and all(sorted(p["isr"]) == [1, 2, 3]
+                                              for p in ps.values()))(
+        partitions_of(survivors[0], "replicated")), 60, interval=0.5,
+        what="the returned broker back in every ISR")
+
+
+def victim_id(node):
+    return int(node.name.removeprefix("node"))
+
+
+def test_acks_all_needs_min_insync_replicas():
+    cluster = Cluster(settings={"replica.lag.time.max.ms": "2000"}).start()
+    try:
+        admin = AdminClient({"bootstrap.servers": cluster.bootstrap()})
+        admin.create_topics([NewTopic("strict", num_partitions=1, replication_factor=2,
+                                      config={"min.insync.replicas": "2"})])["strict"].result(30)
+        part = wait_until(lambda: (partitions_of(cluster.nodes[0], "strict") or {}).get(0),
+                          10, what="topic")
+        leader = cluster.node_by_id(part["leader"])
+        follower = cluster.node_by_id(next(r for r in part["replicas"] if r != part["leader"]))
+        batch = kwire.record_batch([(None, b"x", [])])
+
+        def produce_error(acks):
+            with kwire.Conn(leader.bootstrap) as c:
+                _, resp = kwire.parse_produce_v7(c.roundtrip(
+                    kwire.produce_v7_request(3, "strict", 0, batch, acks=acks, timeout_ms=3000)))
+            return resp[("strict", 0)]["error"]
+
+        assert produce_error(-1) == 0
+        # SIGSTOP the follower: it stops fetching, leaves the ISR after the lag time (or is
+        # fenced), and acks=-1 writes are refused with NOT_ENOUGH_REPLICAS (19).
+        os.kill(follower.pid, signal.SIGSTOP)
+        try:
+            wait_until(lambda: len(partitions_of(leader, "strict")[0]["isr"]) == 1, 30,
+                       interval=0.2, what="ISR shrink")
+            assert produce_error(-1) == 19
+            assert produce_error(1) == 0, "acks=1 needs the leader only"
+        finally:
+            os.kill(follower.pid, signal.SIGCONT)
+        # Back: it catches up and rejoins; acks=-1 works again.
+        wait_until(lambda: len(partitions_of(leader, "strict")[0]["isr"]) == 2, 30,
+                   interval=0.2, what="ISR expand")
+        assert produce_error(-1) == 0
+    finally:
+        cluster.stop()
 
 
 def test_bad_quorum_settings_are_refused_with_a_message(tmp_path):

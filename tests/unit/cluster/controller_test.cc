@@ -7,7 +7,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
+#include <map>
 #include <set>
 #include <utility>
 
@@ -239,15 +241,87 @@ TEST(controller, partitions_spread_over_registered_brokers) {
         ++per_broker[p.leader];
     }
     EXPECT_EQ(per_broker, (std::map<int32_t, int>{{1, 2}, {2, 2}, {3, 2}}));
-    // More replicas than brokers: Kafka's error; more than one replica: not built yet.
+    // More replicas than brokers: Kafka's error.
     EXPECT_EQ(c.create_topic("wide", 1, 4, {}, false).error,
               error_code::invalid_replication_factor);
-    EXPECT_EQ(c.create_topic("replicated", 1, 3, {}, false).error,
-              error_code::invalid_replication_factor);
+    // Three replicas on three distinct brokers, the first the leader, all in sync.
+    auto replicated = c.create_topic("replicated", 3, 3, {}, false);
+    ASSERT_EQ(replicated.error, error_code::none);
+    std::map<int32_t, int> leaders;
+    for (const auto& p : replicated.topic->partitions) {
+        EXPECT_EQ(std::set<int32_t>(p.replicas.begin(), p.replicas.end()).size(), 3u);
+        EXPECT_EQ(p.leader, p.replicas.front());
+        EXPECT_EQ(p.isr, p.replicas);
+        ++leaders[p.leader];
+    }
+    EXPECT_EQ(leaders.size(), 3u) << "leaders spread over the brokers";
     // Registering the same endpoint again records nothing new.
     auto before = c.applied_end();
     ASSERT_EQ(c.register_broker({2, "localhost", 9092, std::nullopt}).error, error_code::none);
     EXPECT_EQ(c.applied_end(), before);
+}
+
+TEST(controller, dead_leaders_are_replaced_by_live_isr_replicas) {
+    memory_metadata_log log;
+    controller c(log, 1);
+    for (int32_t id : {1, 2, 3}) {
+        ASSERT_EQ(c.register_broker({id, "localhost", 9090 + id, std::nullopt}).error,
+                  error_code::none);
+    }
+    auto created = c.create_topic("t", 3, 3, {}, false);
+    ASSERT_EQ(created.error, error_code::none);
+    EXPECT_EQ(c.elect_leaders({1, 2, 3}), 0u) << "all alive: nothing to do";
+    // Broker 2 dies: it leaves every ISR, and the partition it led moves on, in a new epoch.
+    EXPECT_EQ(c.elect_leaders({1, 3}), 4u);  // three partitions, and broker 2 fenced
+    EXPECT_EQ(c.image()->fenced_brokers, std::set<int32_t>{2});
+    // A fenced broker may not rejoin an ISR (KIP-841).
+    int32_t led_by_1 = -1;
+    for (const auto& p : c.image()->find_topic("t")->partitions) {
+        if (p.leader == 1) {
+            led_by_1 = p.partition;
+        }
+    }
+    ASSERT_GE(led_by_1, 0);
+    auto p1 = c.image()->find_topic("t")->partitions[static_cast<size_t>(led_by_1)];
+    auto with_2 = p1.isr;
+    with_2.push_back(2);
+    EXPECT_EQ(c.change_isr("t", led_by_1, p1.leader_epoch, with_2).error,
+              error_code::ineligible_replica);
+    for (const auto& p : c.image()->find_topic("t")->partitions) {
+        EXPECT_NE(p.leader, 2);
+        EXPECT_EQ(std::count(p.isr.begin(), p.isr.end(), 2), 0);
+        auto before = created.topic->partitions[static_cast<size_t>(p.partition)];
+        EXPECT_EQ(p.leader_epoch, before.leader == 2 ? 1 : 0);
+    }
+    // Then 1 and 3 die too: partitions go offline but keep their last ISR.
+    c.elect_leaders({});
+    for (const auto& p : c.image()->find_topic("t")->partitions) {
+        EXPECT_EQ(p.leader, -1);
+        EXPECT_FALSE(p.isr.empty());
+    }
+    // The last leader returns: it takes its partitions back.
+    c.elect_leaders({1, 3});
+    EXPECT_EQ(c.image()->fenced_brokers, std::set<int32_t>{2});
+    for (const auto& p : c.image()->find_topic("t")->partitions) {
+        EXPECT_TRUE(p.leader == 1 || p.leader == 3) << p.leader;
+    }
+}
+
+TEST(controller, only_the_partition_leader_changes_its_isr) {
+    memory_metadata_log log;
+    controller c(log, 1);
+    for (int32_t id : {1, 2}) {
+        ASSERT_EQ(c.register_broker({id, "localhost", 9090 + id, std::nullopt}).error,
+                  error_code::none);
+    }
+    ASSERT_EQ(c.create_topic("t", 2, 2, {}, false).error, error_code::none);
+    auto topic = c.image()->find_topic("t");
+    int32_t mine = topic->partitions[0].leader == 1 ? 0 : 1;
+    EXPECT_EQ(c.change_isr("t", mine, 0, {1}).error, error_code::none);
+    EXPECT_EQ(c.image()->find_topic("t")->partitions[static_cast<size_t>(mine)].isr,
+              std::vector<int32_t>{1});
+    EXPECT_EQ(c.change_isr("t", mine, 7, {1, 2}).error, error_code::fenced_leader_epoch);
+    EXPECT_EQ(c.change_isr("t", 1 - mine, 0, {2}).error, error_code::fenced_leader_epoch);
 }
 
 }  // namespace

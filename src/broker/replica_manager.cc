@@ -1,0 +1,423 @@
+#include "broker/replica_manager.h"
+
+#include "base/log.h"
+#include "broker/broker_context.h"
+#include "protocol/messages/fetch.h"
+#include "protocol/record_batch.h"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace riacho::broker {
+
+namespace {
+
+constexpr auto use_nothrow = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr int16_t replica_fetch_version = 12;  // topic names, leader epochs, diverging epoch
+constexpr int32_t replica_fetch_max_wait_ms = 500;
+constexpr auto replica_fetch_timeout = std::chrono::milliseconds(5000);
+constexpr auto timer_period = std::chrono::milliseconds(250);
+constexpr int64_t checkpoint_interval_ms = 5000;
+constexpr const char* checkpoint_file = "replication-offset-checkpoint";
+
+int64_t wall_ms() { return broker_context::now_ms(); }
+
+}  // namespace
+
+struct replica_manager::fetcher {
+    fetcher(asio::io_context& io, int32_t leader_id, const std::string& client_id)
+        : leader(leader_id), connection(io, client_id), wake(io) {}
+    int32_t leader;
+    net::client_connection connection;
+    asio::steady_timer wake;
+    bool stopped = false;
+};
+
+replica_manager::replica_manager(broker_context& ctx) : _ctx(ctx) {}
+
+replica_manager::~replica_manager() { stop(); }
+
+void replica_manager::start() {
+    read_checkpoint();
+    _timer = std::make_unique<asio::steady_timer>(_ctx.io);
+    arm_timer();
+}
+
+void replica_manager::stop() {
+    if (_stopped) {
+        return;
+    }
+    _stopped = true;
+    for (auto& [id, f] : _fetchers) {
+        f->stopped = true;
+        f->wake.cancel();
+        f->connection.close();
+    }
+    _fetchers.clear();
+    if (_timer) {
+        _timer->cancel();
+    }
+    write_checkpoint();
+}
+
+void replica_manager::arm_timer() {
+    _timer->expires_after(timer_period);
+    _timer->async_wait([this](const std::error_code& ec) {
+        if (ec || _stopped) {
+            return;
+        }
+        check_isr();
+        if (wall_ms() - _last_checkpoint_ms >= checkpoint_interval_ms) {
+            write_checkpoint();
+        }
+        arm_timer();
+    });
+}
+
+// ------------------------------------------------------------------------------ roles
+
+void replica_manager::reconcile(const cluster::metadata_image& image) {
+    if (_stopped) {
+        return;
+    }
+    int32_t self = _ctx.node_id();
+    std::map<storage::topic_partition, led> led_now;
+    std::map<storage::topic_partition, followed> followed_now;
+    for (const auto& [name, topic] : image.topics_by_name) {
+        for (const auto& p : topic->partitions) {
+            if (p.replicas.size() < 2 ||
+                std::find(p.replicas.begin(), p.replicas.end(), self) == p.replicas.end()) {
+                continue;
+            }
+            storage::topic_partition tp{name, partition_id(p.partition)};
+            auto* log = _ctx.logs.get(tp);
+            if (log == nullptr) {
+                continue;
+            }
+            int64_t log_end = log->log_end_offset().value();
+            if (p.leader == self) {
+                auto was = _led.find(tp);
+                if (was != _led.end() && was->second.leader_epoch == p.leader_epoch) {
+                    was->second.state.set_isr(p.isr, log_end, wall_ms());
+                    led_now.emplace(tp, std::move(was->second));
+                    continue;
+                }
+                // A new leadership: the high watermark starts where this node knew it and
+                // moves as the ISR's followers fetch.
+                auto known = _known_high_watermark.find(tp);
+                int64_t hw = known != _known_high_watermark.end() ? known->second : 0;
+                LOG_INFO("broker", "leading {}-{} in epoch {} (ISR [{}], high watermark {})", name,
+                         p.partition, p.leader_epoch, fmt::join(p.isr, ","), hw);
+                led_now.emplace(
+                    tp, led{p.leader_epoch, replication::partition_replicas(
+                                                self, p.replicas, p.isr, log_end, hw, wall_ms())});
+            } else if (p.leader >= 0) {
+                auto was = _followed.find(tp);
+                bool same = was != _followed.end() && was->second.leader == p.leader &&
+                            was->second.leader_epoch == p.leader_epoch;
+                if (!same) {
+                    // Records above the high watermark this node knew may not be on the new
+                    // leader (never committed): cut them off before fetching from it.
+                    auto known = _known_high_watermark.find(tp);
+                    int64_t cut = known != _known_high_watermark.end() ? known->second : 0;
+                    if (cut < log_end) {
+                        LOG_INFO("broker",
+                                 "{}-{}: truncating from {} to the high watermark {} "
+                                 "before following {} in epoch {}",
+                                 name, p.partition, log_end, cut, p.leader, p.leader_epoch);
+                        auto truncated = log->truncate_to(kafka_offset(cut));
+                        if (!truncated) {
+                            LOG_ERROR("broker", "{}-{}: truncation failed: {}", name, p.partition,
+                                      storage::to_string(truncated.error()));
+                            continue;
+                        }
+                    }
+                }
+                followed_now.emplace(tp, followed{p.leader, p.leader_epoch});
+            }
+        }
+    }
+    _led = std::move(led_now);
+    _followed = std::move(followed_now);
+    // One fetcher per leader we follow; idle ones stop.
+    std::map<int32_t, std::shared_ptr<fetcher>> fetchers;
+    for (const auto& [tp, f] : _followed) {
+        if (fetchers.count(f.leader) != 0) {
+            continue;
+        }
+        auto it = _fetchers.find(f.leader);
+        if (it != _fetchers.end()) {
+            fetchers.emplace(f.leader, it->second);
+        } else {
+            auto fresh = std::make_shared<fetcher>(
+                _ctx.io, f.leader, fmt::format("riacho-replica-{}", _ctx.node_id()));
+            fetchers.emplace(f.leader, fresh);
+            asio::co_spawn(_ctx.io, run_fetcher(fresh), asio::detached);
+        }
+    }
+    for (auto& [id, f] : _fetchers) {
+        if (fetchers.count(id) == 0) {
+            f->stopped = true;
+            f->wake.cancel();
+        }
+    }
+    _fetchers = std::move(fetchers);
+    _ctx.appends.notify_all();  // waiters re-check leadership
+}
+
+// -------------------------------------------------------------------------------- leader
+
+int64_t replica_manager::high_watermark(const storage::topic_partition& tp,
+                                        const storage::partition_log& log) const {
+    auto it = _led.find(tp);
+    if (it == _led.end()) {
+        return log.log_end_offset().value();
+    }
+    return it->second.state.high_watermark();
+}
+
+size_t replica_manager::isr_size(const storage::topic_partition& tp) const {
+    auto it = _led.find(tp);
+    return it == _led.end() ? 1 : it->second.state.isr().size();
+}
+
+void replica_manager::on_append(const storage::topic_partition& tp,
+                                const storage::partition_log& log) {
+    auto it = _led.find(tp);
+    if (it != _led.end() && it->second.state.on_leader_append(log.log_end_offset().value())) {
+        _known_high_watermark[tp] = it->second.state.high_watermark();
+    }
+}
+
+void replica_manager::on_follower_fetch(const storage::topic_partition& tp,
+                                        int32_t follower,
+                                        int64_t fetch_offset,
+                                        const storage::partition_log& log) {
+    auto it = _led.find(tp);
+    if (it == _led.end()) {
+        return;
+    }
+    if (it->second.state.on_follower_fetch(follower, fetch_offset, log.log_end_offset().value(),
+                                           wall_ms())) {
+        _known_high_watermark[tp] = it->second.state.high_watermark();
+        _ctx.appends.notify_all();  // acks=-1 waiters and consumers' long polls
+    }
+}
+
+asio::awaitable<bool> replica_manager::wait_replicated(
+    storage::topic_partition tp,
+    int64_t end_offset,
+    std::chrono::steady_clock::time_point deadline) {
+    for (;;) {
+        auto it = _led.find(tp);
+        if (it == _led.end()) {
+            co_return false;  // leadership moved (or one replica only: never waits)
+        }
+        if (it->second.state.high_watermark() >= end_offset) {
+            co_return true;
+        }
+        if (std::chrono::steady_clock::now() >= deadline || _stopped) {
+            co_return false;
+        }
+        co_await _ctx.appends.wait_until(deadline);
+    }
+}
+
+void replica_manager::check_isr() {
+    int64_t lag_max_ms = _ctx.config.number("replica.lag.time.max.ms", 30000);
+    int64_t now = wall_ms();
+    std::vector<std::tuple<storage::topic_partition, int32_t, std::vector<int32_t>>> changes;
+    for (auto& [tp, l] : _led) {
+        if (auto wanted = l.state.wanted_isr(now, lag_max_ms)) {
+            changes.emplace_back(tp, l.leader_epoch, std::move(*wanted));
+        }
+    }
+    for (auto& [tp, epoch, isr] : changes) {
+        // Blocks this loop for one metadata commit; ISR changes are rare.
+        auto changed = _ctx.controller.change_isr(tp.topic, tp.partition.value(), epoch, isr);
+        if (changed.error != protocol::error_code::none) {
+            LOG_WARN("broker", "ISR change of {}-{} not recorded: {}", tp.topic,
+                     tp.partition.value(), changed.message);
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------ follower
+
+asio::awaitable<void> replica_manager::run_fetcher(std::shared_ptr<fetcher> f) {
+    while (!f->stopped && !_stopped) {
+        bool ok = co_await fetch_once(*f);
+        if (f->stopped || _stopped) {
+            break;
+        }
+        if (!ok) {
+            f->wake.expires_after(std::chrono::milliseconds(200));
+            co_await f->wake.async_wait(use_nothrow);
+        }
+    }
+}
+
+asio::awaitable<bool> replica_manager::fetch_once(fetcher& f) {
+    using protocol::msg::fetch_request;
+    using protocol::msg::fetch_response;
+    auto image = _ctx.controller.image();
+    auto broker = image->brokers.find(f.leader);
+    if (broker == image->brokers.end()) {
+        co_return false;
+    }
+    f.connection.set_endpoint(broker->second.host, static_cast<uint16_t>(broker->second.port));
+    fetch_request request;
+    request.replica_id = _ctx.node_id();
+    request.max_wait_ms = replica_fetch_max_wait_ms;
+    request.min_bytes = 1;
+    request.max_bytes = _ctx.config.fetch_max_bytes;
+    std::vector<storage::topic_partition> asked;
+    for (const auto& [tp, fol] : _followed) {
+        if (fol.leader != f.leader) {
+            continue;
+        }
+        auto* log = _ctx.logs.get(tp);
+        if (log == nullptr) {
+            continue;
+        }
+        if (request.topics.empty() || request.topics.back().topic != tp.topic) {
+            fetch_request::fetch_topic t;
+            t.topic = tp.topic;
+            request.topics.push_back(std::move(t));
+        }
+        fetch_request::fetch_topic::fetch_partition p;
+        p.partition = tp.partition.value();
+        p.current_leader_epoch = fol.leader_epoch;
+        p.fetch_offset = log->log_end_offset().value();
+        p.log_start_offset = log->log_start_offset().value();
+        p.partition_max_bytes = _ctx.config.replica_fetch_max_bytes;
+        request.topics.back().partitions.push_back(p);
+        asked.push_back(tp);
+    }
+    if (asked.empty()) {
+        co_return false;
+    }
+    protocol::writer body;
+    request.encode(body, replica_fetch_version);
+    auto answer = co_await f.connection.roundtrip(fetch_request::api_key, replica_fetch_version,
+                                                  body.buffer(), replica_fetch_timeout);
+    if (!answer || f.stopped || _stopped) {
+        co_return false;
+    }
+    fetch_response response;
+    protocol::reader r(*answer);
+    response.decode(r, replica_fetch_version);
+    if (!r.ok() || response.error_code != 0) {
+        co_return false;
+    }
+    bool all_ok = true;
+    int64_t now = wall_ms();
+    for (const auto& t : response.responses) {
+        for (const auto& p : t.partitions) {
+            storage::topic_partition tp{t.topic, partition_id(p.partition_index)};
+            auto fol = _followed.find(tp);
+            auto* log = _ctx.logs.get(tp);
+            // The image may have moved on while the fetch was out: drop stale answers.
+            if (fol == _followed.end() || fol->second.leader != f.leader || log == nullptr) {
+                continue;
+            }
+            auto error = static_cast<protocol::error_code>(p.error_code);
+            if (error == protocol::error_code::offset_out_of_range) {
+                // Below the leader's log start: start over there. Above its end: cut back to
+                // its high watermark, which it has.
+                int64_t to = log->log_end_offset().value() < p.log_start_offset ? p.log_start_offset
+                                                                                : p.high_watermark;
+                LOG_WARN("broker",
+                         "{}-{}: fetch offset {} out of range on leader {}; "
+                         "truncating to {}",
+                         tp.topic, p.partition_index, log->log_end_offset().value(), f.leader, to);
+                (void)log->truncate_to(kafka_offset(std::max<int64_t>(to, 0)));
+                all_ok = false;
+                continue;
+            }
+            if (error != protocol::error_code::none) {
+                all_ok = false;  // not the leader (yet/any more): the image will say
+                continue;
+            }
+            // Append the leader's batches as they are: same offsets, same leader epochs.
+            std::vector<uint8_t> bytes(p.records.memory.begin(), p.records.memory.end());
+            size_t pos = 0;
+            while (pos < bytes.size()) {
+                auto header =
+                    protocol::parse_batch_header(protocol::bytes_view(bytes).subspan(pos));
+                if (!header || pos + header->total_size_bytes() > bytes.size()) {
+                    break;  // a partial batch at the end (max bytes): the next fetch has it
+                }
+                std::span<uint8_t> batch(bytes.data() + pos, header->total_size_bytes());
+                if (header->base_offset != log->log_end_offset().value()) {
+                    LOG_WARN("broker", "{}-{}: leader sent offset {} for log end {}", tp.topic,
+                             p.partition_index, header->base_offset, log->log_end_offset().value());
+                    all_ok = false;
+                    break;
+                }
+                auto appended =
+                    log->append(batch, leader_epoch(header->partition_leader_epoch), now);
+                if (!appended) {
+                    LOG_ERROR("broker", "{}-{}: follower append failed: {}", tp.topic,
+                              p.partition_index, storage::to_string(appended.error()));
+                    all_ok = false;
+                    break;
+                }
+                pos += header->total_size_bytes();
+            }
+            int64_t hw = std::min(p.high_watermark, log->log_end_offset().value());
+            if (hw >= 0) {
+                _known_high_watermark[tp] = hw;
+            }
+        }
+    }
+    co_return all_ok;
+}
+
+// ---------------------------------------------------------------------------- checkpoint
+
+void replica_manager::write_checkpoint() {
+    // Kafka's format: version, count, then "<topic> <partition> <offset>" lines.
+    std::ostringstream out;
+    out << "0\n" << _known_high_watermark.size() << "\n";
+    for (const auto& [tp, hw] : _known_high_watermark) {
+        out << tp.topic << " " << tp.partition.value() << " " << hw << "\n";
+    }
+    auto path = _ctx.logs.data_dir() / checkpoint_file;
+    auto tmp = path;
+    tmp += ".tmp";
+    {
+        std::ofstream f(tmp, std::ios::trunc);
+        f << out.str();
+        if (!f.flush()) {
+            LOG_WARN("broker", "cannot write {}", tmp.string());
+            return;
+        }
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    _last_checkpoint_ms = wall_ms();
+}
+
+void replica_manager::read_checkpoint() {
+    std::ifstream in(_ctx.logs.data_dir() / checkpoint_file);
+    int version = -1;
+    size_t count = 0;
+    if (!(in >> version >> count) || version != 0) {
+        return;
+    }
+    std::string topic;
+    int32_t partition = 0;
+    int64_t hw = 0;
+    while (count-- > 0 && in >> topic >> partition >> hw) {
+        _known_high_watermark[{topic, partition_id(partition)}] = hw;
+    }
+}
+
+}  // namespace riacho::broker

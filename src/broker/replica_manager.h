@@ -1,0 +1,103 @@
+// broker: partition replication, Kafka's ReplicaManager in small. For every partition with
+// more than one replica it plays the role the image gives this node:
+// - leader: tracks each follower's log end from its fetches (replication::partition_replicas),
+//   serves the high watermark (consumers read below it; acks=-1 waits for it), and asks the
+//   controller to shrink or expand the ISR (replica.lag.time.max.ms);
+// - follower: one fetcher per leader broker pulls with Fetch (replica id set) from the log
+//   end, appends the leader's batches as they are (offsets and leader epochs kept), and takes
+//   the leader's high watermark. When its leader changes it first cuts its log back to the
+//   high watermark it knew (records above it may never have been committed: the new leader
+//   may not have them), then fetches from the new leader.
+// A partition with one replica has its log end as high watermark, as before replication.
+// High watermarks are checkpointed in `replication-offset-checkpoint` (Kafka's name) every few
+// seconds and at shutdown, so a restarted follower knows where it may truncate to.
+//
+// Thread: the broker's event loop; the fetchers are coroutines on it. Owned by the broker.
+#pragma once
+
+#include "net/client.h"
+#include "replication/partition_replicas.h"
+#include "storage/log_manager.h"
+
+#include <asio/awaitable.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace riacho::cluster {
+struct metadata_image;
+}
+
+namespace riacho::broker {
+
+struct broker_context;
+
+class replica_manager {
+public:
+    explicit replica_manager(broker_context& ctx);
+    ~replica_manager();
+
+    // Reads the high watermark checkpoint and starts the ISR and checkpoint timers.
+    void start();
+    // Stops the fetchers and timers and writes the checkpoint.
+    void stop();
+    // The image changed and the logs were reconciled: lead, follow or forget partitions.
+    void reconcile(const cluster::metadata_image& image);
+
+    // What consumers may read up to (exclusive).
+    int64_t high_watermark(const storage::topic_partition& tp,
+                           const storage::partition_log& log) const;
+    // Whether this node leads `tp` with followers (acks=-1 waits for them).
+    bool replicated(const storage::topic_partition& tp) const { return _led.count(tp) != 0; }
+    // The in-sync replicas of a partition this node leads (1 when it has one replica).
+    size_t isr_size(const storage::topic_partition& tp) const;
+    // The leader appended to `tp`.
+    void on_append(const storage::topic_partition& tp, const storage::partition_log& log);
+    // A follower fetched `tp` from `fetch_offset` (its log end).
+    void on_follower_fetch(const storage::topic_partition& tp,
+                           int32_t follower,
+                           int64_t fetch_offset,
+                           const storage::partition_log& log);
+    // acks=-1: waits until the high watermark of `tp` reaches `end_offset`. false when the
+    // deadline passes or this node stops leading the partition.
+    asio::awaitable<bool> wait_replicated(storage::topic_partition tp,
+                                          int64_t end_offset,
+                                          std::chrono::steady_clock::time_point deadline);
+
+private:
+    struct led {
+        int32_t leader_epoch = 0;
+        replication::partition_replicas state;
+    };
+    struct followed {
+        int32_t leader = -1;
+        int32_t leader_epoch = 0;
+    };
+    struct fetcher;
+
+    asio::awaitable<void> run_fetcher(std::shared_ptr<fetcher> f);
+    // One fetch round to `f`'s leader; false when it failed (the caller backs off).
+    asio::awaitable<bool> fetch_once(fetcher& f);
+    void check_isr();
+    void write_checkpoint();
+    void read_checkpoint();
+    void arm_timer();
+
+    broker_context& _ctx;
+    std::map<storage::topic_partition, led> _led;
+    std::map<storage::topic_partition, followed> _followed;
+    // The high watermark each partition last had here (leader or follower): where a follower
+    // may cut back to when its leader changes.
+    std::map<storage::topic_partition, int64_t> _known_high_watermark;
+    std::map<int32_t, std::shared_ptr<fetcher>> _fetchers;  // by leader id
+    std::unique_ptr<asio::steady_timer> _timer;
+    int64_t _last_checkpoint_ms = 0;
+    bool _stopped = false;
+};
+
+}  // namespace riacho::broker

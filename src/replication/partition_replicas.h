@@ -1,0 +1,64 @@
+// replication: what a partition's leader knows about its replicas, as Kafka's Partition keeps
+// it: each follower's log end (its last fetch offset), when it was last caught up, the
+// in-sync replica set (ISR) as the metadata records it, and the high watermark that follows
+// from them: the smallest log end among the ISR (the leader's included), never moving back.
+// It also says which ISR change the leader should ask the controller for: a follower that
+// has not caught up for replica.lag.time.max.ms leaves, one that reached the high watermark
+// rejoins.
+//
+// Pure state, no IO: the broker feeds it fetches and appends. Thread: the broker's loop.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace riacho::replication {
+
+class partition_replicas {
+public:
+    // `high_watermark` is where the leader starts (its own view; it only moves forward).
+    partition_replicas(int32_t self,
+                       std::vector<int32_t> replicas,
+                       std::vector<int32_t> isr,
+                       int64_t log_end,
+                       int64_t high_watermark,
+                       int64_t now_ms);
+
+    // The leader's log grew (an append): with no follower in the ISR the HW follows it.
+    // Returns whether the high watermark moved.
+    bool on_leader_append(int64_t log_end);
+    // A follower fetched from `fetch_offset`: everything below it is in its log. Returns
+    // whether the high watermark moved.
+    bool on_follower_fetch(int32_t follower, int64_t fetch_offset, int64_t log_end, int64_t now_ms);
+    // The controller recorded a new ISR.
+    void set_isr(std::vector<int32_t> isr, int64_t log_end, int64_t now_ms);
+
+    // The ISR the leader should propose, if it differs from the current one.
+    std::optional<std::vector<int32_t>> wanted_isr(int64_t now_ms, int64_t lag_max_ms) const;
+
+    int64_t high_watermark() const { return _high_watermark; }
+    const std::vector<int32_t>& isr() const { return _isr; }
+    const std::vector<int32_t>& replicas() const { return _replicas; }
+    // A follower's known log end, -1 before its first fetch.
+    int64_t follower_end(int32_t follower) const;
+
+private:
+    struct follower {
+        int32_t id = -1;
+        int64_t log_end = -1;
+        int64_t last_caught_up_ms = 0;
+        int64_t left_isr_ms = -1;  // when it was last seen leaving the ISR
+    };
+    bool recompute(int64_t log_end);
+    bool in_isr(int32_t id) const;
+
+    int32_t _self;
+    std::vector<int32_t> _replicas;
+    std::vector<int32_t> _isr;
+    std::vector<follower> _followers;
+    int64_t _log_end = 0;
+    int64_t _high_watermark = 0;
+};
+
+}  // namespace riacho::replication
