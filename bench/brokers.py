@@ -229,11 +229,12 @@ class Kafka:
         self.cport = free_port()
         self.pid = None
         self.bootstrap = f"127.0.0.1:{self.port}"
+        self.env: dict = {}  # more for apache-kafka.sh, e.g. KAFKA_CLUSTER_ID for a cluster
 
     def start(self, timeout: float = 180.0) -> dict:
         """Starts the JVM (formats the dir the first time); returns {'script_s': ...}."""
         env = dict(os.environ, KAFKA_CONTROLLER_PORT=str(self.cport),
-                   KAFKA_START_TIMEOUT=str(int(timeout)))
+                   KAFKA_START_TIMEOUT=str(int(timeout)), **self.env)
         args = [str(KAFKA_SCRIPT), "start", str(self.port), str(self.dir)]
         args += [f"{k}={v}" for k, v in self.settings.items()]
         if self not in _live:

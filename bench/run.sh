@@ -23,6 +23,9 @@
 #                 rate; matrix.md/.json/.png; ~5 min, --quick ~1.5 min); soak (bench/soak.py:
 #                 --minutes M, default 30, at a fixed rate past a small retention limit,
 #                 latency p99 and RSS per minute, first vs last third; opt-in, ~2 x M min);
+#                 cluster (bench/cluster.py: three nodes of each, RF 3, min ISR 2, acks=-1:
+#                 produce records/s and p99, failover time after kill -9 of the leader,
+#                 acknowledged records counted back; ~3 min);
 #                 `extra` = groups,latency,footprint (~13 min).
 #                 The Python suites build the same way, then write bench/results/<date>/
 #                 <suite>.md and .json. Python: $BENCH_PYTHON or tests/integration/.deps/venv.
@@ -71,8 +74,8 @@ done
 timeout_s=$((60 + records / 2000))  # generous: 2,000 records/s is far below either broker
 for s in ${suite//,/ }; do
     case "$s" in
-        throughput|groups|latency|footprint|txn|matrix|soak|extra) ;;
-        *) echo "run.sh: unknown suite $s (throughput, groups, latency, footprint, txn, matrix, soak, extra)" >&2
+        throughput|groups|latency|footprint|txn|matrix|soak|cluster|extra) ;;
+        *) echo "run.sh: unknown suite $s (throughput, groups, latency, footprint, txn, matrix, soak, cluster, extra)" >&2
            exit 2 ;;
     esac
 done
@@ -194,10 +197,13 @@ if [[ "$suite" != throughput ]]; then
                 "$py" "$root/bench/matrix.py" "${suite_args[@]}" --load "$load" \
                     --sendfile "$root/build-bench/load/sendfile_rate" ${quick:+--quick} \
                     --command "$matrix_cmd" || log "suite matrix FAILED" ;;
+            cluster) log "suite cluster"
+                "$py" "$root/bench/cluster.py" "${suite_args[@]}" --load "$load" ||
+                    log "suite cluster FAILED" ;;
             soak) log "suite soak (${minutes:-30} minutes per broker)"
                 "$py" "$root/bench/soak.py" "${suite_args[@]}" --load "$load" \
                     --minutes "${minutes:-30}" || log "suite soak FAILED" ;;
-            *) log "unknown suite $s (throughput, groups, latency, footprint, txn, matrix, soak, extra)"; exit 2 ;;
+            *) log "unknown suite $s (throughput, groups, latency, footprint, txn, matrix, soak, cluster, extra)"; exit 2 ;;
         esac
     done
     [[ ",$suite," == *,throughput,* ]] || exit 0

@@ -27,6 +27,9 @@
 #   KAFKA_CACHE            jar cache (default ~/.cache/riacho/kafka-$KAFKA_VERSION)
 #   KAFKA_HEAP_OPTS        JVM heap (default -Xms256m -Xmx1g)
 #   KAFKA_CONTROLLER_PORT  controller listener port (default <port>+1)
+#   KAFKA_CLUSTER_ID       cluster id to format a new data dir with (default: a random one);
+#                          nodes of one cluster (node.id, controller.quorum.voters passed as
+#                          key=value) must share it
 #   KAFKA_START_TIMEOUT    seconds to wait for the listener (default 90)
 #   KAFKA_LOG4J_CONFIG     log4j2 properties file to use instead of the cache's (WARN level)
 #
@@ -134,7 +137,7 @@ start() {
     } >"$dir/server.properties"
     if [[ ! -f "$dir/logs/meta.properties" ]]; then
         local cid
-        cid="$(java_run kafka.tools.StorageTool random-uuid 2>>"$dir/kafka.log")"
+        cid="${KAFKA_CLUSTER_ID:-$(java_run kafka.tools.StorageTool random-uuid 2>>"$dir/kafka.log")}"
         java_run kafka.tools.StorageTool format -t "$cid" -c "$dir/server.properties" \
             >>"$dir/kafka.log" 2>&1 || { tail -20 "$dir/kafka.log" >&2; die "storage format failed"; }
     fi

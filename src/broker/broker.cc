@@ -398,6 +398,27 @@ void broker::reconcile(const cluster::metadata_image& image) {
     }
 }
 
+void broker::controlled_shutdown() {
+    if (!_controller || !_quorum) {
+        return;
+    }
+    // Kafka's controlled shutdown: before it stops serving, the broker has its partitions
+    // led elsewhere (the first live in-sync replica each), so producers move on at once
+    // instead of after the session timeout. It is fenced until it comes back.
+    auto image = _controller->image();
+    std::set<int32_t> others;
+    for (const auto& [id, b] : image->brokers) {
+        if (id != _config.node_id && image->fenced_brokers.count(id) == 0) {
+            others.insert(id);
+        }
+    }
+    if (others.empty()) {
+        return;  // alone: nobody to hand anything to
+    }
+    size_t moved = _controller->elect_leaders(others);
+    LOG_INFO("broker", "controlled shutdown: {} leadership and fencing change(s) recorded", moved);
+}
+
 void broker::check_liveness() {
     _liveness_timer->expires_after(std::chrono::milliseconds(500));
     _liveness_timer->async_wait([this](const std::error_code& ec) {
@@ -430,6 +451,16 @@ void broker::check_liveness() {
                 }
             }
             _controller->elect_leaders(alive);
+            auto now_ms = broker_context::now_ms();
+            if (_config.values["auto.leader.rebalance.enable"] != "false" &&
+                now_ms - _last_rebalance_check_ms >=
+                    _config.number("leader.imbalance.check.interval.seconds", 300) * 1000) {
+                _last_rebalance_check_ms = now_ms;
+                _controller->restore_preferred_leaders(
+                    alive, static_cast<double>(
+                               _config.number("leader.imbalance.per.broker.percentage", 10)) /
+                               100.0);
+            }
         }
         check_liveness();
     });
@@ -470,6 +501,7 @@ std::optional<std::string> broker::start(const std::optional<std::string>& ready
     _replicas->start();
     _replicas->reconcile(*_controller->image());
     _liveness_timer = std::make_unique<asio::steady_timer>(_io);
+    _last_rebalance_check_ms = broker_context::now_ms();
     check_liveness();
     if (auto error = _txns->start()) {
         return error;
@@ -558,6 +590,7 @@ void broker::shutdown() {
         return;
     }
     _shut_down = true;
+    controlled_shutdown();
     if (_server) {
         _server->stop();
     }

@@ -64,6 +64,8 @@ private:
     void shutdown();
     // The active controller's periodic check: fence silent brokers, elect new leaders.
     void check_liveness();
+    // SIGTERM in a cluster: move this broker's leaderships to other in-sync replicas first.
+    void controlled_shutdown();
     void close_logs();
 
     broker_config _config;  // static settings (static_set) with the dynamic ones applied
@@ -86,6 +88,7 @@ private:
     std::unique_ptr<log_maintenance> _maintenance;
     std::unique_ptr<replica_manager> _replicas;
     std::unique_ptr<asio::steady_timer> _liveness_timer;
+    int64_t _last_rebalance_check_ms = 0;  // wall clock; the first check waits a full interval
     std::unique_ptr<request_router> _router;
     std::unique_ptr<net::server> _server;
     bool _shut_down = false;

@@ -464,9 +464,33 @@ change_result controller::change_isr(const std::string& topic_name,
 }
 
 size_t controller::elect_leaders(const std::set<int32_t>& alive) {
-    catch_up();
-    std::vector<protocol::msg::metadata_record> records;
-    std::vector<std::string> moved;
+    constexpr int attempts_max = 5;
+    for (int attempt = 0; attempt < attempts_max; ++attempt) {
+        catch_up();
+        std::vector<protocol::msg::metadata_record> records;
+        std::vector<std::string> moved;
+        plan_elections(alive, records, moved);
+        if (records.empty()) {
+            return 0;
+        }
+        auto status = commit(std::move(records));
+        if (status == commit_status::stale) {
+            continue;  // planned on an old image: plan again on the new one
+        }
+        if (status != commit_status::ok) {
+            return 0;
+        }
+        for (const auto& m : moved) {
+            LOG_INFO("cluster", "{}", m);
+        }
+        return moved.size();
+    }
+    return 0;
+}
+
+void controller::plan_elections(const std::set<int32_t>& alive,
+                                std::vector<protocol::msg::metadata_record>& records,
+                                std::vector<std::string>& moved) const {
     for (const auto& [id, broker] : _image->brokers) {
         bool fenced = _image->fenced_brokers.count(id) != 0;
         if (fenced == (alive.count(id) != 0)) {
@@ -514,16 +538,67 @@ size_t controller::elect_leaders(const std::set<int32_t>& alive) {
             records.push_back(partition_record(topic->topic_id, next));
         }
     }
-    if (records.empty()) {
-        return 0;
+}
+
+size_t controller::restore_preferred_leaders(const std::set<int32_t>& alive, double imbalance_max) {
+    constexpr int attempts_max = 5;
+    for (int attempt = 0; attempt < attempts_max; ++attempt) {
+        catch_up();
+        // Kafka's auto.leader.rebalance: per broker, the share of the partitions it is the
+        // preferred (first) replica of that another broker leads; above the threshold its
+        // partitions go back to it, where it is alive and in sync.
+        std::map<int32_t, std::pair<int, int>> preferred;  // broker -> (preferred, not leading)
+        for (const auto& [name, topic] : _image->topics_by_name) {
+            for (const auto& p : topic->partitions) {
+                if (p.replicas.empty()) {
+                    continue;
+                }
+                auto& counts = preferred[p.replicas.front()];
+                ++counts.first;
+                counts.second += p.leader != p.replicas.front() ? 1 : 0;
+            }
+        }
+        std::vector<protocol::msg::metadata_record> records;
+        std::vector<std::string> moved;
+        for (const auto& [name, topic] : _image->topics_by_name) {
+            for (const auto& p : topic->partitions) {
+                if (p.replicas.empty()) {
+                    continue;
+                }
+                int32_t want = p.replicas.front();
+                auto [count, off] = preferred[want];
+                bool in_sync = std::find(p.isr.begin(), p.isr.end(), want) != p.isr.end();
+                if (p.leader == want || !in_sync || alive.count(want) == 0 ||
+                    _image->fenced_brokers.count(want) != 0 ||
+                    static_cast<double>(off) / count <= imbalance_max) {
+                    continue;
+                }
+                partition_info next = p;
+                next.leader = want;
+                next.leader_epoch = p.leader_epoch + 1;
+                moved.push_back(
+                    fmt::format("partition {}-{} back to its preferred leader {} "
+                                "(from {})",
+                                name, p.partition, want, p.leader));
+                records.push_back(partition_record(topic->topic_id, next));
+            }
+        }
+        if (records.empty()) {
+            return 0;
+        }
+        auto status = commit(std::move(records));
+        if (status == commit_status::stale) {
+            continue;
+        }
+        if (status != commit_status::ok) {
+            return 0;
+        }
+        for (const auto& m : moved) {
+            LOG_INFO("cluster", "{}", m);
+        }
+        return moved.size();
     }
-    if (commit(std::move(records)) != commit_status::ok) {
-        return 0;
-    }
-    for (const auto& m : moved) {
-        LOG_INFO("cluster", "{}", m);
-    }
-    return moved.size();
+    return 0;
 }
 
 change_result controller::register_broker(const broker_info& broker) {

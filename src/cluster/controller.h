@@ -99,6 +99,10 @@ public:
     // ISR replica lives; dead replicas leave every ISR. Brokers not in `alive` are recorded as
     // fenced (and unfenced when back). Returns how many partitions and brokers changed.
     size_t elect_leaders(const std::set<int32_t>& alive);
+    // Kafka's auto.leader.rebalance.enable: a broker whose share of preferred partitions
+    // led by others is above `imbalance_max` (leader.imbalance.per.broker.percentage / 100)
+    // gets them back where it is alive and in the ISR. Returns the partitions moved.
+    size_t restore_preferred_leaders(const std::set<int32_t>& alive, double imbalance_max);
     // Records (or updates) a broker's registration: its id, advertised endpoint and rack.
     change_result register_broker(const broker_info& broker);
     // Hands out a fresh producer id; reserves blocks of ids in the metadata log (each node its
@@ -111,6 +115,10 @@ private:
     enum class commit_status { ok, stale, unavailable };
     commit_status commit(std::vector<protocol::msg::metadata_record> records);
     change_result failure(commit_status status) const;
+    // The records elect_leaders writes for `alive` on the current image, with log lines.
+    void plan_elections(const std::set<int32_t>& alive,
+                        std::vector<protocol::msg::metadata_record>& records,
+                        std::vector<std::string>& moved) const;
     // Runs one attempt of a change, again while it fails only because the image was stale.
     template <typename Attempt>
     change_result retry_stale(Attempt attempt);

@@ -208,18 +208,31 @@ def test_the_cluster_survives_the_loss_of_its_active_controller(cluster):
     assert cluster.quorum_leader()[0] == new_leader
 
 
-def test_a_controlled_shutdown_hands_the_controller_over_quickly(cluster):
+def test_a_controlled_shutdown_hands_everything_over_quickly(cluster):
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap()})
+    admin.create_topics([NewTopic("handover", num_partitions=3, replication_factor=3)])[
+        "handover"].result(30)
+    wait_until(lambda: (lambda ps: ps and all(len(p["isr"]) == 3 for p in ps.values()))(
+        partitions_of(cluster.nodes[0], "handover")), 20, what="topic in sync")
     leader, epoch = cluster.quorum_leader()
     victim = cluster.node_by_id(leader)
     survivors = [n for n in cluster.nodes if n is not victim]
     os.kill(victim.pid, signal.SIGTERM)
     t0 = time.monotonic()
+    # Its partitions are led elsewhere before it stops (no waiting for the session timeout).
+    wait_until(lambda: (lambda ps: ps and all(p["leader"] not in (-1, leader)
+                                              for p in ps.values()))(
+        partitions_of(survivors[0], "handover")), 10, interval=0.05, what="leaders moved")
+    moved_after_s = time.monotonic() - t0
     new_leader, new_epoch = cluster.quorum_leader(survivors, not_node=leader)
     handed_over_after_s = time.monotonic() - t0
     assert new_epoch > epoch
     # EndQuorumEpoch lets the others elect at once instead of after the fetch timeout (2 s)
-    # plus an election timeout (1-2 s) that a kill -9 costs.
-    assert handed_over_after_s < 2.0, f"handed over after {handed_over_after_s:.2f} s"
+    # plus an election timeout (1-2 s) that a kill -9 costs; partitions move before that.
+    assert moved_after_s < 2.0, f"partitions moved after {moved_after_s:.2f} s"
+    assert handed_over_after_s < 2.0, f"controller handed over after {handed_over_after_s:.2f} s"
+    print(f"controlled shutdown: partitions moved {moved_after_s:.2f} s, controller "
+          f"{handed_over_after_s:.2f} s after SIGTERM")
     assert victim._wait_exit(30), "the old controller exits"
 
 

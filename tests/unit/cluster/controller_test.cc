@@ -307,6 +307,35 @@ TEST(controller, dead_leaders_are_replaced_by_live_isr_replicas) {
     }
 }
 
+TEST(controller, preferred_leaders_come_back_when_in_sync) {
+    memory_metadata_log log;
+    controller c(log, 1);
+    for (int32_t id : {1, 2, 3}) {
+        ASSERT_EQ(c.register_broker({id, "localhost", 9090 + id, std::nullopt}).error,
+                  error_code::none);
+    }
+    ASSERT_EQ(c.create_topic("t", 3, 3, {}, false).error, error_code::none);
+    c.elect_leaders({1, 3});  // 2 dies: its partition moves
+    EXPECT_EQ(c.restore_preferred_leaders({1, 3}, 0.1), 0u) << "2 is not back yet";
+    c.elect_leaders({1, 2, 3});  // back, but not in the ISR yet
+    EXPECT_EQ(c.restore_preferred_leaders({1, 2, 3}, 0.1), 0u) << "2 is not in sync";
+    for (const auto& p : c.image()->find_topic("t")->partitions) {
+        if (p.replicas.front() == 2) {
+            // 2 caught up: its partition's leader puts it back in the ISR.
+            auto isr = p.isr;
+            isr.push_back(2);
+            auto leader_log = log.other_node();  // the partition leader's node
+            controller leader_view(leader_log, p.leader);
+            ASSERT_EQ(leader_view.change_isr("t", p.partition, p.leader_epoch, isr).error,
+                      error_code::none);
+        }
+    }
+    EXPECT_EQ(c.restore_preferred_leaders({1, 2, 3}, 0.1), 1u);
+    for (const auto& p : c.image()->find_topic("t")->partitions) {
+        EXPECT_EQ(p.leader, p.replicas.front());
+    }
+}
+
 TEST(controller, only_the_partition_leader_changes_its_isr) {
     memory_metadata_log log;
     controller c(log, 1);
