@@ -123,7 +123,8 @@ def run_failover(nodes, bootstrap):
         due = int((now - start) * RATE_PER_S)
         while sent < due:
             try:
-                producer.produce(TOPIC, key=f"k{sent}".encode(), value=b"x" * 1024)
+                producer.produce(TOPIC, key=f"k{sent}".encode(), value=b"x" * 1024,
+                                 on_delivery=report)
                 sent += 1
             except BufferError:
                 break

@@ -26,6 +26,7 @@ struct fetch_target {
     int32_t partition = 0;
     int64_t fetch_offset = 0;
     int32_t partition_max_bytes = 0;
+    int32_t last_fetched_epoch = -1;  // followers: the epoch of their last batch
 };
 
 // Reads one partition into `out`. Returns the bytes added.
@@ -68,6 +69,16 @@ size_t read_partition(broker_context& ctx,
     storage::topic_partition tp{topic->name, partition_id(t.partition)};
     int64_t log_end = log->log_end_offset().value();
     if (replica >= 0) {
+        if (auto diverging =
+                ctx.replicas->diverging(tp, t.fetch_offset, t.last_fetched_epoch, *log)) {
+            // The follower's log took another path after that epoch: it cuts back and asks
+            // again; its fetch offset acknowledges nothing.
+            out.diverging_epoch.epoch = diverging->epoch;
+            out.diverging_epoch.end_offset = diverging->end_offset;
+            out.high_watermark = ctx.replicas->high_watermark(tp, *log);
+            out.log_start_offset = log->log_start_offset().value();
+            return 0;
+        }
         // A follower's fetch offset is its log end: it has everything below.
         ctx.replicas->on_follower_fetch(tp, replica, t.fetch_offset, *log);
     }
@@ -120,6 +131,21 @@ size_t read_partition(broker_context& ctx,
     return read->size_bytes;
 }
 
+// A follower's LastFetchedEpoch for a partition of its (sessionless) request.
+int32_t last_fetched_epoch_of(const fetch_request& request, const fetch_target& t, bool use_ids) {
+    for (const auto& topic : request.topics) {
+        if (use_ids ? topic.topic_id != t.topic_id : topic.topic != t.topic_name) {
+            continue;
+        }
+        for (const auto& p : topic.partitions) {
+            if (p.partition == t.partition) {
+                return p.last_fetched_epoch;
+            }
+        }
+    }
+    return -1;
+}
+
 }  // namespace
 
 asio::awaitable<net::reply> handle_fetch(broker_context& ctx, net::request& req) {
@@ -150,6 +176,9 @@ asio::awaitable<net::reply> handle_fetch(broker_context& ctx, net::request& req)
         t.partition = entry.partition;
         t.fetch_offset = entry.fetch_offset;
         t.partition_max_bytes = entry.partition_max_bytes;
+        if (replica >= 0) {
+            t.last_fetched_epoch = last_fetched_epoch_of(request, t, use_ids);
+        }
         targets.push_back(std::move(t));
     }
 

@@ -246,7 +246,7 @@ append_outcome append_partition(broker_context& ctx,
     resp.log_append_time_ms = log_append_time ? now : -1;
     resp.log_start_offset = log->log_start_offset().value();
     out.appended = !appended->duplicate;
-    ctx.replicas->on_append(tp, *log);
+    ctx.replicas->on_append(tp, *log, epoch.value(), appended->base_offset.value());
     out.log_end = log->log_end_offset().value();
     return out;
 }

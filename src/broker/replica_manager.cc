@@ -2,6 +2,7 @@
 
 #include "base/log.h"
 #include "broker/broker_context.h"
+#include "cluster/metadata_image.h"
 #include "protocol/messages/fetch.h"
 #include "protocol/record_batch.h"
 
@@ -13,6 +14,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <unistd.h>
 
 namespace riacho::broker {
 
@@ -118,33 +120,21 @@ void replica_manager::reconcile(const cluster::metadata_image& image) {
                     tp, led{p.leader_epoch, replication::partition_replicas(
                                                 self, p.replicas, p.isr, log_end, hw, wall_ms())});
             } else if (p.leader >= 0) {
-                auto was = _followed.find(tp);
-                bool same = was != _followed.end() && was->second.leader == p.leader &&
-                            was->second.leader_epoch == p.leader_epoch;
-                if (!same) {
-                    // Records above the high watermark this node knew may not be on the new
-                    // leader (never committed): cut them off before fetching from it.
-                    auto known = _known_high_watermark.find(tp);
-                    int64_t cut = known != _known_high_watermark.end() ? known->second : 0;
-                    if (cut < log_end) {
-                        LOG_INFO("broker",
-                                 "{}-{}: truncating from {} to the high watermark {} "
-                                 "before following {} in epoch {}",
-                                 name, p.partition, log_end, cut, p.leader, p.leader_epoch);
-                        auto truncated = log->truncate_to(kafka_offset(cut));
-                        if (!truncated) {
-                            LOG_ERROR("broker", "{}-{}: truncation failed: {}", name, p.partition,
-                                      storage::to_string(truncated.error()));
-                            continue;
-                        }
-                    }
-                }
                 followed_now.emplace(tp, followed{p.leader, p.leader_epoch});
             }
         }
     }
     _led = std::move(led_now);
     _followed = std::move(followed_now);
+    // Forget partitions that are gone (a topic deleted, and maybe created again under the
+    // same name: its new log must not inherit their epochs or high watermark).
+    std::erase_if(_epochs, [&](const auto& e) {
+        return _led.count(e.first) == 0 && _followed.count(e.first) == 0;
+    });
+    std::erase_if(_known_high_watermark, [&](const auto& e) {
+        auto topic = image.find_topic(e.first.topic);
+        return !topic || !topic->has_partition(e.first.partition.value());
+    });
     // One fetcher per leader we follow; idle ones stop.
     std::map<int32_t, std::shared_ptr<fetcher>> fetchers;
     for (const auto& [tp, f] : _followed) {
@@ -188,7 +178,12 @@ size_t replica_manager::isr_size(const storage::topic_partition& tp) const {
 }
 
 void replica_manager::on_append(const storage::topic_partition& tp,
-                                const storage::partition_log& log) {
+                                const storage::partition_log& log,
+                                int32_t epoch,
+                                int64_t base_offset) {
+    if (auto e = _epochs.find(tp); e != _epochs.end()) {
+        e->second.on_append(epoch, base_offset);
+    }
     auto it = _led.find(tp);
     if (it != _led.end() && it->second.state.on_leader_append(log.log_end_offset().value())) {
         _known_high_watermark[tp] = it->second.state.high_watermark();
@@ -207,6 +202,78 @@ void replica_manager::on_follower_fetch(const storage::topic_partition& tp,
                                            wall_ms())) {
         _known_high_watermark[tp] = it->second.state.high_watermark();
         _ctx.appends.notify_all();  // acks=-1 waiters and consumers' long polls
+    }
+}
+
+std::optional<replication::epoch_end> replica_manager::diverging(
+    const storage::topic_partition& tp,
+    int64_t fetch_offset,
+    int32_t last_fetched_epoch,
+    const storage::partition_log& log) {
+    if (last_fetched_epoch < 0) {
+        return std::nullopt;  // an empty follower log cannot diverge
+    }
+    auto end = epochs(tp, log).end_offset_for(last_fetched_epoch, log.log_end_offset().value());
+    if (end.epoch == last_fetched_epoch && end.end_offset >= fetch_offset) {
+        return std::nullopt;
+    }
+    return end;
+}
+
+replication::leader_epoch_cache& replica_manager::epochs(const storage::topic_partition& tp,
+                                                         const storage::partition_log& log) {
+    auto [it, fresh] = _epochs.try_emplace(tp);
+    if (!fresh) {
+        return it->second;
+    }
+    // Built once from the batch headers: a walk over the log (page cache, usually), after
+    // which appends and truncations keep it current.
+    std::vector<uint8_t> buffer;
+    kafka_offset from = log.log_start_offset();
+    while (from < log.log_end_offset()) {
+        auto slice = log.read(from, 1u << 20, true);
+        if (!slice || slice->size_bytes == 0) {
+            break;
+        }
+        buffer.resize(slice->size_bytes);
+        ssize_t n = ::pread(slice->file->fd, buffer.data(), buffer.size(),
+                            static_cast<off_t>(slice->position));
+        if (n != static_cast<ssize_t>(buffer.size())) {
+            LOG_WARN("broker", "{}-{}: short read while indexing leader epochs", tp.topic,
+                     tp.partition.value());
+            break;
+        }
+        size_t pos = 0;
+        while (pos < buffer.size()) {
+            auto header = protocol::parse_batch_header(protocol::bytes_view(buffer).subspan(pos));
+            if (!header) {
+                break;
+            }
+            it->second.on_append(header->partition_leader_epoch, header->base_offset);
+            pos += header->total_size_bytes();
+        }
+        from = slice->next_offset;
+    }
+    return it->second;
+}
+
+void replica_manager::truncate(const storage::topic_partition& tp,
+                               storage::partition_log& log,
+                               int64_t offset,
+                               const char* why) {
+    offset = std::max<int64_t>(offset, 0);
+    if (offset >= log.log_end_offset().value()) {
+        return;
+    }
+    LOG_INFO("broker", "{}-{}: truncating from {} to {} ({})", tp.topic, tp.partition.value(),
+             log.log_end_offset().value(), offset, why);
+    auto cut = log.truncate_to(kafka_offset(offset));
+    if (!cut) {
+        LOG_ERROR("broker", "{}-{}: truncation failed: {}", tp.topic, tp.partition.value(),
+                  storage::to_string(cut.error()));
+    }
+    if (auto e = _epochs.find(tp); e != _epochs.end()) {
+        e->second.truncate_to(log.log_end_offset().value());
     }
 }
 
@@ -295,6 +362,7 @@ asio::awaitable<bool> replica_manager::fetch_once(fetcher& f) {
         p.partition = tp.partition.value();
         p.current_leader_epoch = fol.leader_epoch;
         p.fetch_offset = log->log_end_offset().value();
+        p.last_fetched_epoch = epochs(tp, *log).latest_epoch();
         p.log_start_offset = log->log_start_offset().value();
         p.partition_max_bytes = _ctx.config.replica_fetch_max_bytes;
         request.topics.back().partitions.push_back(p);
@@ -329,16 +397,32 @@ asio::awaitable<bool> replica_manager::fetch_once(fetcher& f) {
             }
             auto error = static_cast<protocol::error_code>(p.error_code);
             if (error == protocol::error_code::offset_out_of_range) {
-                // Below the leader's log start: start over there. Above its end: cut back to
-                // its high watermark, which it has.
-                int64_t to = log->log_end_offset().value() < p.log_start_offset ? p.log_start_offset
-                                                                                : p.high_watermark;
-                LOG_WARN("broker",
-                         "{}-{}: fetch offset {} out of range on leader {}; "
-                         "truncating to {}",
-                         tp.topic, p.partition_index, log->log_end_offset().value(), f.leader, to);
-                (void)log->truncate_to(kafka_offset(std::max<int64_t>(to, 0)));
+                if (log->log_end_offset().value() < p.log_start_offset) {
+                    // Retention on the leader passed this follower's whole log; restarting the
+                    // log at the leader's start is not built yet (it stays out of the ISR).
+                    LOG_WARN("broker", "{}-{}: log end {} is below leader {}'s log start {}",
+                             tp.topic, p.partition_index, log->log_end_offset().value(), f.leader,
+                             p.log_start_offset);
+                } else {
+                    // Above the leader's end (a log that lost its tail): cut back to its high
+                    // watermark, which it has.
+                    truncate(tp, *log, p.high_watermark, "fetch offset above the leader's end");
+                }
                 all_ok = false;
+                continue;
+            }
+            if (error == protocol::error_code::none &&
+                (p.diverging_epoch.epoch >= 0 || p.diverging_epoch.end_offset >= 0)) {
+                // Kafka's truncation on a diverging epoch: to where the leader's epoch ends,
+                // or to the end of ours when we never had that epoch (the next fetch refines).
+                auto& cache = epochs(tp, *log);
+                auto mine =
+                    cache.end_offset_for(p.diverging_epoch.epoch, log->log_end_offset().value());
+                int64_t to = mine.epoch < 0 ? log->log_start_offset().value()
+                             : mine.epoch == p.diverging_epoch.epoch
+                                 ? std::min(mine.end_offset, p.diverging_epoch.end_offset)
+                                 : mine.end_offset;
+                truncate(tp, *log, to, "diverging from the leader's log");
                 continue;
             }
             if (error != protocol::error_code::none) {
@@ -363,6 +447,11 @@ asio::awaitable<bool> replica_manager::fetch_once(fetcher& f) {
                 }
                 auto appended =
                     log->append(batch, leader_epoch(header->partition_leader_epoch), now);
+                if (appended) {
+                    if (auto e = _epochs.find(tp); e != _epochs.end()) {
+                        e->second.on_append(header->partition_leader_epoch, header->base_offset);
+                    }
+                }
                 if (!appended) {
                     LOG_ERROR("broker", "{}-{}: follower append failed: {}", tp.topic,
                               p.partition_index, storage::to_string(appended.error()));

@@ -5,17 +5,19 @@
 //   controller to shrink or expand the ISR (replica.lag.time.max.ms);
 // - follower: one fetcher per leader broker pulls with Fetch (replica id set) from the log
 //   end, appends the leader's batches as they are (offsets and leader epochs kept), and takes
-//   the leader's high watermark. When its leader changes it first cuts its log back to the
-//   high watermark it knew (records above it may never have been committed: the new leader
-//   may not have them), then fetches from the new leader.
+//   the leader's high watermark. Each fetch names the epoch of its last batch; a leader whose
+//   log took another path after that epoch answers with where that epoch ends on it
+//   (DivergingEpoch), and the follower cuts its log there before fetching again (Kafka's
+//   truncation by leader epoch, KIP-101/KIP-279).
 // A partition with one replica has its log end as high watermark, as before replication.
 // High watermarks are checkpointed in `replication-offset-checkpoint` (Kafka's name) every few
-// seconds and at shutdown, so a restarted follower knows where it may truncate to.
+// seconds and at shutdown: a restarted node that becomes leader starts from it.
 //
 // Thread: the broker's event loop; the fetchers are coroutines on it. Owned by the broker.
 #pragma once
 
 #include "net/client.h"
+#include "replication/leader_epoch_cache.h"
 #include "replication/partition_replicas.h"
 #include "storage/log_manager.h"
 
@@ -56,8 +58,18 @@ public:
     bool replicated(const storage::topic_partition& tp) const { return _led.count(tp) != 0; }
     // The in-sync replicas of a partition this node leads (1 when it has one replica).
     size_t isr_size(const storage::topic_partition& tp) const;
-    // The leader appended to `tp`.
-    void on_append(const storage::topic_partition& tp, const storage::partition_log& log);
+    // The leader appended a batch of `epoch` at `base_offset` to `tp`.
+    void on_append(const storage::topic_partition& tp,
+                   const storage::partition_log& log,
+                   int32_t epoch,
+                   int64_t base_offset);
+    // A follower fetching `tp` from `fetch_offset` whose last batch has `last_fetched_epoch`:
+    // where its log diverges from this leader's (the epoch both have and where it ends here),
+    // or nullopt when it does not (Kafka's DivergingEpoch).
+    std::optional<replication::epoch_end> diverging(const storage::topic_partition& tp,
+                                                    int64_t fetch_offset,
+                                                    int32_t last_fetched_epoch,
+                                                    const storage::partition_log& log);
     // A follower fetched `tp` from `fetch_offset` (its log end).
     void on_follower_fetch(const storage::topic_partition& tp,
                            int32_t follower,
@@ -84,6 +96,13 @@ private:
     // One fetch round to `f`'s leader; false when it failed (the caller backs off).
     asio::awaitable<bool> fetch_once(fetcher& f);
     void check_isr();
+    // The partition's epoch cache, built from its batches' headers on first use.
+    replication::leader_epoch_cache& epochs(const storage::topic_partition& tp,
+                                            const storage::partition_log& log);
+    void truncate(const storage::topic_partition& tp,
+                  storage::partition_log& log,
+                  int64_t offset,
+                  const char* why);
     void write_checkpoint();
     void read_checkpoint();
     void arm_timer();
@@ -95,6 +114,7 @@ private:
     // may cut back to when its leader changes.
     std::map<storage::topic_partition, int64_t> _known_high_watermark;
     std::map<int32_t, std::shared_ptr<fetcher>> _fetchers;  // by leader id
+    std::map<storage::topic_partition, replication::leader_epoch_cache> _epochs;
     std::unique_ptr<asio::steady_timer> _timer;
     int64_t _last_checkpoint_ms = 0;
     bool _stopped = false;

@@ -5,6 +5,7 @@ clients bootstrap from any node. The active controller is killed with SIGKILL an
 carry on. Partitions are replicated (RF 3) with followers fetching from leaders, the ISR, the high watermark and acks=-1 are exercised
 through a leader's kill -9."""
 import concurrent.futures
+import json
 import os
 import signal
 import subprocess
@@ -253,7 +254,8 @@ def consume_all(bootstrap, topic, expect_at_least, partitions=3, timeout=60):
         m = consumer.poll(0.5)
         if m is None or m.error():
             continue
-        got.append((m.partition(), m.offset(), m.key().decode(), m.value().decode()))
+        got.append((m.partition(), m.offset(), m.key() and m.key().decode(),
+                    m.value().decode()))
     consumer.close()
     return got
 
@@ -375,3 +377,80 @@ def test_bad_quorum_settings_are_refused_with_a_message(tmp_path):
         res = subprocess.run(args, capture_output=True, text=True, timeout=30)
         assert res.returncode != 0, settings
         assert expected in res.stderr, (settings, res.stderr[-2000:])
+
+
+def test_a_returning_leader_cuts_its_divergent_tail_by_leader_epoch(cluster):
+    """acks=1 records the followers did not have when the leader died are not on the new
+    leader; the new leader writes others at those offsets in a new epoch. The old leader
+    returns, learns from its first fetch where its log left the leader's (DivergingEpoch),
+    cuts its tail there and copies the leader's records instead."""
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap()})
+    admin.create_topics([NewTopic("diverge", num_partitions=1, replication_factor=2,
+                                  config={"min.insync.replicas": "1"})])["diverge"].result(30)
+    part = wait_until(lambda: (lambda ps: ps and len(ps[0]["isr"]) == 2 and ps[0])(
+        partitions_of(cluster.nodes[0], "diverge")), 20, what="topic in sync")
+    old = cluster.node_by_id(part["leader"])
+    new = cluster.node_by_id(next(r for r in part["replicas"] if r != part["leader"]))
+    # The follower stops fetching for a moment; acks=1 records land on the leader only.
+    batch = lambda tag: kwire.record_batch([(None, f"{tag}{i}".encode(), []) for i in range(5)])
+    with kwire.Conn(old.bootstrap) as c:
+        for i in range(3):
+            c.roundtrip(kwire.produce_v7_request(i, "diverge", 0, batch(f"both{i}-"), acks=-1))
+    os.kill(new.pid, signal.SIGSTOP)
+    # Its fetch parked on the leader ends empty after max_wait (500 ms); only then are there
+    # records it cannot have (a response already in its socket would still reach it).
+    time.sleep(1.0)
+    with kwire.Conn(old.bootstrap) as c:
+        for i in range(4):
+            _, r = kwire.parse_produce_v7(c.roundtrip(
+                kwire.produce_v7_request(10 + i, "diverge", 0, batch(f"old-only{i}-"), acks=1)))
+            assert r[("diverge", 0)]["error"] == 0
+    os.kill(old.pid, signal.SIGKILL)
+    old._wait_exit(10)
+    os.kill(new.pid, signal.SIGCONT)
+    # The follower leads now (it was in the ISR), in a new epoch, and takes other records.
+    wait_until(lambda: partitions_of(new, "diverge")[0]["leader"] == victim_id(new), 30,
+               interval=0.2, what="the follower leads")
+    with kwire.Conn(new.bootstrap) as c:
+        for i in range(6):
+            _, r = kwire.parse_produce_v7(c.roundtrip(
+                kwire.produce_v7_request(20 + i, "diverge", 0, batch(f"new{i}-"), acks=1)))
+            assert r[("diverge", 0)]["error"] == 0
+    expected = consume_all(new.bootstrap, "diverge", 45, partitions=1)
+    assert len(expected) == 45 and not any(v.startswith("old-only") for *_, v in expected)
+    # The old leader returns as a follower, rejoins the ISR...
+    old.start()
+    wait_until(lambda: len(partitions_of(new, "diverge")[0]["isr"]) == 2, 60, interval=0.2,
+               what="the old leader back in the ISR")
+    assert "diverging from the leader's log" in old.stderr_path.read_text()
+    # ... and once it leads again (the other stops), it serves exactly the leader's records.
+    new.stop()
+    wait_until(lambda: partitions_of(old, "diverge")[0]["leader"] == victim_id(old), 30,
+               interval=0.2, what="the old leader leads again")
+    assert consume_all(old.bootstrap, "diverge", 45, partitions=1) == expected
+
+
+def test_franz_go_keeps_producing_through_a_leader_failover(cluster):
+    """franz-go's default producer (idempotent, acks=all) writes while the leader of a
+    replicated partition is killed; afterwards every acknowledged record is in the log once."""
+    from test_franz_go import clientcheck_binary
+    binary = clientcheck_binary()
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap()})
+    admin.create_topics([NewTopic("fg-failover", num_partitions=3, replication_factor=3,
+                                  config={"min.insync.replicas": "2"})])["fg-failover"] \
+        .result(30)
+    parts = wait_until(lambda: (lambda ps: ps and all(len(p["isr"]) == 3 for p in ps.values())
+                                and ps)(partitions_of(cluster.nodes[0], "fg-failover")), 20,
+                       what="topic in sync")
+    proc = subprocess.Popen([str(binary), cluster.bootstrap(), "fg-failover", "failover", "12"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(4)
+    victim = cluster.node_by_id(parts[0]["leader"])
+    victim.kill()
+    out, err = proc.communicate(timeout=150)
+    assert proc.returncode == 0, err[-3000:]
+    result = json.loads(out.strip().splitlines()[-1])["failover"]
+    assert "error" not in result, result
+    assert result["acked"] > 1000, result
+    assert result["missing"] == 0, result
+    assert result["duplicates"] == 0, result

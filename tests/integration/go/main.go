@@ -3,7 +3,12 @@
 //
 // Usage: clientcheck <bootstrap> <topic-prefix> [transactions]
 //
-// With "transactions" only the transactional scenario runs (see transactions).
+//	clientcheck <bootstrap> <topic> failover <seconds>
+//
+// With "transactions" only the transactional scenario runs (see transactions). With
+// "failover" the default producer writes keyed records to an existing topic for <seconds>
+// (while the test kills brokers), then every partition is read from the start: the JSON
+// says how many records were acknowledged, failed, missing from the log or read twice.
 //
 // Scenarios: admin (kadm create/list/describe/delete and three error cases),
 // produce (kgo default producer: idempotent, acks=all; keyed records with
@@ -19,6 +24,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -214,6 +220,74 @@ func offsets(ctx context.Context, adm *kadm.Client, topic string) (any, error) {
 	return r, nil
 }
 
+// failover produces keyed records for `d` with the default (idempotent, acks=all) producer
+// while the test kills brokers, then reads every partition back from the start.
+func failover(bootstrap, topic string, d time.Duration) (any, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d+90*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(bootstrap, ",")...),
+		kgo.MetadataMinAge(500*time.Millisecond), kgo.MetadataMaxAge(time.Second))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	failed := 0
+	firstError := ""
+	deadline := time.Now().Add(d)
+	for i := 0; time.Now().Before(deadline); i++ {
+		key := fmt.Sprintf("k%d", i)
+		cl.Produce(ctx, &kgo.Record{Topic: topic, Key: []byte(key), Value: []byte("v" + key)},
+			func(r *kgo.Record, err error) {
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					failed++
+					if firstError == "" {
+						firstError = err.Error()
+					}
+					return
+				}
+				acked[string(r.Key)] = true
+			})
+		time.Sleep(time.Millisecond)
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return nil, fmt.Errorf("flush: %w", err)
+	}
+	rd, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(bootstrap, ",")...),
+		kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	seen := map[string]int{}
+	for missing := len(acked); missing > 0 && ctx.Err() == nil; {
+		fetches := rd.PollFetches(ctx)
+		fetches.EachRecord(func(r *kgo.Record) {
+			k := string(r.Key)
+			seen[k]++
+			if seen[k] == 1 && acked[k] {
+				missing--
+			}
+		})
+	}
+	missing, duplicates := 0, 0
+	for k := range acked {
+		if seen[k] == 0 {
+			missing++
+		}
+	}
+	for _, c := range seen {
+		if c > 1 {
+			duplicates++
+		}
+	}
+	return obj{"acked": len(acked), "failed": failed, "first_error": firstError,
+		"missing": missing, "duplicates": duplicates}, nil
+}
+
 func main() {
 	if len(os.Args) < 3 {
 		fmt.Fprintln(os.Stderr, "usage: clientcheck <bootstrap> <topic-prefix>")
@@ -230,6 +304,19 @@ func main() {
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	out := obj{"client": "franz-go"}
+	if len(os.Args) > 4 && os.Args[3] == "failover" {
+		seconds, err := time.ParseDuration(os.Args[4] + "s")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "seconds:", err)
+			os.Exit(2)
+		}
+		out["failover"] = scenario(func() (any, error) { return failover(bootstrap, prefix, seconds) })
+		if err := json.NewEncoder(os.Stdout).Encode(out); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) > 3 && os.Args[3] == "transactions" {
 		out["transactions"] = scenario(func() (any, error) { return transactions(ctx, adm, bootstrap, prefix) })
 		if err := json.NewEncoder(os.Stdout).Encode(out); err != nil {
