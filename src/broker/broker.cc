@@ -33,7 +33,7 @@ std::string topic_id_on_disk(const std::filesystem::path& dir) {
     return props.count("topic_id") ? props["topic_id"] : std::string();
 }
 
-// A stable uuid from text (FNV-1a, twice with different seeds), version-4 bits set.
+// A stable uuid from text (two FNV-1a-style 64-bit hashes), with the version-4 bits set.
 protocol::uuid uuid_of_text(const std::string& text) {
     protocol::uuid u;
     uint64_t h1 = 1469598103934665603ULL;
@@ -67,7 +67,6 @@ bool write_file_durably(const std::filesystem::path& p, const std::string& conte
 }
 }  // namespace
 
-// The metadata log on a storage partition log: every append is flushed before it counts.
 // The controller's metadata log is the quorum's: writes go through raft::node (forwarded to
 // the active controller when that is another node) and block until committed.
 class broker::metadata_log_on_quorum final : public cluster::metadata_log {

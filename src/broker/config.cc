@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
@@ -495,6 +496,14 @@ broker_config build_broker_config(const std::map<std::string, std::string>& set)
         throw std::invalid_argument(
             fmt::format("message.max.bytes: {} is larger than socket.request.max.bytes {}",
                         cfg.message_max_bytes, cfg.socket_request_max_bytes));
+    }
+    // Every node is a voter of the metadata quorum and a broker; nodes with one role only
+    // (observers of the quorum, dedicated controllers) are not built yet.
+    auto roles = get("process.roles");
+    roles.erase(std::remove(roles.begin(), roles.end(), ' '), roles.end());
+    if (roles != "broker,controller" && roles != "controller,broker") {
+        throw std::invalid_argument(fmt::format(
+            "process.roles: '{}' is not supported; nodes are broker,controller", roles));
     }
     return cfg;
 }

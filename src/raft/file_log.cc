@@ -66,7 +66,8 @@ result<std::unique_ptr<file_log>, std::string> file_log::open(std::filesystem::p
         if (!decoded ||
             decoded->first != log->_start + static_cast<int64_t>(log->_entries.size())) {
             return unexpected{fmt::format(
-                "the metadata log in '{}' holds a batch at offset {} that is not a quorum entry",
+                "the metadata log in '{}' holds a batch at offset {} that is not a quorum entry "
+                "(a data directory written before Riacho's metadata quorum? move it away)",
                 dir.string(), from.value())};
         }
         for (auto& e : decoded->second) {

@@ -368,6 +368,7 @@ def test_bad_quorum_settings_are_refused_with_a_message(tmp_path):
         ({"controller.quorum.voters": "2@127.0.0.1:19093,3@127.0.0.1:19094"},
          "node.id 1 is not listed"),
         ({"controller.quorum.voters": "1@127.0.0.1:19093,1@127.0.0.1:19094"}, "listed twice"),
+        ({"process.roles": "broker"}, "process.roles"),
     ]
     for settings, expected in cases:
         args = [RIACHO_BIN, "serve", "--set", "listeners=PLAINTEXT://127.0.0.1:0",
