@@ -42,7 +42,7 @@ TEST(log_manager, reopens_all_partitions) {
     std::vector<topic_partition> tps = {
         {"orders", partition_id(0)},       {"orders", partition_id(1)},
         {"my-events.v1", partition_id(0)}, {"my-events.v1", partition_id(12)},
-        {"a-b-c", partition_id(3)},        {"__cluster_metadata", partition_id(0)}};
+        {"a-b-c", partition_id(3)},        {"__consumer_offsets", partition_id(0)}};
     {
         auto mgr = log_manager::open(tmp.path(), cfg_for, 3);
         ASSERT_TRUE(mgr.has_value());
@@ -58,6 +58,8 @@ TEST(log_manager, reopens_all_partitions) {
         ASSERT_TRUE((*mgr)->close_all().has_value());
     }
     std::filesystem::create_directories(tmp.path() / "not_a_partition");
+    // The metadata quorum's log is raft::node's, not the manager's: it is left alone.
+    std::filesystem::create_directories(tmp.path() / "__cluster_metadata-0");
     std::filesystem::create_directories(tmp.path() / "orders-9.0123abcd-delete" / "junk");
     auto mgr = log_manager::open(tmp.path(), cfg_for, 4);
     ASSERT_TRUE(mgr.has_value());
