@@ -176,6 +176,7 @@ def test_a_node_that_does_not_lead_a_partition_refuses_it(cluster):
                                        ["topics"].get("owned")), 10, what="topic")
     leader = topic["partitions"][0]["leader"]
     other = next(n for n in cluster.nodes if n.name != f"node{leader}")
+    wait_known_everywhere([other], "owned")
     batch = kwire.record_batch([(None, b"x", [])])
     with kwire.Conn(other.bootstrap) as c:
         _, resp = kwire.parse_produce_v7(c.roundtrip(
@@ -240,6 +241,14 @@ def test_a_controlled_shutdown_hands_everything_over_quickly(cluster):
 def partitions_of(node, topic):
     t = metadata(node.bootstrap, [topic])["topics"].get(topic)
     return t["partitions"] if t and t["error"] == 0 else None
+
+
+def wait_known_everywhere(nodes, topic, timeout_s=20):
+    """Each node applies the metadata log at its own pace: one node's answer says nothing
+    about whether another already hosts (or knows it does not lead) the topic."""
+    for node in nodes:
+        wait_until(lambda: partitions_of(node, topic), timeout_s, interval=0.1,
+                   what=f"{node.name} knows topic {topic}")
 
 
 def consume_all(bootstrap, topic, expect_at_least, partitions=3, timeout=60):
@@ -334,6 +343,7 @@ def test_acks_all_needs_min_insync_replicas():
                           10, what="topic")
         leader = cluster.node_by_id(part["leader"])
         follower = cluster.node_by_id(next(r for r in part["replicas"] if r != part["leader"]))
+        wait_known_everywhere((leader, follower), "strict")
         batch = kwire.record_batch([(None, b"x", [])])
 
         def produce_error(acks):
@@ -392,11 +402,14 @@ def test_a_returning_leader_cuts_its_divergent_tail_by_leader_epoch(cluster):
         partitions_of(cluster.nodes[0], "diverge")), 20, what="topic in sync")
     old = cluster.node_by_id(part["leader"])
     new = cluster.node_by_id(next(r for r in part["replicas"] if r != part["leader"]))
+    wait_known_everywhere((old, new), "diverge")
     # The follower stops fetching for a moment; acks=1 records land on the leader only.
     batch = lambda tag: kwire.record_batch([(None, f"{tag}{i}".encode(), []) for i in range(5)])
     with kwire.Conn(old.bootstrap) as c:
         for i in range(3):
-            c.roundtrip(kwire.produce_v7_request(i, "diverge", 0, batch(f"both{i}-"), acks=-1))
+            _, r = kwire.parse_produce_v7(c.roundtrip(
+                kwire.produce_v7_request(i, "diverge", 0, batch(f"both{i}-"), acks=-1)))
+            assert r[("diverge", 0)]["error"] == 0
     os.kill(new.pid, signal.SIGSTOP)
     # Its fetch parked on the leader ends empty after max_wait (500 ms); only then are there
     # records it cannot have (a response already in its socket would still reach it).
