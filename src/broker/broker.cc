@@ -394,6 +394,7 @@ void broker::reconcile(const cluster::metadata_image& image) {
     _reconciled_topics = std::move(reconciled);
     if (_replicas) {
         _replicas->reconcile(image);
+        _groups->reconcile(image);  // coordinators follow __consumer_offsets leadership
     }
 }
 
@@ -488,9 +489,7 @@ std::optional<std::string> broker::start(const std::optional<std::string>& ready
     _context = std::make_unique<broker_context>(broker_context{
         _io, _config, *_controller, *_logs, *_appends, *_flusher, *_sessions, _cluster_id, {}});
     _groups = std::make_unique<group_runtime>(*_context);
-    if (auto error = _groups->start()) {
-        return error;
-    }
+    _groups->start();
     _context->groups = _groups.get();
     _txns = std::make_unique<txn_runtime>(*_context);
     _context->txns = _txns.get();
@@ -499,6 +498,7 @@ std::optional<std::string> broker::start(const std::optional<std::string>& ready
     _context->replicas = _replicas.get();
     _replicas->start();
     _replicas->reconcile(*_controller->image());
+    _groups->reconcile(*_controller->image());
     _liveness_timer = std::make_unique<asio::steady_timer>(_io);
     _last_rebalance_check_ms = broker_context::now_ms();
     check_liveness();

@@ -137,7 +137,11 @@ const std::vector<config_key>& broker_config_keys() {
         {"socket.receive.buffer.bytes", t::int_type, "102400", -1, int_max,
          "Socket receive buffer.", true},
         {"offsets.topic.replication.factor", t::int_type, "3", 1, 32767,
-         "Replication of __consumer_offsets.", true},
+         "Replication of __consumer_offsets (at most the live brokers when it is created, so a "
+         "single node needs no setting).",
+         true},
+        {"offsets.commit.timeout.ms", t::int_type, "5000", 1, int_max,
+         "How long an offset commit waits for the offsets topic's in-sync replicas.", true},
         {"offsets.topic.num.partitions", t::int_type, "50", 1, int_max,
          "Partitions of __consumer_offsets.", true},
         {"transaction.state.log.replication.factor", t::int_type, "3", 1, 32767,

@@ -22,8 +22,9 @@ asio::awaitable<net::reply> handle_consumer_group_heartbeat(broker_context& ctx,
         co_return net::reply::close();
     }
     consumer_group_heartbeat_response response;
-    if (!ctx.groups->ensure_offsets_topic()) {
-        response.error_code = protocol::code(error_code::coordinator_not_available);
+    auto shard = ctx.groups->shard_for(request.group_id);
+    if (!shard.coordinator) {
+        response.error_code = protocol::code(shard.error);
         co_return encode_response(req, response);
     }
     auto image = ctx.controller.image();
@@ -58,8 +59,8 @@ asio::awaitable<net::reply> handle_consumer_group_heartbeat(broker_context& ctx,
         return group::topic_metadata{topic->topic_id,
                                      static_cast<int32_t>(topic->partitions.size())};
     };
-    auto result = ctx.groups->coordinator().consumer_heartbeat(h, group::topic_lookup(lookup),
-                                                               group_runtime::now_ms());
+    auto result = shard.coordinator->consumer_heartbeat(h, group::topic_lookup(lookup),
+                                                        group_runtime::now_ms());
     (void)ctx.groups->settle();
     response.error_code = protocol::code(result.error);
     if (result.error != error_code::none) {
@@ -107,9 +108,15 @@ asio::awaitable<net::reply> handle_consumer_group_describe(broker_context& ctx, 
     };
     consumer_group_describe_response response;
     for (const auto& id : request.group_ids) {
-        auto d = ctx.groups->coordinator().describe_consumer_group(id);
         consumer_group_describe_response::described_group g;
         g.group_id = id;
+        auto shard = ctx.groups->shard_for(id);
+        if (!shard.coordinator) {
+            g.error_code = protocol::code(shard.error);
+            response.groups.push_back(std::move(g));
+            continue;
+        }
+        auto d = shard.coordinator->describe_consumer_group(id);
         g.error_code = protocol::code(d.error);
         if (d.error != error_code::none) {
             g.error_message = d.message;

@@ -26,10 +26,10 @@ asio::awaitable<net::reply> handle_find_coordinator(broker_context& ctx, net::re
         bool known_type =
             request.key_type == key_type_group || request.key_type == key_type_transaction;
         bool is_txn = request.key_type == key_type_transaction;
-        bool ready = known_type && (is_txn ? ensure_internal_topic(
-                                                 ctx, txn::state_topic,
-                                                 ctx.txns->coordinator().config().state_partitions)
-                                           : ctx.groups->ensure_offsets_topic());
+        bool ready =
+            known_type &&
+            (is_txn ? ensure_txn_state_topic(ctx, ctx.txns->coordinator().config().state_partitions)
+                    : ctx.groups->ensure_offsets_topic());
         // The coordinator is the leader of the key's partition of the internal topic.
         std::optional<cluster::broker_info> coordinator;
         if (ready) {

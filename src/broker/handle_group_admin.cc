@@ -24,8 +24,15 @@ asio::awaitable<net::reply> handle_describe_groups(broker_context& ctx, net::req
     }
     describe_groups_response response;
     for (const auto& id : request.groups) {
-        auto d = ctx.groups->coordinator().describe(id);
+        auto shard = ctx.groups->shard_for(id);
         describe_groups_response::described_group g;
+        if (!shard.coordinator) {
+            g.group_id = id;
+            g.error_code = protocol::code(shard.error);
+            response.groups.push_back(std::move(g));
+            continue;
+        }
+        auto d = shard.coordinator->describe(id);
         g.error_code = protocol::code(d.error);
         g.group_id = d.group_id;
         g.group_state = d.state;
@@ -74,7 +81,7 @@ asio::awaitable<net::reply> handle_list_groups(broker_context& ctx, net::request
         types.push_back(lower);
     }
     list_groups_response response;
-    for (const auto& g : ctx.groups->coordinator().list()) {
+    for (const auto& g : ctx.groups->list()) {
         if (!types.empty() && std::find(types.begin(), types.end(), g.group_type) == types.end()) {
             continue;
         }
@@ -101,15 +108,18 @@ asio::awaitable<net::reply> handle_delete_groups(broker_context& ctx, net::reque
     delete_groups_response response;
     std::vector<error_code> errors;
     for (const auto& id : request.groups_names) {
-        errors.push_back(ctx.groups->coordinator().delete_group(id, group_runtime::now_ms()));
+        auto shard = ctx.groups->shard_for(id);
+        errors.push_back(shard.coordinator
+                             ? shard.coordinator->delete_group(id, group_runtime::now_ms())
+                             : shard.error);
     }
-    bool ok = co_await ctx.groups->persist(true);
+    auto persisted = co_await ctx.groups->persist(true);
     for (size_t i = 0; i < request.groups_names.size(); ++i) {
         delete_groups_response::deletable_group_result r;
         r.group_id = request.groups_names[i];
         auto e = errors[i];
-        if (!ok && e == error_code::none) {
-            e = error_code::kafka_storage_error;
+        if (persisted != error_code::none && e == error_code::none) {
+            e = persisted;
         }
         r.error_code = protocol::code(e);
         response.results.push_back(std::move(r));

@@ -42,9 +42,9 @@ asio::awaitable<net::reply> handle_join_group(broker_context& ctx, net::request&
     j.client_id = req.header.client_id;
     j.client_host = client_host(req);
     j.session_timeout_ms = request.session_timeout_ms;
-    j.rebalance_timeout_ms =
-        version >= 1 && request.rebalance_timeout_ms >= 0 ? request.rebalance_timeout_ms
-                                                           : request.session_timeout_ms;
+    j.rebalance_timeout_ms = version >= 1 && request.rebalance_timeout_ms >= 0
+                                 ? request.rebalance_timeout_ms
+                                 : request.session_timeout_ms;
     j.protocol_type = std::move(request.protocol_type);
     for (auto& p : request.protocols) {
         j.protocols.push_back({std::move(p.name), std::move(p.metadata)});
@@ -115,9 +115,14 @@ asio::awaitable<net::reply> handle_heartbeat(broker_context& ctx, net::request& 
     h.generation_id = request.generation_id;
     h.member_id = std::move(request.member_id);
     h.group_instance_id = std::move(request.group_instance_id);
-    auto error = ctx.groups->coordinator().heartbeat(h, group_runtime::now_ms());
-    (void)ctx.groups->settle();
     heartbeat_response response;
+    auto shard = ctx.groups->shard_for(h.group_id);
+    if (!shard.coordinator) {
+        response.error_code = protocol::code(shard.error);
+        co_return encode_response(req, response);
+    }
+    auto error = shard.coordinator->heartbeat(h, group_runtime::now_ms());
+    (void)ctx.groups->settle();
     response.error_code = protocol::code(error);
     co_return encode_response(req, response);
 }
@@ -138,10 +143,14 @@ asio::awaitable<net::reply> handle_leave_group(broker_context& ctx, net::request
     } else {
         members.push_back({std::move(request.member_id), std::nullopt});
     }
-    auto result = ctx.groups->coordinator().leave(request.group_id, members,
-                                                  group_runtime::now_ms());
-    (void)ctx.groups->settle();
     leave_group_response response;
+    auto shard = ctx.groups->shard_for(request.group_id);
+    if (!shard.coordinator) {
+        response.error_code = protocol::code(shard.error);
+        co_return encode_response(req, response);
+    }
+    auto result = shard.coordinator->leave(request.group_id, members, group_runtime::now_ms());
+    (void)ctx.groups->settle();
     response.error_code = protocol::code(result.error);
     if (version >= 3) {
         if (result.error == error_code::none) {

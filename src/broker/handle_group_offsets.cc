@@ -49,21 +49,26 @@ asio::awaitable<net::reply> handle_offset_commit(broker_context& ctx, net::reque
             forwarded.emplace_back(t, p);
         }
     }
-    bool ready = ctx.groups->ensure_offsets_topic();
+    auto shard = ctx.groups->shard_for(c.group_id);
+    if (!shard.coordinator) {
+        // Another node coordinates the group (or none can yet): every partition says so.
+        for (auto& topic_errors : errors) {
+            topic_errors.assign(topic_errors.size(), shard.error);
+        }
+        forwarded.clear();
+    }
     if (!forwarded.empty()) {
         group::commit_result result;
-        if (ready) {
-            result = ctx.groups->coordinator().commit(c, group_runtime::now_ms());
-            bool ok = co_await ctx.groups->persist(true);
-            if (!ok) {
+        {
+            result = shard.coordinator->commit(c, group_runtime::now_ms());
+            auto persisted = co_await ctx.groups->persist(true);
+            if (persisted != error_code::none) {
                 for (auto& e : result.partition_errors) {
                     if (e == error_code::none) {
-                        e = error_code::kafka_storage_error;
+                        e = persisted;
                     }
                 }
             }
-        } else {
-            result.partition_errors.assign(forwarded.size(), error_code::coordinator_not_available);
         }
         for (size_t i = 0; i < forwarded.size(); ++i) {
             errors[forwarded[i].first][forwarded[i].second] = result.partition_errors[i];
@@ -92,10 +97,10 @@ struct fetched_topic {
 };
 
 std::vector<fetched_topic> fetch_group(
-    broker_context& ctx,
+    const group::coordinator& coordinator,
     const std::string& group_id,
     const std::optional<std::vector<group::partition_key>>& keys) {
-    auto offsets = ctx.groups->coordinator().fetch_offsets(group_id, keys);
+    auto offsets = coordinator.fetch_offsets(group_id, keys);
     std::vector<fetched_topic> out;
     for (auto& f : offsets) {
         if (out.empty() || out.back().name != f.key.topic) {
@@ -120,11 +125,11 @@ std::vector<fetched_topic> fetch_group(
 
 // RequireStable (v7+): a partition with a transactional commit still pending is not stable
 // yet; the client retries.
-bool unstable(broker_context& ctx,
+bool unstable(const group::coordinator& coordinator,
               bool require_stable,
               const std::string& group_id,
               const group::partition_key& key) {
-    return require_stable && ctx.groups->coordinator().has_pending_txn_offset(group_id, key);
+    return require_stable && coordinator.has_pending_txn_offset(group_id, key);
 }
 
 template <typename Topics>
@@ -157,9 +162,14 @@ asio::awaitable<net::reply> handle_offset_fetch(broker_context& ctx, net::reques
             response.error_code = protocol::code(error_code::invalid_group_id);
             co_return encode_response(req, response);
         }
+        auto shard = ctx.groups->shard_for(request.group_id);
+        if (!shard.coordinator) {
+            response.error_code = protocol::code(shard.error);
+            co_return encode_response(req, response);
+        }
         // v0-1 have no null topics: an empty list there means none.
         auto keys = requested_keys(request.topics);
-        for (auto& t : fetch_group(ctx, request.group_id, keys)) {
+        for (auto& t : fetch_group(*shard.coordinator, request.group_id, keys)) {
             offset_fetch_response::offset_fetch_response_topic rt;
             rt.name = t.name;
             for (auto& f : t.partitions) {
@@ -169,7 +179,7 @@ asio::awaitable<net::reply> handle_offset_fetch(broker_context& ctx, net::reques
                 rp.committed_offset = f.value.offset;
                 rp.committed_leader_epoch = f.value.leader_epoch;
                 rp.metadata = f.value.metadata;
-                if (unstable(ctx, request.require_stable, request.group_id, f.key)) {
+                if (unstable(*shard.coordinator, request.require_stable, request.group_id, f.key)) {
                     rp.error_code = protocol::code(error_code::unstable_offset_commit);
                 }
                 rt.partitions.push_back(std::move(rp));
@@ -186,7 +196,13 @@ asio::awaitable<net::reply> handle_offset_fetch(broker_context& ctx, net::reques
             response.groups.push_back(std::move(rg));
             continue;
         }
-        for (auto& t : fetch_group(ctx, g.group_id, requested_keys(g.topics))) {
+        auto shard = ctx.groups->shard_for(g.group_id);
+        if (!shard.coordinator) {
+            rg.error_code = protocol::code(shard.error);
+            response.groups.push_back(std::move(rg));
+            continue;
+        }
+        for (auto& t : fetch_group(*shard.coordinator, g.group_id, requested_keys(g.topics))) {
             offset_fetch_response::offset_fetch_response_group::offset_fetch_response_topics rt;
             rt.name = t.name;
             for (auto& f : t.partitions) {
@@ -196,7 +212,7 @@ asio::awaitable<net::reply> handle_offset_fetch(broker_context& ctx, net::reques
                 rp.committed_offset = f.value.offset;
                 rp.committed_leader_epoch = f.value.leader_epoch;
                 rp.metadata = f.value.metadata;
-                if (unstable(ctx, request.require_stable, g.group_id, f.key)) {
+                if (unstable(*shard.coordinator, request.require_stable, g.group_id, f.key)) {
                     rp.error_code = protocol::code(error_code::unstable_offset_commit);
                 }
                 rt.partitions.push_back(std::move(rp));
@@ -221,10 +237,15 @@ asio::awaitable<net::reply> handle_offset_delete(broker_context& ctx, net::reque
             keys.push_back({t.name, p.partition_index});
         }
     }
-    auto result =
-        ctx.groups->coordinator().delete_offsets(request.group_id, keys, group_runtime::now_ms());
-    bool ok = co_await ctx.groups->persist(true);
     offset_delete_response response;
+    auto shard = ctx.groups->shard_for(request.group_id);
+    if (!shard.coordinator) {
+        response.error_code = protocol::code(shard.error);
+        co_return encode_response(req, response);
+    }
+    auto result =
+        shard.coordinator->delete_offsets(request.group_id, keys, group_runtime::now_ms());
+    auto persisted = co_await ctx.groups->persist(true);
     response.error_code = protocol::code(result.error);
     if (result.error == error_code::none) {
         size_t i = 0;
@@ -238,8 +259,8 @@ asio::awaitable<net::reply> handle_offset_delete(broker_context& ctx, net::reque
                 auto e = result.partition_errors[i++];
                 if (!ctx.controller.image()->has_partition(t.name, p.partition_index)) {
                     e = error_code::unknown_topic_or_partition;
-                } else if (!ok && e == error_code::none) {
-                    e = error_code::kafka_storage_error;
+                } else if (persisted != error_code::none && e == error_code::none) {
+                    e = persisted;
                 }
                 rp.error_code = protocol::code(e);
                 rt.partitions.push_back(std::move(rp));

@@ -3,6 +3,7 @@
 #include "base/log.h"
 #include "broker/broker_context.h"
 #include "broker/internal_topic.h"
+#include "broker/replica_manager.h"
 #include "group/records.h"
 #include "protocol/control_record.h"
 #include "protocol/record_batch.h"
@@ -40,16 +41,15 @@ group_runtime::~group_runtime() { stop(); }
 
 void group_runtime::stop() {
     _stopped = true;
-    asio::error_code ignored;
     _timer.cancel();
     _expiry_timer.cancel();
 }
 
 int64_t group_runtime::now_ms() { return broker_context::now_ms(); }
 
-std::optional<std::string> group_runtime::start() {
+void group_runtime::start() {
     const auto& c = _ctx.config;
-    group::coordinator_config cfg;
+    auto& cfg = _cfg;
     cfg.min_session_timeout_ms =
         static_cast<int32_t>(c.number("group.min.session.timeout.ms", cfg.min_session_timeout_ms));
     cfg.max_session_timeout_ms =
@@ -70,24 +70,60 @@ std::optional<std::string> group_runtime::start() {
         static_cast<int32_t>(c.number("group.consumer.max.size", cfg.consumer_max_size));
     _retention_check_ms =
         std::max<int64_t>(1, c.number("offsets.retention.check.interval.ms", 600000));
-    // An existing __consumer_offsets keeps its partition count (group -> partition mapping).
-    if (auto topic = _ctx.controller.image()->find_topic(group::offsets_topic)) {
-        cfg.offsets_partitions = static_cast<int32_t>(topic->partitions.size());
-    }
-    std::random_device rd;
-    uint64_t seed = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(now_ms());
-    _coordinator = std::make_unique<group::coordinator>(cfg, seed);
-    _coordinator->set_loading_topics(topic_catalog_of(*_ctx.controller.image()));
-    if (!load()) {
-        return "cannot read __consumer_offsets";
-    }
-    _coordinator->finish_loading(now_ms());
-    (void)settle();
+    _commit_timeout_ms = std::max<int64_t>(1, c.number("offsets.commit.timeout.ms", 5000));
     arm_expiry();
-    return std::nullopt;
 }
 
-bool group_runtime::load() {
+void group_runtime::reconcile(const cluster::metadata_image& image) {
+    if (_stopped) {
+        return;
+    }
+    auto topic = image.find_topic(group::offsets_topic);
+    // An existing __consumer_offsets keeps its partition count (group -> partition mapping).
+    if (topic) {
+        _cfg.offsets_partitions = static_cast<int32_t>(topic->partitions.size());
+    }
+    std::map<int32_t, int32_t> led;  // partition -> leader epoch
+    if (topic) {
+        for (const auto& p : topic->partitions) {
+            if (p.leader == _ctx.node_id()) {
+                led.emplace(p.partition, p.leader_epoch);
+            }
+        }
+    }
+    // A shard whose partition another node leads now (or this node again, in a later epoch:
+    // another leader may have written in between) is dropped; its waiting members retry.
+    for (auto it = _shards.begin(); it != _shards.end();) {
+        auto now_led = led.find(it->first);
+        if (now_led != led.end() && now_led->second == _shard_leader_epochs[it->first]) {
+            ++it;
+            continue;
+        }
+        LOG_INFO("group", "{}-{}: no longer led here; its {} group(s) move with it",
+                 group::offsets_topic, it->first, it->second->group_count());
+        it->second->abandon(protocol::error_code::not_coordinator);
+        _shard_leader_epochs.erase(it->first);
+        it = _shards.erase(it);
+    }
+    for (const auto& [partition, epoch] : led) {
+        if (_shards.count(partition) != 0) {
+            continue;
+        }
+        auto shard = load_shard(partition);
+        if (!shard) {
+            continue;  // logged; clients get NOT_COORDINATOR and retry
+        }
+        _shard_leader_epochs[partition] = epoch;
+        _shards.emplace(partition, std::move(shard));
+    }
+    (void)settle();
+}
+
+std::unique_ptr<group::coordinator> group_runtime::load_shard(int32_t partition) {
+    std::random_device rd;
+    uint64_t seed = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(now_ms());
+    auto shard = std::make_unique<group::coordinator>(_cfg, seed);
+    shard->set_loading_topics(topic_catalog_of(*_ctx.controller.image()));
     size_t loaded = 0;
     bool ok = for_each_internal_batch(
         _ctx, group::offsets_topic,
@@ -96,46 +132,79 @@ bool group_runtime::load() {
             if (header.is_control()) {
                 for (const auto& r : records) {
                     if (auto marker = protocol::parse_txn_marker(r)) {
-                        _coordinator->complete_txn(header.producer_id, marker->commit);
+                        shard->complete_txn(header.producer_id, marker->commit);
                     }
                 }
                 return;
             }
             for (const auto& r : records) {
                 if (r.key && header.is_transactional()) {
-                    _coordinator->load_txn_record(header.producer_id, *r.key, r.value);
+                    shard->load_txn_record(header.producer_id, *r.key, r.value);
                 } else if (r.key) {
-                    _coordinator->load_record(*r.key, r.value);
+                    shard->load_record(*r.key, r.value);
                     ++loaded;
                 }
             }
-        });
+        },
+        partition);
     if (!ok) {
-        return false;
+        LOG_ERROR("group", "cannot read {}-{}; its groups are not served here",
+                  group::offsets_topic, partition);
+        return nullptr;
     }
-    LOG_INFO("group", "loaded {} records from {}: {} groups", loaded, group::offsets_topic,
-             _coordinator->group_count());
-    return true;
+    shard->finish_loading(now_ms());
+    if (loaded > 0) {
+        LOG_INFO("group", "{}-{}: loaded {} records, {} groups", group::offsets_topic, partition,
+                 loaded, shard->group_count());
+    }
+    return shard;
+}
+
+group_shard group_runtime::shard_for(const std::string& group_id) {
+    // An invalid group id is the owning shard's to refuse, as a valid one's requests are.
+    if (!ensure_offsets_topic()) {
+        return {nullptr, protocol::error_code::coordinator_not_available};
+    }
+    auto it = _shards.find(group::partition_for(group_id, _cfg.offsets_partitions));
+    if (it == _shards.end()) {
+        return {nullptr, protocol::error_code::not_coordinator};
+    }
+    return {it->second.get(), protocol::error_code::none};
+}
+
+std::vector<group::group_listing> group_runtime::list() const {
+    std::vector<group::group_listing> out;
+    for (const auto& [partition, shard] : _shards) {
+        auto some = shard->list();
+        out.insert(out.end(), std::make_move_iterator(some.begin()),
+                   std::make_move_iterator(some.end()));
+    }
+    return out;
+}
+
+void group_runtime::complete_txn(int32_t partition, int64_t producer_id, bool commit) {
+    if (auto it = _shards.find(partition); it != _shards.end()) {
+        it->second->complete_txn(producer_id, commit);
+    }
 }
 
 bool group_runtime::ensure_offsets_topic() {
-    return ensure_internal_topic(_ctx, group::offsets_topic,
-                                 _coordinator->config().offsets_partitions);
+    int32_t replication =
+        static_cast<int32_t>(_ctx.config.number("offsets.topic.replication.factor", 3));
+    // Creating it applies the new image on this loop, which reconciles the shards.
+    return ensure_internal_topic(_ctx, group::offsets_topic, _cfg.offsets_partitions, replication);
 }
 
 bool group_runtime::append_records(touched_partitions* touched) {
-    auto records = _coordinator->take_records();
-    if (records.empty()) {
-        return true;
-    }
-    if (!ensure_offsets_topic()) {
-        return false;
-    }
     std::vector<internal_record> out;
-    out.reserve(records.size());
-    for (auto& r : records) {
-        out.push_back(
-            {r.partition, std::move(r.key), std::move(r.value), r.producer_id, r.producer_epoch});
+    for (auto& [partition, shard] : _shards) {
+        for (auto& r : shard->take_records()) {
+            out.push_back({r.partition, std::move(r.key), std::move(r.value), r.producer_id,
+                           r.producer_epoch});
+        }
+    }
+    if (out.empty()) {
+        return true;
     }
     return append_internal_records(_ctx, group::offsets_topic, std::move(out), touched);
 }
@@ -146,21 +215,55 @@ bool group_runtime::settle() {
     return ok;
 }
 
-asio::awaitable<bool> group_runtime::persist(bool durable) {
+asio::awaitable<protocol::error_code> group_runtime::persist(bool durable) {
+    using protocol::error_code;
     touched_partitions touched;
     bool ok = append_records(&touched);
     arm_timer();
-    if (ok && durable && _ctx.config.acks_all_fsync && !touched.empty()) {
-        ok = co_await _ctx.flusher.flush(std::move(touched));
+    if (!ok) {
+        co_return error_code::kafka_storage_error;
     }
-    co_return ok;
+    if (!durable || touched.empty()) {
+        co_return error_code::none;
+    }
+    // As Kafka's coordinator appends with acks=all: the answer waits until every in-sync
+    // replica has the records, so a new leader of the partition loads them.
+    auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(_commit_timeout_ms);
+    for (const auto& [topic, partition] : touched) {
+        storage::topic_partition tp{topic, partition_id(partition)};
+        auto* log = _ctx.log(topic, partition);
+        if (log == nullptr) {
+            co_return error_code::not_coordinator;
+        }
+        int64_t end = log->log_end_offset().value();
+        if (!_ctx.replicas->replicated(tp) ||
+            co_await _ctx.replicas->wait_replicated(tp, end, deadline)) {
+            continue;
+        }
+        if (_shards.count(partition) == 0) {
+            co_return error_code::not_coordinator;
+        }
+        LOG_WARN("group", "{}-{}: the in-sync replicas did not reach offset {} within {} ms", topic,
+                 partition, end, _commit_timeout_ms);
+        co_return error_code::coordinator_not_available;
+    }
+    if (_ctx.config.acks_all_fsync && !co_await _ctx.flusher.flush(std::move(touched))) {
+        co_return error_code::kafka_storage_error;
+    }
+    co_return error_code::none;
 }
 
 void group_runtime::arm_timer() {
     if (_stopped) {
         return;
     }
-    auto next = _coordinator->next_deadline();
+    std::optional<int64_t> next;
+    for (const auto& [partition, shard] : _shards) {
+        if (auto d = shard->next_deadline(); d && (!next || *d < *next)) {
+            next = d;
+        }
+    }
     if (next == _armed_for) {
         return;
     }
@@ -176,7 +279,10 @@ void group_runtime::arm_timer() {
             return;
         }
         _armed_for.reset();
-        _coordinator->tick(now_ms());
+        int64_t now = now_ms();
+        for (auto& [partition, shard] : _shards) {
+            shard->tick(now);
+        }
         (void)settle();
     });
 }
@@ -190,15 +296,25 @@ void group_runtime::arm_expiry() {
         if (ec || _stopped) {
             return;
         }
-        _coordinator->expire_offsets(now_ms());
+        int64_t now = now_ms();
+        for (auto& [partition, shard] : _shards) {
+            shard->expire_offsets(now);
+        }
         (void)settle();
         arm_expiry();
     });
 }
 
 asio::awaitable<group::join_result> group_runtime::join(group::join_request r) {
+    auto shard = shard_for(r.group_id);
+    if (!shard.coordinator) {
+        group::join_result refused;
+        refused.error = shard.error;
+        refused.member_id = r.member_id;
+        co_return refused;
+    }
     auto w = std::make_shared<waiter<group::join_result>>(_ctx.io);
-    _coordinator->join(std::move(r), now_ms(), [w](group::join_result res) {
+    shard.coordinator->join(std::move(r), now_ms(), [w](group::join_result res) {
         w->value = std::move(res);
         w->timer.cancel();
     });
@@ -210,8 +326,14 @@ asio::awaitable<group::join_result> group_runtime::join(group::join_request r) {
 }
 
 asio::awaitable<group::sync_result> group_runtime::sync(group::sync_request r) {
+    auto shard = shard_for(r.group_id);
+    if (!shard.coordinator) {
+        group::sync_result refused;
+        refused.error = shard.error;
+        co_return refused;
+    }
     auto w = std::make_shared<waiter<group::sync_result>>(_ctx.io);
-    _coordinator->sync(std::move(r), now_ms(), [w](group::sync_result res) {
+    shard.coordinator->sync(std::move(r), now_ms(), [w](group::sync_result res) {
         w->value = std::move(res);
         w->timer.cancel();
     });

@@ -237,7 +237,7 @@ append_outcome append_partition(broker_context& ctx,
         return fail(error_code::invalid_timestamp, *bad);
     }
     auto epoch = leader_epoch(topic->partitions[static_cast<size_t>(data.index)].leader_epoch);
-    auto appended = log->append(batch, epoch, now);
+    auto appended = ctx.replicas->append_as_leader(tp, *log, batch, epoch, now);
     if (!appended) {
         return fail(to_error_code(appended.error()), storage::to_string(appended.error()));
     }
@@ -246,7 +246,6 @@ append_outcome append_partition(broker_context& ctx,
     resp.log_append_time_ms = log_append_time ? now : -1;
     resp.log_start_offset = log->log_start_offset().value();
     out.appended = !appended->duplicate;
-    ctx.replicas->on_append(tp, *log, epoch.value(), appended->base_offset.value());
     out.log_end = log->log_end_offset().value();
     return out;
 }

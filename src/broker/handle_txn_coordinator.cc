@@ -262,8 +262,9 @@ asio::awaitable<net::reply> handle_txn_offset_commit(broker_context& ctx, net::r
                                                           request.producer_id,
                                                           request.producer_epoch, request.group_id);
     }
-    if (all == error_code::none && !ctx.groups->ensure_offsets_topic()) {
-        all = error_code::coordinator_not_available;
+    auto shard = ctx.groups->shard_for(request.group_id);
+    if (all == error_code::none && !shard.coordinator) {
+        all = shard.error;
     }
     for (size_t t = 0; t < request.topics.size(); ++t) {
         const auto& topic = request.topics[t];
@@ -290,11 +291,11 @@ asio::awaitable<net::reply> handle_txn_offset_commit(broker_context& ctx, net::r
         log_refusal(req, "TxnOffsetCommit", request.transactional_id, all);
     }
     if (!forwarded.empty()) {
-        auto result = ctx.groups->coordinator().txn_commit(c, group_runtime::now_ms());
-        if (!co_await ctx.groups->persist(true)) {
+        auto result = shard.coordinator->txn_commit(c, group_runtime::now_ms());
+        if (auto persisted = co_await ctx.groups->persist(true); persisted != error_code::none) {
             for (auto& e : result.partition_errors) {
                 if (e == error_code::none) {
-                    e = error_code::kafka_storage_error;
+                    e = persisted;
                 }
             }
         }

@@ -2,25 +2,35 @@
 
 #include "base/log.h"
 #include "broker/broker_context.h"
+#include "broker/replica_manager.h"
 
+#include <algorithm>
 #include <map>
 #include <tuple>
 #include <unistd.h>
 
 namespace riacho::broker {
 
-bool ensure_internal_topic(broker_context& ctx, const std::string& topic, int32_t partitions) {
+bool ensure_internal_topic(broker_context& ctx,
+                           const std::string& topic,
+                           int32_t partitions,
+                           int32_t replication_factor) {
     if (ctx.controller.image()->find_topic(topic)) {
         return true;
     }
-    auto created =
-        ctx.controller.create_topic(topic, partitions, 1, {{"cleanup.policy", "compact"}}, false);
+    // Kafka refuses to create it until enough brokers are up; a single node (or a cluster
+    // still starting) gets what it has, so it never needs the setting lowered.
+    auto live = static_cast<int32_t>(ctx.brokers().size());
+    int32_t replicas = std::clamp(live, 1, std::max(replication_factor, 1));
+    auto created = ctx.controller.create_topic(topic, partitions, static_cast<int16_t>(replicas),
+                                               {{"cleanup.policy", "compact"}}, false);
     if (created.error != protocol::error_code::none &&
         created.error != protocol::error_code::topic_already_exists) {
         LOG_ERROR("broker", "cannot create {}: {}", topic, created.message);
         return false;
     }
-    LOG_INFO("broker", "created {} with {} partitions", topic, partitions);
+    LOG_INFO("broker", "created {} with {} partitions of {} replica(s)", topic, partitions,
+             replicas);
     return true;
 }
 
@@ -58,7 +68,8 @@ bool append_internal_records(broker_context& ctx,
         }
         auto batch = builder.build();
         auto epoch = leader_epoch(info->partitions[static_cast<size_t>(partition)].leader_epoch);
-        auto appended = log->append(batch, epoch, now);
+        auto appended = ctx.replicas->append_as_leader({topic, partition_id(partition)}, *log,
+                                                       batch, epoch, now);
         if (!appended) {
             LOG_ERROR("broker", "append to {}-{} failed: {}", topic, partition,
                       storage::to_string(appended.error()));
@@ -75,7 +86,8 @@ bool append_internal_records(broker_context& ctx,
 
 bool for_each_internal_batch(broker_context& ctx,
                              const std::string& topic,
-                             const internal_batch_fn& fn) {
+                             const internal_batch_fn& fn,
+                             std::optional<int32_t> only_partition) {
     auto info = ctx.controller.image()->find_topic(topic);
     if (!info) {
         return true;
@@ -83,6 +95,9 @@ bool for_each_internal_batch(broker_context& ctx,
     std::vector<uint8_t> buffer;
     std::vector<uint8_t> scratch;
     for (size_t p = 0; p < info->partitions.size(); ++p) {
+        if (only_partition && *only_partition != static_cast<int32_t>(p)) {
+            continue;
+        }
         auto* log = ctx.log(topic, static_cast<int32_t>(p));
         if (log == nullptr) {
             continue;

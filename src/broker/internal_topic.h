@@ -29,8 +29,12 @@ struct internal_record {
 
 using touched_partitions = std::vector<std::pair<std::string, int32_t>>;
 
-// Creates `topic` (compacted, `partitions` partitions) when missing. false: it could not be.
-bool ensure_internal_topic(broker_context& ctx, const std::string& topic, int32_t partitions);
+// Creates `topic` (compacted, `partitions` partitions, `replication_factor` replicas or as
+// many as there are live brokers when fewer) when missing. false: it could not be.
+bool ensure_internal_topic(broker_context& ctx,
+                           const std::string& topic,
+                           int32_t partitions,
+                           int32_t replication_factor);
 
 // Appends the records (the topic must exist) and wakes fetchers. Adds each partition written
 // to `touched` when given. false when any append failed (each failure is logged).
@@ -39,12 +43,13 @@ bool append_internal_records(broker_context& ctx,
                              std::vector<internal_record> records,
                              touched_partitions* touched);
 
-// Calls fn(partition, header, records) for every batch stored in `topic`, in log order.
-// false when a partition cannot be read.
+// Calls fn(partition, header, records) for every batch stored locally in `topic` (or only in
+// `only_partition`), in log order. false when a partition cannot be read.
 using internal_batch_fn = std::function<void(
     int32_t, const protocol::batch_header&, const std::vector<protocol::record_view>&)>;
 bool for_each_internal_batch(broker_context& ctx,
                              const std::string& topic,
-                             const internal_batch_fn& fn);
+                             const internal_batch_fn& fn,
+                             std::optional<int32_t> only_partition = std::nullopt);
 
 }  // namespace riacho::broker

@@ -177,6 +177,19 @@ size_t replica_manager::isr_size(const storage::topic_partition& tp) const {
     return it == _led.end() ? 1 : it->second.state.isr().size();
 }
 
+result<storage::append_result, storage::storage_errc> replica_manager::append_as_leader(
+    const storage::topic_partition& tp,
+    storage::partition_log& log,
+    std::span<uint8_t> batch,
+    leader_epoch epoch,
+    int64_t now_ms) {
+    auto appended = log.append(batch, epoch, now_ms);
+    if (appended) {
+        on_append(tp, log, epoch.value(), appended->base_offset.value());
+    }
+    return appended;
+}
+
 void replica_manager::on_append(const storage::topic_partition& tp,
                                 const storage::partition_log& log,
                                 int32_t epoch,

@@ -29,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
 namespace riacho::cluster {
@@ -58,6 +59,15 @@ public:
     bool replicated(const storage::topic_partition& tp) const { return _led.count(tp) != 0; }
     // The in-sync replicas of a partition this node leads (1 when it has one replica).
     size_t isr_size(const storage::topic_partition& tp) const;
+    // Appends a batch this node writes as `tp`'s leader (produce, coordinator records,
+    // transaction markers) and records it with on_append(). Every leader append goes through
+    // here: a batch missing from the epoch cache tells followers they diverge.
+    result<storage::append_result, storage::storage_errc> append_as_leader(
+        const storage::topic_partition& tp,
+        storage::partition_log& log,
+        std::span<uint8_t> batch,
+        leader_epoch epoch,
+        int64_t now_ms);
     // The leader appended a batch of `epoch` at `base_offset` to `tp`.
     void on_append(const storage::topic_partition& tp,
                    const storage::partition_log& log,

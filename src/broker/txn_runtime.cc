@@ -5,6 +5,7 @@
 #include "broker/handle_group_runtime.h"
 #include "broker/internal_topic.h"
 #include "broker/log_errors.h"
+#include "broker/replica_manager.h"
 #include "group/records.h"
 #include "protocol/control_record.h"
 
@@ -24,20 +25,32 @@ protocol::error_code write_txn_marker(broker_context& ctx,
     if (!topic || log == nullptr || !topic->has_partition(tp.partition)) {
         return protocol::error_code::unknown_topic_or_partition;
     }
+    if (!ctx.leads(*topic, tp.partition)) {
+        // A follower's log takes only its leader's batches.
+        return protocol::error_code::not_leader_or_follower;
+    }
     int64_t now = broker_context::now_ms();
     auto batch =
         protocol::build_txn_marker(producer_id, producer_epoch, {commit, coordinator_epoch}, now);
     auto epoch = leader_epoch(topic->partitions[static_cast<size_t>(tp.partition)].leader_epoch);
-    auto appended = log->append(batch, epoch, now);
+    auto appended = ctx.replicas->append_as_leader({tp.topic, partition_id(tp.partition)}, *log,
+                                                   batch, epoch, now);
     if (!appended) {
         LOG_WARN("txn", "{} marker for producer {} on {}-{}: {}", commit ? "COMMIT" : "ABORT",
                  producer_id, tp.topic, tp.partition, storage::to_string(appended.error()));
         return to_error_code(appended.error());
     }
     if (tp.topic == group::offsets_topic && ctx.groups != nullptr) {
-        ctx.groups->coordinator().complete_txn(producer_id, commit);
+        ctx.groups->complete_txn(tp.partition, producer_id, commit);
     }
     return protocol::error_code::none;
+}
+
+bool ensure_txn_state_topic(broker_context& ctx, int32_t partitions) {
+    // One replica: the transaction coordinator still reads its state once, at startup, and
+    // writes markers to partitions of this node only, so its state must not move to another
+    // node with a partition's leadership (see docs/design/replication.md).
+    return ensure_internal_topic(ctx, txn::state_topic, partitions, 1);
 }
 
 asio::awaitable<bool> publish_txn_markers(broker_context& ctx, touched_partitions touched) {
@@ -72,9 +85,8 @@ std::optional<std::string> txn_runtime::start() {
     if (auto topic = image->find_topic(txn::state_topic)) {
         cfg.state_partitions = static_cast<int32_t>(topic->partitions.size());
     }
-    cfg.offsets_partitions = _ctx.groups != nullptr
-                                 ? _ctx.groups->coordinator().config().offsets_partitions
-                                 : cfg.offsets_partitions;
+    cfg.offsets_partitions =
+        _ctx.groups != nullptr ? _ctx.groups->offsets_partitions() : cfg.offsets_partitions;
     _coordinator = std::make_unique<txn::coordinator>(
         cfg, [this] { return _ctx.controller.allocate_producer_id(); });
     size_t loaded = 0;
@@ -109,7 +121,7 @@ asio::awaitable<bool> txn_runtime::persist() {
     if (records.empty()) {
         co_return true;
     }
-    if (!ensure_internal_topic(_ctx, txn::state_topic, _coordinator->config().state_partitions)) {
+    if (!ensure_txn_state_topic(_ctx, _coordinator->config().state_partitions)) {
         co_return false;
     }
     std::vector<internal_record> out;

@@ -35,6 +35,9 @@ protocol::error_code write_txn_marker(broker_context& ctx,
                                       bool commit,
                                       int32_t coordinator_epoch);
 
+// Creates __transaction_state when missing. false: answer COORDINATOR_NOT_AVAILABLE.
+bool ensure_txn_state_topic(broker_context& ctx, int32_t partitions);
+
 // After write_txn_marker calls: wakes fetchers waiting on those partitions and, with
 // riacho.acks.all.fsync, flushes them. false when the flush failed.
 asio::awaitable<bool> publish_txn_markers(broker_context& ctx, touched_partitions touched);

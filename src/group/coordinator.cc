@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <utility>
 
 namespace riacho::group {
 
@@ -154,6 +155,20 @@ bool valid_group_id(const std::string& group_id) { return !group_id.empty(); }
 
 coordinator::coordinator(coordinator_config cfg, uint64_t seed) : _cfg(cfg), _rng(seed) {}
 coordinator::~coordinator() = default;
+
+void coordinator::abandon(error_code error) {
+    for (auto& [group_id, g] : _groups) {
+        for (auto& [member_id, m] : g->members) {
+            // Moved out first: a callback may resume a coroutine that touches this member.
+            if (auto cb = std::exchange(m.awaiting_join, nullptr)) {
+                cb(join_error(error, member_id));
+            }
+            if (auto cb = std::exchange(m.awaiting_sync, nullptr)) {
+                cb(sync_error(error));
+            }
+        }
+    }
+}
 
 const classic_group* coordinator::find(const std::string& group_id) const {
     auto it = _groups.find(group_id);

@@ -1,11 +1,11 @@
 // group: the group coordinator: classic groups (Kafka's JoinGroup/SyncGroup protocol),
 // groups of the next-generation consumer protocol (KIP-848, ConsumerGroupHeartbeat; see
-// consumer_protocol.cc) and the committed offsets of every group. A state machine that does no IO: the caller passes the
-// time (`now_ms`, wall clock milliseconds) and requests in; responses come back as return
-// values or, for requests that wait for a rebalance (JoinGroup, SyncGroup), through the
-// callback given with the request; records to append to __consumer_offsets are queued and
-// taken with take_records(). It never reads the clock or draws random numbers itself (member
-// ids come from a seeded generator), so tests replay it deterministically.
+// consumer_protocol.cc) and the committed offsets of every group. A state machine that does no IO:
+// the caller passes the time (`now_ms`, wall clock milliseconds) and requests in; responses come
+// back as return values or, for requests that wait for a rebalance (JoinGroup, SyncGroup), through
+// the callback given with the request; records to append to __consumer_offsets are queued and taken
+// with take_records(). It never reads the clock or draws random numbers itself (member ids come
+// from a seeded generator), so tests replay it deterministically.
 //
 // Group states: Empty -> PreparingRebalance -> CompletingRebalance -> Stable, and Dead once
 // deleted or expired. Timers (session timeouts, rebalance timeouts, the initial rebalance
@@ -19,6 +19,10 @@
 // tombstones delete), and members loaded that way must heartbeat within their session timeout.
 #pragma once
 
+#include "group/records.h"
+#include "protocol/error_code.h"
+#include "protocol/wire.h"
+
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -26,10 +30,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-#include "group/records.h"
-#include "protocol/error_code.h"
-#include "protocol/wire.h"
 
 namespace riacho::group {
 
@@ -40,13 +40,13 @@ const char* state_name(group_state s);  // Kafka's names: "Empty", "PreparingReb
 std::optional<group_state> parse_state(const std::string& name);  // case-insensitive
 
 struct coordinator_config {
-    int32_t min_session_timeout_ms = 6000;      // group.min.session.timeout.ms
-    int32_t max_session_timeout_ms = 1800000;   // group.max.session.timeout.ms
-    int32_t max_size = INT32_MAX;               // group.max.size: members per group
-    int32_t initial_rebalance_delay_ms = 3000;  // group.initial.rebalance.delay.ms
-    int32_t offsets_partitions = 50;            // offsets.topic.num.partitions
+    int32_t min_session_timeout_ms = 6000;                  // group.min.session.timeout.ms
+    int32_t max_session_timeout_ms = 1800000;               // group.max.session.timeout.ms
+    int32_t max_size = INT32_MAX;                           // group.max.size: members per group
+    int32_t initial_rebalance_delay_ms = 3000;              // group.initial.rebalance.delay.ms
+    int32_t offsets_partitions = 50;                        // offsets.topic.num.partitions
     int64_t offsets_retention_ms = 7LL * 24 * 3600 * 1000;  // offsets.retention.minutes
-    int32_t offset_metadata_max_bytes = 4096;   // offset.metadata.max.bytes
+    int32_t offset_metadata_max_bytes = 4096;               // offset.metadata.max.bytes
     // The consumer protocol (KIP-848): group.consumer.session.timeout.ms,
     // group.consumer.heartbeat.interval.ms, group.consumer.max.size.
     int32_t consumer_session_timeout_ms = 45000;
@@ -69,7 +69,7 @@ struct join_request {
     int32_t rebalance_timeout_ms = 0;  // v0: the session timeout
     std::string protocol_type;
     std::vector<protocol_entry> protocols;
-    bool require_known_member_id = false;  // JoinGroup v4+
+    bool require_known_member_id = false;   // JoinGroup v4+
     bool supports_skip_assignment = false;  // JoinGroup v9+
 };
 
@@ -95,8 +95,8 @@ struct sync_request {
     int32_t generation_id = -1;
     std::string member_id;
     std::optional<std::string> group_instance_id;
-    std::optional<std::string> protocol_type;  // v5+
-    std::optional<std::string> protocol_name;  // v5+
+    std::optional<std::string> protocol_type;                               // v5+
+    std::optional<std::string> protocol_name;                               // v5+
     std::vector<std::pair<std::string, std::vector<uint8_t>>> assignments;  // leader only
 };
 
@@ -120,8 +120,8 @@ struct leave_member {
 };
 
 struct leave_result {
-    error_code error = error_code::none;     // the whole request
-    std::vector<error_code> member_errors;   // one per requested member, same order
+    error_code error = error_code::none;    // the whole request
+    std::vector<error_code> member_errors;  // one per requested member, same order
 };
 
 struct partition_key {
@@ -163,7 +163,7 @@ struct txn_commit_request {
 };
 
 struct commit_result {
-    error_code error = error_code::none;  // for every partition when set
+    error_code error = error_code::none;       // for every partition when set
     std::vector<error_code> partition_errors;  // same order as the request's partitions
 };
 
@@ -193,9 +193,9 @@ struct group_description {
 struct group_listing {
     std::string group_id;
     std::string protocol_type;
-    group_state state;            // consumer-protocol groups: Empty or Stable
-    std::string group_type;       // "classic" or "consumer"
-    std::string state_name;       // Kafka's name for its type (e.g. "Reconciling")
+    group_state state;       // consumer-protocol groups: Empty or Stable
+    std::string group_type;  // "classic" or "consumer"
+    std::string state_name;  // Kafka's name for its type (e.g. "Reconciling")
 };
 
 // ---- the consumer protocol (KIP-848): ConsumerGroupHeartbeat and ConsumerGroupDescribe.
@@ -211,11 +211,11 @@ using topic_lookup = std::function<std::optional<topic_metadata>(const std::stri
 
 struct consumer_heartbeat_request {
     std::string group_id;
-    std::string member_id;  // v1+: chosen by the client; v0: empty on the first heartbeat
+    std::string member_id;     // v1+: chosen by the client; v0: empty on the first heartbeat
     int32_t member_epoch = 0;  // 0 join, -1 leave, -2 static member leaving for now
     std::optional<std::string> instance_id;
     std::optional<std::string> rack_id;
-    int32_t rebalance_timeout_ms = -1;  // -1: unchanged
+    int32_t rebalance_timeout_ms = -1;                               // -1: unchanged
     std::optional<std::vector<std::string>> subscribed_topic_names;  // nullopt: unchanged
     std::optional<std::string> subscribed_topic_regex;
     std::optional<std::string> server_assignor;
@@ -277,7 +277,8 @@ public:
     void join(join_request req, int64_t now_ms, join_callback done);
     void sync(sync_request req, int64_t now_ms, sync_callback done);
     error_code heartbeat(const heartbeat_request& req, int64_t now_ms);
-    leave_result leave(const std::string& group_id, const std::vector<leave_member>& members,
+    leave_result leave(const std::string& group_id,
+                       const std::vector<leave_member>& members,
                        int64_t now_ms);
 
     // Offsets. commit() validates and applies, queueing one record per accepted partition.
@@ -313,9 +314,11 @@ public:
     // carries the member's epoch and the partitions it may consume now. `topics` is the
     // current metadata. Errors per KIP-848 (UNKNOWN_MEMBER_ID, FENCED_MEMBER_EPOCH, ...).
     consumer_heartbeat_result consumer_heartbeat(const consumer_heartbeat_request& req,
-                                                 const topic_lookup& topics, int64_t now_ms);
+                                                 const topic_lookup& topics,
+                                                 int64_t now_ms);
     consumer_heartbeat_result consumer_heartbeat(const consumer_heartbeat_request& req,
-                                                 const topic_catalog& topics, int64_t now_ms);
+                                                 const topic_catalog& topics,
+                                                 int64_t now_ms);
     consumer_group_description describe_consumer_group(const std::string& group_id) const;
 
     // Admin.
@@ -338,9 +341,15 @@ public:
     // be read back, and their groups resume without a rebalance.
     void set_loading_topics(topic_catalog topics);
     // A record of a transactional batch of `producer_id`: pending until its marker.
-    void load_txn_record(int64_t producer_id, protocol::bytes_view key,
+    void load_txn_record(int64_t producer_id,
+                         protocol::bytes_view key,
                          std::optional<protocol::bytes_view> value);
     void finish_loading(int64_t now_ms);
+
+    // This coordinator no longer owns its groups (its __consumer_offsets partition is led
+    // elsewhere now): every JoinGroup / SyncGroup still waiting is answered with `error`, so
+    // the clients look the coordinator up again. The object is dropped afterwards.
+    void abandon(error_code error);
 
     // For tests and invariant checks.
     const classic_group* find(const std::string& group_id) const;
@@ -350,23 +359,32 @@ private:
     classic_group& get_or_create(const std::string& group_id, int64_t now_ms);
     std::string new_member_id(const std::string& prefix);
     void add_member(classic_group& g, member m, int64_t now_ms);
-    void remove_member(classic_group& g, const std::string& member_id, error_code why,
+    void remove_member(classic_group& g,
+                       const std::string& member_id,
+                       error_code why,
                        int64_t now_ms);
     void prepare_rebalance(classic_group& g, int64_t now_ms);
     void maybe_complete_join(classic_group& g, int64_t now_ms);
     void complete_join(classic_group& g, int64_t now_ms);
-    void join_unknown_member(classic_group& g, join_request& req, int64_t now_ms,
+    void join_unknown_member(classic_group& g,
+                             join_request& req,
+                             int64_t now_ms,
                              join_callback& done);
-    void join_known_member(classic_group& g, join_request& req, int64_t now_ms,
+    void join_known_member(classic_group& g,
+                           join_request& req,
+                           int64_t now_ms,
                            join_callback& done);
-    void replace_static_member(classic_group& g, join_request& req, int64_t now_ms,
+    void replace_static_member(classic_group& g,
+                               join_request& req,
+                               int64_t now_ms,
                                join_callback& done);
-    void update_member_and_rebalance(classic_group& g, member& m, join_request& req,
-                                     int64_t now_ms, join_callback& done);
+    void update_member_and_rebalance(
+        classic_group& g, member& m, join_request& req, int64_t now_ms, join_callback& done);
     join_result current_join_result(const classic_group& g, const member& m) const;
     void expire_members(classic_group& g, int64_t now_ms);
     void write_group_metadata(const classic_group& g, int64_t now_ms);
-    void write_offset(const classic_group& g, const partition_key& key,
+    void write_offset(const classic_group& g,
+                      const partition_key& key,
                       const committed_offset* value);
     void remove_group(const std::string& group_id);
     // Who may commit: a member of the current generation (or epoch), or anyone to an empty

@@ -167,6 +167,60 @@ def test_topics_spread_over_nodes_and_clients_use_every_leader(cluster):
     assert sum(tp.offset for tp in committed) == len(sent), "offsets committed on the coordinator"
 
 
+def test_a_group_keeps_its_offsets_when_its_coordinator_dies(cluster):
+    """__consumer_offsets is replicated like any topic and a group's coordinator is the leader
+    of the group's partition of it: kill -9 that node and the group carries on at the
+    partition's new leader, from the offsets it committed."""
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap()})
+    admin.create_topics([NewTopic("tracked", num_partitions=3, replication_factor=3)])[
+        "tracked"].result(30)
+    wait_known_everywhere(cluster.nodes, "tracked")
+    producer = Producer({"bootstrap.servers": cluster.bootstrap(), "acks": "all"})
+    sent = {f"v{i}" for i in range(300)}
+    for v in sorted(sent):
+        producer.produce("tracked", key=v, value=v)
+    assert producer.flush(30) == 0
+
+    def consume(bootstrap, wanted, timeout_s=90):
+        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "survivors",
+                             "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        consumer.subscribe(["tracked"])
+        got = []
+        deadline = time.monotonic() + timeout_s
+        while len(got) < wanted and time.monotonic() < deadline:
+            m = consumer.poll(0.5)
+            if m is not None and not m.error():
+                got.append(m.value().decode())
+        consumer.commit(asynchronous=False)
+        committed = consumer.committed([TopicPartition("tracked", p) for p in range(3)],
+                                       timeout=10)
+        consumer.close()
+        return got, sum(max(tp.offset, 0) for tp in committed)
+
+    first, committed = consume(cluster.bootstrap(), 100)
+    assert len(first) == 100 and committed == 100
+    offsets_topic = partitions_of(cluster.nodes[0], "__consumer_offsets")
+    assert offsets_topic and all(len(p["replicas"]) == 3 for p in offsets_topic.values())
+    def coordinator_id(bootstrap):
+        client = AdminClient({"bootstrap.servers": bootstrap})  # lives until the answer
+        try:
+            return client.describe_consumer_groups(["survivors"])["survivors"].result(
+                5).coordinator.id
+        except Exception:  # a client still trying the dead node: ask again
+            return None
+
+    old_coordinator = coordinator_id(cluster.bootstrap())
+    victim = cluster.node_by_id(old_coordinator)
+    victim.kill()
+    survivors = [n for n in cluster.nodes if n is not victim]
+    rest, committed = consume(",".join(n.bootstrap for n in survivors), 200)
+    assert not set(first) & set(rest), "the new coordinator resumed from the committed offsets"
+    assert set(first) | set(rest) == sent and committed == 300
+    new_coordinator = wait_until(lambda: coordinator_id(survivors[0].bootstrap), 30,
+                                 what="the group described at its new coordinator")
+    assert new_coordinator != old_coordinator
+
+
 def test_a_node_that_does_not_lead_a_partition_refuses_it(cluster):
     admin = AdminClient({"bootstrap.servers": cluster.bootstrap()})
     admin.create_topics([NewTopic("owned", num_partitions=3, replication_factor=1)])["owned"] \
@@ -252,8 +306,7 @@ def wait_known_everywhere(nodes, topic, timeout_s=20):
 
 
 def consume_all(bootstrap, topic, expect_at_least, partitions=3, timeout=60):
-    # Assigned, not subscribed: the group coordinator's __consumer_offsets partition has one
-    # replica and may be on the broker that was killed.
+    # Assigned, not subscribed: no rebalance to wait for, no offsets to keep.
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused",
                          "enable.auto.commit": False})
     consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
