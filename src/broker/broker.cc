@@ -73,9 +73,9 @@ class broker::metadata_log_on_quorum final : public cluster::metadata_log {
 public:
     explicit metadata_log_on_quorum(raft::node& node) : _node(node) {}
 
-    write_result write(std::vector<uint8_t> batch, int64_t base) override {
-        auto outcome =
-            _node.write(std::string(batch.begin(), batch.end()), kafka_offset(base), write_timeout);
+    write_result write(std::vector<uint8_t> batch, int64_t base, bool leader_only) override {
+        auto outcome = _node.write(std::string(batch.begin(), batch.end()), kafka_offset(base),
+                                   write_timeout, leader_only);
         switch (outcome.error) {
             case raft::write_errc::none:
                 return {write_status::ok, -1, {}};
@@ -450,7 +450,7 @@ void broker::check_liveness() {
                     alive.insert(id);  // no heartbeat to judge it by
                 }
             }
-            _controller->elect_leaders(alive);
+            _controller->elect_leaders(alive, _config.values, /*liveness=*/true);
             auto now_ms = broker_context::now_ms();
             if (_config.values["auto.leader.rebalance.enable"] != "false" &&
                 now_ms - _last_rebalance_check_ms >=

@@ -102,6 +102,10 @@ const std::vector<config_key>& broker_config_keys() {
         {"replica.fetch.max.bytes", t::int_type, "1048576", 0, int_max,
          "Per-partition fetch size for replicas.", false},
         {"min.insync.replicas", t::int_type, "1", 1, int_max, "Minimum ISR for acks=-1.", false},
+        {"unclean.leader.election.enable", t::boolean, "false", 0, 0,
+         "Elect an out-of-sync replica when no in-sync one is alive (acknowledged records may be "
+         "lost).",
+         false},
         {"replica.lag.time.max.ms", t::long_type, "30000", 1, long_max,
          "A follower that has not caught up for this long leaves the ISR.", true},
         {"auto.leader.rebalance.enable", t::boolean, "true", 0, 0,

@@ -59,6 +59,7 @@ asio::awaitable<net::reply> handle_create_topics(broker_context& ctx, net::reque
         }
         int32_t partitions = t.num_partitions;
         int16_t replication = t.replication_factor;
+        std::vector<std::vector<int32_t>> assignment;
         if (!t.assignments.empty()) {
             if (partitions != -1 || replication != -1) {
                 fail(error_code::invalid_request,
@@ -67,21 +68,24 @@ asio::awaitable<net::reply> handle_create_topics(broker_context& ctx, net::reque
                 response.topics.push_back(std::move(result));
                 continue;
             }
-            partitions = static_cast<int32_t>(t.assignments.size());
-            replication = static_cast<int16_t>(t.assignments.front().broker_ids.size());
-            bool bad = false;
-            for (const auto& a : t.assignments) {
-                for (int32_t b : a.broker_ids) {
-                    bad = bad || b != ctx.node_id();
-                }
-                bad = bad || a.broker_ids.empty();
+            // Partition indexes must run 0, 1, ... in the request's order (Kafka's rule).
+            bool consecutive = true;
+            bool empty = false;
+            for (size_t i = 0; i < t.assignments.size(); ++i) {
+                consecutive =
+                    consecutive && t.assignments[i].partition_index == static_cast<int32_t>(i);
+                empty = empty || t.assignments[i].broker_ids.empty();
+                assignment.push_back(t.assignments[i].broker_ids);
             }
-            if (bad) {
+            if (!consecutive || empty) {
                 fail(error_code::invalid_replica_assignment,
-                     "Replica assignment names a broker that is not registered.");
+                     empty ? "The manual partition assignment includes an empty replica list."
+                           : "Partitions should be a consecutive 0-based integer sequence.");
                 response.topics.push_back(std::move(result));
                 continue;
             }
+            partitions = static_cast<int32_t>(assignment.size());
+            replication = static_cast<int16_t>(assignment.front().size());
         }
         if (partitions == -1) {
             partitions = ctx.config.num_partitions;
@@ -90,7 +94,7 @@ asio::awaitable<net::reply> handle_create_topics(broker_context& ctx, net::reque
             replication = ctx.config.default_replication_factor;
         }
         auto created = ctx.controller.create_topic(t.name, partitions, replication, configs,
-                                                   request.validate_only);
+                                                   request.validate_only, assignment);
         if (created.error != error_code::none) {
             fail(created.error, created.message);
             response.topics.push_back(std::move(result));

@@ -18,6 +18,7 @@ asio::awaitable<net::reply> handle_produce(broker_context& ctx, net::request& re
 asio::awaitable<net::reply> handle_fetch(broker_context& ctx, net::request& req);
 asio::awaitable<net::reply> handle_list_offsets(broker_context& ctx, net::request& req);
 asio::awaitable<net::reply> handle_delete_records(broker_context& ctx, net::request& req);
+asio::awaitable<net::reply> handle_elect_leaders(broker_context& ctx, net::request& req);
 asio::awaitable<net::reply> handle_consumer_group_heartbeat(broker_context& ctx, net::request& req);
 asio::awaitable<net::reply> handle_consumer_group_describe(broker_context& ctx, net::request& req);
 asio::awaitable<net::reply> handle_create_topics(broker_context& ctx, net::request& req);

@@ -22,6 +22,8 @@ asio::awaitable<net::reply> request_router::handle(net::request& req) {
             co_return co_await handle_list_offsets(_ctx, req);
         case keys::delete_records:
             co_return co_await handle_delete_records(_ctx, req);
+        case keys::elect_leaders:
+            co_return co_await handle_elect_leaders(_ctx, req);
         case keys::consumer_group_heartbeat:
             co_return co_await handle_consumer_group_heartbeat(_ctx, req);
         case keys::consumer_group_describe:

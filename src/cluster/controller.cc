@@ -88,13 +88,14 @@ std::optional<std::string> controller::validate_topic_name(const std::string& na
     return std::nullopt;
 }
 
-controller::commit_status controller::commit(std::vector<protocol::msg::metadata_record> records) {
+controller::commit_status controller::commit(std::vector<protocol::msg::metadata_record> records,
+                                             bool leader_only) {
     protocol::batch_builder builder;
     int64_t ts = now_ms();
     for (const auto& r : records) {
         builder.add({ts, std::nullopt, encode_metadata_record(r), {}});
     }
-    auto written = _log.write(builder.build(), _applied_end);
+    auto written = _log.write(builder.build(), _applied_end, leader_only);
     switch (written.status) {
         case metadata_log::write_status::ok:
             catch_up();  // applies the entry (and any committed before it) from the log
@@ -151,6 +152,13 @@ protocol::msg::metadata_record partition_record(const protocol::uuid& topic_id,
     return r;
 }
 
+bool unclean_election_enabled(const topic_info& topic,
+                              const std::map<std::string, std::string>& broker_configs) {
+    return effective_topic_config(topic.configs, broker_configs,
+                                  *find_topic_config_key("unclean.leader.election.enable")) ==
+           "true";
+}
+
 // `count` distinct brokers for a partition, the first its preferred leader: leaders go
 // round-robin over the brokers from a start that depends on the topic name (so that many
 // single-partition topics do not all land on the first broker), followers after it.
@@ -186,9 +194,11 @@ change_result controller::create_topic(const std::string& name,
                                        int32_t num_partitions,
                                        int16_t replication_factor,
                                        const std::map<std::string, std::string>& configs,
-                                       bool validate_only) {
+                                       bool validate_only,
+                                       const std::vector<std::vector<int32_t>>& assignment) {
     return retry_stale([&] {
-        return create_topic_once(name, num_partitions, replication_factor, configs, validate_only);
+        return create_topic_once(name, num_partitions, replication_factor, configs, validate_only,
+                                 assignment);
     });
 }
 
@@ -209,7 +219,8 @@ change_result controller::create_topic_once(const std::string& name,
                                             int32_t num_partitions,
                                             int16_t replication_factor,
                                             const std::map<std::string, std::string>& configs,
-                                            bool validate_only) {
+                                            bool validate_only,
+                                            const std::vector<std::vector<int32_t>>& assignment) {
     using protocol::error_code;
     if (auto bad = validate_topic_name(name)) {
         return {error_code::invalid_topic_exception, *bad, nullptr};
@@ -227,8 +238,40 @@ change_result controller::create_topic_once(const std::string& name,
         return {error_code::invalid_replication_factor, "Replication factor must be larger than 0.",
                 nullptr};
     }
+    if (!assignment.empty()) {
+        // Kafka's checks of a manual assignment, with its messages.
+        for (const auto& replicas : assignment) {
+            if (replicas.size() != assignment.front().size() || replicas.empty()) {
+                return {error_code::invalid_replica_assignment,
+                        fmt::format("The manual partition assignment includes a partition with {} "
+                                    "replica(s), but this is not consistent with previous "
+                                    "partitions, which have {} replica(s).",
+                                    replicas.size(), assignment.front().size()),
+                        nullptr};
+            }
+            std::set<int32_t> seen;
+            for (int32_t id : replicas) {
+                if (!seen.insert(id).second) {
+                    return {error_code::invalid_replica_assignment,
+                            fmt::format("The manual partition assignment includes the broker {} "
+                                        "more than once.",
+                                        id),
+                            nullptr};
+                }
+                if (_image->brokers.count(id) == 0) {
+                    return {error_code::invalid_replica_assignment,
+                            fmt::format("The manual partition assignment includes broker {}, but "
+                                        "no such broker is registered.",
+                                        id),
+                            nullptr};
+                }
+            }
+        }
+        num_partitions = static_cast<int32_t>(assignment.size());
+        replication_factor = static_cast<int16_t>(assignment.front().size());
+    }
     auto brokers = assignable_brokers();
-    if (static_cast<size_t>(replication_factor) > brokers.size()) {
+    if (assignment.empty() && static_cast<size_t>(replication_factor) > brokers.size()) {
         return {error_code::invalid_replication_factor,
                 fmt::format("Unable to replicate the partition {} time(s): The target "
                             "replication factor of {} cannot be reached because only {} "
@@ -253,7 +296,8 @@ change_result controller::create_topic_once(const std::string& name,
     planned->topic_id = protocol::uuid::random();
     planned->configs = configs;
     for (int32_t p = 0; p < num_partitions; ++p) {
-        auto replicas = assign_replicas(brokers, name, p, replication_factor);
+        auto replicas = assignment.empty() ? assign_replicas(brokers, name, p, replication_factor)
+                                           : assignment[static_cast<size_t>(p)];
         planned->partitions.push_back({p, replicas.front(), 0, replicas, replicas});
     }
     if (validate_only) {
@@ -463,17 +507,19 @@ change_result controller::change_isr(const std::string& topic_name,
     });
 }
 
-size_t controller::elect_leaders(const std::set<int32_t>& alive) {
+size_t controller::elect_leaders(const std::set<int32_t>& alive,
+                                 const std::map<std::string, std::string>& broker_configs,
+                                 bool liveness) {
     constexpr int attempts_max = 5;
     for (int attempt = 0; attempt < attempts_max; ++attempt) {
         catch_up();
         std::vector<protocol::msg::metadata_record> records;
         std::vector<std::string> moved;
-        plan_elections(alive, records, moved);
+        plan_elections(alive, broker_configs, liveness, records, moved);
         if (records.empty()) {
             return 0;
         }
-        auto status = commit(std::move(records));
+        auto status = commit(std::move(records), liveness);
         if (status == commit_status::stale) {
             continue;  // planned on an old image: plan again on the new one
         }
@@ -489,6 +535,8 @@ size_t controller::elect_leaders(const std::set<int32_t>& alive) {
 }
 
 void controller::plan_elections(const std::set<int32_t>& alive,
+                                const std::map<std::string, std::string>& broker_configs,
+                                bool allow_unclean,
                                 std::vector<protocol::msg::metadata_record>& records,
                                 std::vector<std::string>& moved) const {
     for (const auto& [id, broker] : _image->brokers) {
@@ -524,10 +572,28 @@ void controller::plan_elections(const std::set<int32_t>& alive,
                         break;
                     }
                 }
+                bool unclean = false;
+                if (next.leader < 0 && allow_unclean &&
+                    unclean_election_enabled(*topic, broker_configs)) {
+                    for (int32_t id : p.replicas) {
+                        if (alive.count(id) != 0) {
+                            next.leader = id;
+                            unclean = true;
+                            break;
+                        }
+                    }
+                }
                 if (next.leader == p.leader) {
                     continue;  // offline already
                 }
                 next.leader_epoch = p.leader_epoch + 1;
+                if (unclean) {
+                    LOG_WARN("cluster",
+                             "unclean election: {}-{} is led by out-of-sync replica {}; records "
+                             "only the ISR [{}] had are lost",
+                             name, p.partition, next.leader, fmt::join(p.isr, ","));
+                    isr = {next.leader};
+                }
             }
             if (next.leader >= 0) {
                 next.isr = isr;
@@ -538,6 +604,108 @@ void controller::plan_elections(const std::set<int32_t>& alive,
             records.push_back(partition_record(topic->topic_id, next));
         }
     }
+}
+
+std::vector<controller::election_result> controller::elect(
+    election_type type,
+    const std::optional<std::vector<std::pair<std::string, int32_t>>>& partitions) {
+    using protocol::error_code;
+    constexpr int attempts_max = 5;
+    std::vector<election_result> results;
+    for (int attempt = 0; attempt < attempts_max; ++attempt) {
+        catch_up();
+        std::set<int32_t> alive;
+        for (const auto& [id, b] : _image->brokers) {
+            if (_image->fenced_brokers.count(id) == 0) {
+                alive.insert(id);
+            }
+        }
+        std::vector<std::pair<std::string, int32_t>> asked;
+        if (partitions) {
+            asked = *partitions;
+        } else {
+            for (const auto& [name, topic] : _image->topics_by_name) {
+                for (const auto& p : topic->partitions) {
+                    asked.emplace_back(name, p.partition);
+                }
+            }
+        }
+        results.clear();
+        std::vector<protocol::msg::metadata_record> records;
+        std::vector<size_t> elected;  // indexes into results
+        for (const auto& [name, index] : asked) {
+            election_result r{name, index, error_code::none, ""};
+            auto topic = _image->find_topic(name);
+            if (!topic || !topic->has_partition(index)) {
+                r.error = error_code::unknown_topic_or_partition;
+                r.message = "This server does not host this topic-partition.";
+                results.push_back(std::move(r));
+                continue;
+            }
+            const auto& p = topic->partitions[static_cast<size_t>(index)];
+            auto live = [&](int32_t id) { return alive.count(id) != 0; };
+            auto in_isr = [&](int32_t id) {
+                return std::find(p.isr.begin(), p.isr.end(), id) != p.isr.end();
+            };
+            partition_info next = p;
+            if (type == election_type::preferred) {
+                int32_t want = p.replicas.empty() ? -1 : p.replicas.front();
+                if (p.leader == want) {
+                    r.error = error_code::election_not_needed;
+                    r.message = "The preferred replica already leads.";
+                } else if (want < 0 || !live(want) || !in_isr(want)) {
+                    r.error = error_code::preferred_leader_not_available;
+                    r.message = fmt::format("Preferred replica {} is not alive and in sync.", want);
+                } else {
+                    next.leader = want;
+                }
+            } else if (p.leader >= 0 && live(p.leader)) {
+                r.error = error_code::election_not_needed;
+                r.message = "The partition has a live leader.";
+            } else {
+                auto clean = std::find_if(p.replicas.begin(), p.replicas.end(),
+                                          [&](int32_t id) { return live(id) && in_isr(id); });
+                auto any = std::find_if(p.replicas.begin(), p.replicas.end(), live);
+                if (clean != p.replicas.end()) {
+                    next.leader = *clean;
+                } else if (any != p.replicas.end()) {
+                    next.leader = *any;
+                    next.isr = {*any};
+                } else {
+                    r.error = error_code::eligible_leaders_not_available;
+                    r.message = "No replica of the partition is alive.";
+                }
+            }
+            if (r.error == error_code::none) {
+                next.leader_epoch = p.leader_epoch + 1;
+                std::erase_if(next.isr, [&](int32_t id) { return !live(id); });
+                records.push_back(partition_record(topic->topic_id, next));
+                elected.push_back(results.size());
+                LOG_INFO("cluster", "{} election: {}-{} leader {} -> {}, ISR [{}]",
+                         type == election_type::preferred ? "preferred" : "unclean", name, index,
+                         p.leader, next.leader, fmt::join(next.isr, ","));
+            }
+            results.push_back(std::move(r));
+        }
+        auto status = records.empty() ? commit_status::ok : commit(std::move(records));
+        if (status == commit_status::stale && attempt + 1 < attempts_max) {
+            continue;  // planned on an old image: plan again on the new one
+        }
+        if (status != commit_status::ok) {
+            auto why = failure(status);
+            for (size_t i : elected) {
+                results[i].error = why.error;
+                results[i].message = why.message;
+            }
+        }
+        break;
+    }
+    if (!partitions) {
+        std::erase_if(results, [](const election_result& r) {
+            return r.error == protocol::error_code::election_not_needed;
+        });
+    }
+    return results;
 }
 
 size_t controller::restore_preferred_leaders(const std::set<int32_t>& alive, double imbalance_max) {
@@ -586,7 +754,7 @@ size_t controller::restore_preferred_leaders(const std::set<int32_t>& alive, dou
         if (records.empty()) {
             return 0;
         }
-        auto status = commit(std::move(records));
+        auto status = commit(std::move(records), /*leader_only=*/true);
         if (status == commit_status::stale) {
             continue;
         }

@@ -38,7 +38,8 @@ public:
     virtual ~metadata_log() = default;
     // Appends one batch, validated by the caller against its image at `base`, and returns
     // once it is committed (the quorum refuses it as stale when other entries came first).
-    virtual write_result write(std::vector<uint8_t> batch, int64_t base) = 0;
+    // `leader_only`: unavailable unless this node is the active controller (no forwarding).
+    virtual write_result write(std::vector<uint8_t> batch, int64_t base, bool leader_only) = 0;
     // Committed batches not yet taken, in log order, with their offsets.
     virtual std::vector<std::pair<int64_t, std::vector<uint8_t>>> take_committed() = 0;
     // Waits until entries below `end` are committed here (so take_committed returns them).
@@ -68,11 +69,15 @@ public:
     std::shared_ptr<const metadata_image> image() const { return _image; }
     void set_listener(image_listener l) { _listener = std::move(l); }
 
+    // With `assignment` (CreateTopics' manual replica assignment: one replica list per
+    // partition, the first the preferred leader) the counts are taken from it; every broker
+    // named must be registered, once per partition, and every partition needs as many.
     change_result create_topic(const std::string& name,
                                int32_t num_partitions,
                                int16_t replication_factor,
                                const std::map<std::string, std::string>& configs,
-                               bool validate_only);
+                               bool validate_only,
+                               const std::vector<std::vector<int32_t>>& assignment = {});
     change_result delete_topic(const std::shared_ptr<const topic_info>& topic);
     change_result create_partitions(const std::string& name, int32_t new_total, bool validate_only);
     // Changes a topic's dynamic configs: a value sets the key, nullopt removes the override.
@@ -98,10 +103,35 @@ public:
     // the first live ISR replica as leader (a new leader epoch), or none (offline) when no
     // ISR replica lives; dead replicas leave every ISR. Brokers not in `alive` are recorded as
     // fenced (and unfenced when back). Returns how many partitions and brokers changed.
-    size_t elect_leaders(const std::set<int32_t>& alive);
+    // `liveness`: `alive` is this node's view as the active controller, so the change is
+    // recorded only while it still is, and may be unclean: where unclean.leader.election.enable
+    // holds (a topic override, else `broker_configs`), a partition with no live ISR replica
+    // gets its first live replica as leader and sole ISR member (records only the dead ISR
+    // had are lost). A controlled shutdown passes false.
+    size_t elect_leaders(const std::set<int32_t>& alive,
+                         const std::map<std::string, std::string>& broker_configs = {},
+                         bool liveness = false);
+
+    // ElectLeaders (kafka-leader-election): `preferred` moves each partition to its first
+    // replica where that is alive and in the ISR; `unclean` elects a leader for partitions
+    // without a live one, from the live ISR if it can, else the first live replica. One result
+    // per asked partition; with nullopt every partition is asked and only those elected (or
+    // refused for a reason other than ELECTION_NOT_NEEDED) are returned. Live brokers are the
+    // registered ones not fenced.
+    enum class election_type : int8_t { preferred = 0, unclean = 1 };
+    struct election_result {
+        std::string topic;
+        int32_t partition = 0;
+        protocol::error_code error = protocol::error_code::none;
+        std::string message;
+    };
+    std::vector<election_result> elect(
+        election_type type,
+        const std::optional<std::vector<std::pair<std::string, int32_t>>>& partitions);
     // Kafka's auto.leader.rebalance.enable: a broker whose share of preferred partitions
     // led by others is above `imbalance_max` (leader.imbalance.per.broker.percentage / 100)
-    // gets them back where it is alive and in the ISR. Returns the partitions moved.
+    // gets them back where it is alive and in the ISR. Returns the partitions moved. Recorded
+    // only while this node is the active controller (`alive` is its view).
     size_t restore_preferred_leaders(const std::set<int32_t>& alive, double imbalance_max);
     // Records (or updates) a broker's registration: its id, advertised endpoint and rack.
     change_result register_broker(const broker_info& broker);
@@ -113,10 +143,16 @@ public:
 
 private:
     enum class commit_status { ok, stale, unavailable };
-    commit_status commit(std::vector<protocol::msg::metadata_record> records);
+    // `leader_only`: for decisions only the active controller may take (see metadata_log).
+    commit_status commit(std::vector<protocol::msg::metadata_record> records,
+                         bool leader_only = false);
     change_result failure(commit_status status) const;
     // The records elect_leaders writes for `alive` on the current image, with log lines.
+    // `allow_unclean`: liveness elections may be unclean (where the topic allows); a controlled
+    // shutdown's never are.
     void plan_elections(const std::set<int32_t>& alive,
+                        const std::map<std::string, std::string>& broker_configs,
+                        bool allow_unclean,
                         std::vector<protocol::msg::metadata_record>& records,
                         std::vector<std::string>& moved) const;
     // Runs one attempt of a change, again while it fails only because the image was stale.
@@ -126,7 +162,8 @@ private:
                                     int32_t num_partitions,
                                     int16_t replication_factor,
                                     const std::map<std::string, std::string>& configs,
-                                    bool validate_only);
+                                    bool validate_only,
+                                    const std::vector<std::vector<int32_t>>& assignment);
     change_result create_partitions_once(const std::string& name,
                                          int32_t new_total,
                                          bool validate_only);

@@ -28,6 +28,7 @@ const std::vector<topic_config_key>& topic_config_keys() {
         {"segment.bytes", "log.segment.bytes", "int", 64, INT32_MAX, {}, "Segment size before a roll."},
         {"segment.index.bytes", "log.index.size.max.bytes", "int", 4, INT32_MAX, {}, "Index size limit."},
         {"segment.ms", "log.roll.ms", "long", 1, INT64_MAX, {}, "Segment age before a roll."},
+        {"unclean.leader.election.enable", "unclean.leader.election.enable", "boolean", 0, 0, {"true", "false"}, "Elect an out-of-sync replica when no in-sync one is alive (acknowledged records may be lost)."},
     };
     return keys;
 }

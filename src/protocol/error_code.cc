@@ -146,6 +146,12 @@ const char* error_name(error_code e) {
             return "TRANSACTIONAL_ID_NOT_FOUND";
         case error_code::ineligible_replica:
             return "INELIGIBLE_REPLICA";
+        case error_code::preferred_leader_not_available:
+            return "PREFERRED_LEADER_NOT_AVAILABLE";
+        case error_code::eligible_leaders_not_available:
+            return "ELIGIBLE_LEADERS_NOT_AVAILABLE";
+        case error_code::election_not_needed:
+            return "ELECTION_NOT_NEEDED";
         case error_code::inconsistent_topic_id:
             return "INCONSISTENT_TOPIC_ID";
         case error_code::inconsistent_cluster_id:

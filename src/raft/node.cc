@@ -128,7 +128,10 @@ public:
         std::lock_guard lock(_shared_mutex);
         _commit_listener = std::move(fn);
     }
-    write_outcome write(std::string data, kafka_offset base, std::chrono::milliseconds timeout);
+    write_outcome write(std::string data,
+                        kafka_offset base,
+                        std::chrono::milliseconds timeout,
+                        bool leader_only);
 
     asio::awaitable<net::reply> handle(net::request& req) override;
     std::optional<std::vector<uint8_t>> answer_describe_quorum(int16_t api_version,
@@ -181,7 +184,10 @@ private:
     peer_link& link(std::map<node_id, std::shared_ptr<peer_link>>& links, node_id id);
     void enqueue(peer_link& l, outbound o);
     asio::awaitable<void> run_link(std::shared_ptr<peer_link> l);
-    asio::awaitable<write_outcome> do_write(std::string data, kafka_offset base, time_ms deadline);
+    asio::awaitable<write_outcome> do_write(std::string data,
+                                            kafka_offset base,
+                                            time_ms deadline,
+                                            bool leader_only);
     asio::awaitable<net::reply> handle_controller_write(net::request& req);
     net::reply describe_quorum_reply(net::request& req);
 
@@ -484,12 +490,13 @@ asio::awaitable<void> node::impl::run_link(std::shared_ptr<peer_link> link) {
 
 write_outcome node::impl::write(std::string data,
                                 kafka_offset base,
-                                std::chrono::milliseconds timeout) {
+                                std::chrono::milliseconds timeout,
+                                bool leader_only) {
     INVARIANT(std::this_thread::get_id() != _thread.get_id(), "write() on the node's thread");
     auto done = std::make_shared<std::promise<write_outcome>>();
     auto future = done->get_future();
     time_ms deadline = steady_now() + timeout;
-    asio::co_spawn(_io, do_write(std::move(data), base, deadline),
+    asio::co_spawn(_io, do_write(std::move(data), base, deadline, leader_only),
                    [done](std::exception_ptr e, write_outcome outcome) {
                        if (e) {
                            outcome = {write_errc::failed, kafka_offset(-1), kafka_offset(-1),
@@ -507,7 +514,8 @@ write_outcome node::impl::write(std::string data,
 
 asio::awaitable<write_outcome> node::impl::do_write(std::string data,
                                                     kafka_offset base,
-                                                    time_ms deadline) {
+                                                    time_ms deadline,
+                                                    bool leader_only) {
     auto sleep = [this](std::chrono::milliseconds d) -> asio::awaitable<void> {
         asio::steady_timer t(_io, d);
         co_await t.async_wait(use_nothrow);
@@ -556,6 +564,10 @@ asio::awaitable<write_outcome> node::impl::do_write(std::string data,
             }
             co_return write_outcome{write_errc::failed, kafka_offset(-1), kafka_offset(-1),
                                     "the controller lost leadership before the write committed"};
+        }
+        if (leader_only) {
+            co_return write_outcome{write_errc::failed, kafka_offset(-1), kafka_offset(-1),
+                                    "this node is not the active controller"};
         }
         if (!leader || *leader == _config.id) {
             co_await wait_for_change(std::min(deadline, steady_now() + time_ms(50)));
@@ -695,8 +707,10 @@ asio::awaitable<net::reply> node::impl::handle_controller_write(net::request& re
         response.leader_id = _replica->leader_id().value_or(no_node).value();
     } else {
         std::string data(request.records.begin(), request.records.end());
-        auto outcome = co_await do_write(std::move(data), kafka_offset(request.base_offset),
-                                         steady_now() + _config.timing.request_timeout);
+        // Written here or not at all: the sender forwards again if leadership moves.
+        auto outcome =
+            co_await do_write(std::move(data), kafka_offset(request.base_offset),
+                              steady_now() + _config.timing.request_timeout, /*leader_only=*/true);
         switch (outcome.error) {
             case write_errc::none:
                 response.committed_offset = outcome.offset.value();
@@ -745,8 +759,11 @@ std::vector<committed_entry> node::take_committed() { return _impl->take_committ
 void node::set_commit_listener(std::function<void()> fn) {
     _impl->set_commit_listener(std::move(fn));
 }
-write_outcome node::write(std::string data, kafka_offset base, std::chrono::milliseconds timeout) {
-    return _impl->write(std::move(data), base, timeout);
+write_outcome node::write(std::string data,
+                          kafka_offset base,
+                          std::chrono::milliseconds timeout,
+                          bool leader_only) {
+    return _impl->write(std::move(data), base, timeout, leader_only);
 }
 
 std::optional<std::vector<uint8_t>> node::answer_describe_quorum(int16_t api_version,

@@ -104,7 +104,13 @@ public:
     // matters: set it right after start(); entries committed before are taken by the first
     // take_committed().
     void set_commit_listener(std::function<void()> fn);
-    write_outcome write(std::string data, kafka_offset base, std::chrono::milliseconds timeout);
+    // `leader_only`: fail instead of forwarding when this node is not the active controller
+    // (decisions taken from what only the active controller knows, such as liveness, must
+    // not be committed by a node that lost leadership meanwhile).
+    write_outcome write(std::string data,
+                        kafka_offset base,
+                        std::chrono::milliseconds timeout,
+                        bool leader_only = false);
     // The DescribeQuorum response body the controller listener would give for this request
     // (the quorum's view when this node leads, NOT_LEADER_OR_FOLLOWER with the known leader
     // otherwise); nullopt when the request is malformed. Waits for the node's thread briefly.

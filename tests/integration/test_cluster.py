@@ -12,7 +12,7 @@ import subprocess
 import time
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, ElectionType, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 import kwire
@@ -495,6 +495,87 @@ def test_a_returning_leader_cuts_its_divergent_tail_by_leader_epoch(cluster):
     wait_until(lambda: partitions_of(old, "diverge")[0]["leader"] == victim_id(old), 30,
                interval=0.2, what="the old leader leads again")
     assert consume_all(old.bootstrap, "diverge", 45, partitions=1) == expected
+
+
+def test_unclean_and_preferred_leader_elections(cluster):
+    """No in-sync replica alive: with unclean.leader.election.enable the controller makes a live
+    out-of-sync replica leader (the records only the dead ISR had are lost); without it the
+    partition stays offline until an operator asks for an unclean election (ElectLeaders, as
+    kafka-leader-election --election-type unclean does). When the preferred replica is back
+    in sync, a preferred election hands leadership back to it."""
+    wait_until(lambda: len(metadata(cluster.nodes[0].bootstrap)["brokers"]) == 3, 10,
+               what="every broker registered")
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap()})
+    # Both on brokers 2 (preferred leader) and 3, so one fault hits both alike.
+    topics = {"unclean-auto": {"unclean.leader.election.enable": "true"}, "unclean-manual": {}}
+    for f in admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=-1,
+                                           replica_assignment=[[2, 3]], config=config)
+                                  for name, config in topics.items()]).values():
+        f.result(30)
+    for name in topics:
+        wait_until(lambda: (lambda ps: ps and ps[0]["leader"] == 2 and len(ps[0]["isr"]) == 2)(
+            partitions_of(cluster.nodes[0], name)), 20, interval=0.1, what=f"{name} in sync")
+    wait_known_everywhere(cluster.nodes[1:], "unclean-manual")
+    leader, follower = cluster.node_by_id(2), cluster.node_by_id(3)
+    batch = lambda tag: kwire.record_batch([(None, f"{tag}{i}".encode(), []) for i in range(5)])
+
+    def produce(tag):
+        with kwire.Conn(leader.bootstrap) as c:
+            for name in topics:
+                _, r = kwire.parse_produce_v7(c.roundtrip(
+                    kwire.produce_v7_request(1, name, 0, batch(tag), acks=-1)))
+                assert r[(name, 0)]["error"] == 0, (name, r)
+
+    produce("both")
+    # The follower goes silent: fenced after the session timeout, it leaves both ISRs and the
+    # leader alone acknowledges what comes next.
+    os.kill(follower.pid, signal.SIGSTOP)
+    try:
+        for name in topics:
+            wait_until(lambda: partitions_of(cluster.nodes[0], name)[0]["isr"] == [2], 30,
+                       interval=0.2, what=f"{name}: ISR shrinks to the leader")
+        produce("leader-only")
+        leader.kill()
+    finally:
+        os.kill(follower.pid, signal.SIGCONT)
+    node1 = cluster.nodes[0]
+    wait_until(lambda: partitions_of(node1, "unclean-auto")[0]["leader"] == 3, 30, interval=0.2,
+               what="unclean election of the live out-of-sync replica")
+    assert partitions_of(node1, "unclean-auto")[0]["isr"] == [3]
+    # Without the setting it goes offline (a controller that just took over first gives every
+    # broker one session to be heard from) and stays so.
+    wait_until(lambda: partitions_of(node1, "unclean-manual")[0]["leader"] == -1, 15,
+               interval=0.2, what="unclean-manual offline")
+    time.sleep(1.5)  # three liveness rounds of the controller
+    assert partitions_of(node1, "unclean-manual")[0]["leader"] == -1, "offline without the setting"
+
+    # A preferred election cannot help (broker 2 is dead); an unclean one does.
+    elections = AdminClient({"bootstrap.servers": node1.bootstrap})
+    tp = TopicPartition("unclean-manual", 0)
+    errors = elections.elect_leaders(ElectionType.PREFERRED, [tp]).result(30)
+    assert errors[tp] is not None and errors[tp].code() == 80, errors  # PREFERRED_LEADER_NOT_AVAILABLE
+    errors = elections.elect_leaders(ElectionType.UNCLEAN, [tp]).result(30)
+    assert errors[tp] is None, errors
+    wait_until(lambda: partitions_of(node1, "unclean-manual")[0]["leader"] == 3, 10,
+               interval=0.2, what="the operator's unclean election")
+    for name in topics:
+        got = consume_all(follower.bootstrap, name, 5, partitions=1, timeout=20)
+        assert [v for *_, v in got] == [f"both{i}" for i in range(5)], (name, got)
+
+    # Broker 2 returns, truncates what the others never had, rejoins the ISR; a preferred
+    # election makes it leader again, and a second one has nothing to do.
+    leader.start()
+    for name in topics:
+        wait_until(lambda: len(partitions_of(node1, name)[0]["isr"]) == 2, 60, interval=0.2,
+                   what=f"{name}: broker 2 back in sync")
+    asked = [TopicPartition(name, 0) for name in topics]
+    errors = elections.elect_leaders(ElectionType.PREFERRED, asked).result(30)
+    assert all(e is None for e in errors.values()), errors
+    for name in topics:
+        wait_until(lambda: partitions_of(node1, name)[0]["leader"] == 2, 10, interval=0.2,
+                   what=f"{name}: led by its preferred replica")
+    errors = elections.elect_leaders(ElectionType.PREFERRED, asked).result(30)
+    assert all(e is not None and e.code() == 84 for e in errors.values()), errors  # ELECTION_NOT_NEEDED
 
 
 def test_franz_go_keeps_producing_through_a_leader_failover(cluster):

@@ -34,7 +34,7 @@ public:
     // Another node's view of the same log, starting at its beginning.
     memory_metadata_log other_node() const { return memory_metadata_log(_entries); }
 
-    write_result write(std::vector<uint8_t> batch, int64_t base) override {
+    write_result write(std::vector<uint8_t> batch, int64_t base, bool /*leader_only*/) override {
         if (auto race = std::exchange(before_next_write, nullptr)) {
             race();  // another node's change lands between validation and this write
         }
