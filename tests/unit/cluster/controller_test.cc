@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <utility>
 
@@ -351,6 +352,105 @@ TEST(controller, only_the_partition_leader_changes_its_isr) {
               std::vector<int32_t>{1});
     EXPECT_EQ(c.change_isr("t", mine, 7, {1, 2}).error, error_code::fenced_leader_epoch);
     EXPECT_EQ(c.change_isr("t", 1 - mine, 0, {2}).error, error_code::fenced_leader_epoch);
+}
+
+}  // namespace
+}  // namespace riacho::cluster
+
+namespace riacho::cluster {
+namespace {
+
+// Three registered brokers and topic "t": one partition on brokers 2 (preferred) and 3.
+std::unique_ptr<controller> with_two_replicas(
+    memory_metadata_log& log, const std::map<std::string, std::string>& configs = {}) {
+    auto c = std::make_unique<controller>(log, 1);
+    for (int32_t id : {1, 2, 3}) {
+        EXPECT_EQ(c->register_broker({id, "localhost", 9090 + id, std::nullopt}).error,
+                  error_code::none);
+    }
+    EXPECT_EQ(c->create_topic("t", 1, 2, configs, false, {{2, 3}}).error, error_code::none);
+    return c;
+}
+
+const partition_info& partition_0(const controller& c) {
+    return c.image()->find_topic("t")->partitions.front();
+}
+
+TEST(controller, manual_assignments_are_checked_as_kafka_checks_them) {
+    memory_metadata_log log;
+    auto held = with_two_replicas(log);
+    auto& c = *held;
+    EXPECT_EQ(partition_0(c).replicas, (std::vector<int32_t>{2, 3}));
+    EXPECT_EQ(partition_0(c).leader, 2);
+    EXPECT_EQ(c.create_topic("unknown", 1, 1, {}, false, {{4}}).error,
+              error_code::invalid_replica_assignment);
+    EXPECT_EQ(c.create_topic("twice", 1, 2, {}, false, {{2, 2}}).error,
+              error_code::invalid_replica_assignment);
+    EXPECT_EQ(c.create_topic("uneven", 2, 2, {}, false, {{1, 2}, {3}}).error,
+              error_code::invalid_replica_assignment);
+    EXPECT_FALSE(c.image()->find_topic("unknown") || c.image()->find_topic("twice") ||
+                 c.image()->find_topic("uneven"));
+}
+
+TEST(controller, unclean_election_only_where_the_topic_or_broker_allows_it) {
+    memory_metadata_log log;
+    auto held = with_two_replicas(log);
+    auto& c = *held;
+    // 3 falls out of the ISR, then 2 (the last ISR member) dies.
+    c.elect_leaders({1, 2});
+    ASSERT_EQ(partition_0(c).isr, std::vector<int32_t>{2});
+    c.elect_leaders({1, 3}, {}, /*liveness=*/true);
+    EXPECT_EQ(partition_0(c).leader, -1) << "clean only: offline";
+    EXPECT_EQ(partition_0(c).isr, std::vector<int32_t>{2}) << "kept for its last leader";
+    // The broker default allows it: the live out-of-sync replica leads, alone in the ISR.
+    c.elect_leaders({1, 3}, {{"unclean.leader.election.enable", "true"}}, /*liveness=*/true);
+    EXPECT_EQ(partition_0(c).leader, 3);
+    EXPECT_EQ(partition_0(c).isr, std::vector<int32_t>{3});
+    EXPECT_EQ(partition_0(c).leader_epoch, 2);
+
+    // A topic override does too, but a controlled shutdown never elects uncleanly.
+    memory_metadata_log other;
+    auto held_other = with_two_replicas(other, {{"unclean.leader.election.enable", "true"}});
+    auto& d = *held_other;
+    d.elect_leaders({1, 2});
+    d.elect_leaders({1, 3});  // controlled shutdown of 2
+    EXPECT_EQ(partition_0(d).leader, -1);
+    d.elect_leaders({1, 3}, {}, /*liveness=*/true);
+    EXPECT_EQ(partition_0(d).leader, 3);
+}
+
+TEST(controller, elect_leaders_answers_per_partition) {
+    using type = controller::election_type;
+    memory_metadata_log log;
+    auto held = with_two_replicas(log);
+    auto& c = *held;
+    auto one = [](const std::vector<controller::election_result>& r) {
+        EXPECT_EQ(r.size(), 1u);
+        return r.empty() ? error_code::unknown_server_error : r.front().error;
+    };
+    std::vector<std::pair<std::string, int32_t>> t0{{"t", 0}};
+    EXPECT_EQ(one(c.elect(type::preferred, t0)), error_code::election_not_needed);
+    EXPECT_EQ(one(c.elect(type::unclean, t0)), error_code::election_not_needed);
+    EXPECT_EQ(one(c.elect(type::preferred, {{{"t", 1}}})), error_code::unknown_topic_or_partition);
+    EXPECT_EQ(one(c.elect(type::preferred, {{{"nope", 0}}})),
+              error_code::unknown_topic_or_partition);
+    // 2 dies: 3 leads; the preferred replica cannot be elected while it is fenced.
+    c.elect_leaders({1, 3});
+    ASSERT_EQ(partition_0(c).leader, 3);
+    EXPECT_EQ(one(c.elect(type::preferred, t0)), error_code::preferred_leader_not_available);
+    // Everything asked (nullopt): only partitions with something to report are listed.
+    EXPECT_TRUE(c.elect(type::unclean, std::nullopt).empty());
+    // 2 is back and in sync: a preferred election moves leadership to it.
+    c.elect_leaders({1, 2, 3});
+    auto leader_log = log.other_node();  // broker 3's node, the partition's leader
+    controller leader_view(leader_log, 3);
+    ASSERT_EQ(leader_view.change_isr("t", 0, partition_0(c).leader_epoch, {3, 2}).error,
+              error_code::none);
+    EXPECT_EQ(one(c.elect(type::preferred, std::nullopt)), error_code::none);
+    EXPECT_EQ(partition_0(c).leader, 2);
+    // Nobody alive: an unclean election has no one to elect.
+    c.elect_leaders({1});
+    EXPECT_EQ(one(c.elect(type::unclean, t0)), error_code::eligible_leaders_not_available);
 }
 
 }  // namespace
