@@ -1,6 +1,7 @@
 #include "cluster/controller.h"
 
 #include "base/log.h"
+#include "cluster/replica_placement.h"
 #include "cluster/topic_config.h"
 #include "protocol/record_batch.h"
 
@@ -159,35 +160,19 @@ bool unclean_election_enabled(const topic_info& topic,
            "true";
 }
 
-// `count` distinct brokers for a partition, the first its preferred leader: leaders go
-// round-robin over the brokers from a start that depends on the topic name (so that many
-// single-partition topics do not all land on the first broker), followers after it.
-std::vector<int32_t> assign_replicas(const std::vector<int32_t>& brokers,
-                                     const std::string& topic,
-                                     int32_t partition,
-                                     int16_t count) {
-    size_t start = std::hash<std::string>{}(topic) % brokers.size();
-    std::vector<int32_t> replicas;
-    for (int16_t i = 0; i < count; ++i) {
-        replicas.push_back(
-            brokers[(start + static_cast<size_t>(partition) + static_cast<size_t>(i)) %
-                    brokers.size()]);
-    }
-    return replicas;
-}
 }  // namespace
 
-std::vector<int32_t> controller::assignable_brokers() const {
-    std::vector<int32_t> ids;
+std::vector<placement_broker> controller::assignable_brokers() const {
+    std::vector<placement_broker> out;
     for (const auto& [id, broker] : _image->brokers) {
         if (_image->fenced_brokers.count(id) == 0) {
-            ids.push_back(id);
+            out.push_back({id, broker.rack.value_or("")});
         }
     }
-    if (ids.empty()) {
-        ids.push_back(_node_id);
+    if (out.empty()) {
+        out.push_back({_node_id, ""});
     }
-    return ids;
+    return out;
 }
 
 change_result controller::create_topic(const std::string& name,
@@ -296,7 +281,7 @@ change_result controller::create_topic_once(const std::string& name,
     planned->topic_id = protocol::uuid::random();
     planned->configs = configs;
     for (int32_t p = 0; p < num_partitions; ++p) {
-        auto replicas = assignment.empty() ? assign_replicas(brokers, name, p, replication_factor)
+        auto replicas = assignment.empty() ? place_replicas(brokers, name, p, replication_factor)
                                            : assignment[static_cast<size_t>(p)];
         planned->partitions.push_back({p, replicas.front(), 0, replicas, replicas});
     }
@@ -384,7 +369,7 @@ change_result controller::create_partitions_once(const std::string& name,
     }
     std::vector<protocol::msg::metadata_record> records;
     for (int32_t p = current; p < new_total; ++p) {
-        auto replicas = assign_replicas(brokers, name, p, replication_factor);
+        auto replicas = place_replicas(brokers, name, p, replication_factor);
         records.push_back(
             partition_record(topic->topic_id, {p, replicas.front(), 0, replicas, replicas}));
     }

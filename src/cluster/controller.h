@@ -9,6 +9,7 @@
 #pragma once
 
 #include "cluster/metadata_image.h"
+#include "cluster/replica_placement.h"
 #include "protocol/error_code.h"
 
 #include <functional>
@@ -171,8 +172,9 @@ private:
         const std::string& name,
         const std::map<std::string, std::optional<std::string>>& changes,
         bool validate_only);
-    // Brokers new partitions go to: the registered ones, or this node before any registered.
-    std::vector<int32_t> assignable_brokers() const;
+    // Brokers new partitions go to: the registered unfenced ones (with their racks), or this
+    // node before any registered.
+    std::vector<placement_broker> assignable_brokers() const;
 
     metadata_log& _log;
     int32_t _node_id;
