@@ -172,6 +172,15 @@ int64_t replica_manager::high_watermark(const storage::topic_partition& tp,
     return it->second.state.high_watermark();
 }
 
+int64_t replica_manager::known_high_watermark(const storage::topic_partition& tp,
+                                              const storage::partition_log& log) const {
+    if (_led.count(tp) != 0) {
+        return high_watermark(tp, log);
+    }
+    auto known = _known_high_watermark.find(tp);
+    return known != _known_high_watermark.end() ? known->second : log.log_end_offset().value();
+}
+
 size_t replica_manager::isr_size(const storage::topic_partition& tp) const {
     auto it = _led.find(tp);
     return it == _led.end() ? 1 : it->second.state.isr().size();

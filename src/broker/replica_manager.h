@@ -55,6 +55,10 @@ public:
     // What consumers may read up to (exclusive).
     int64_t high_watermark(const storage::topic_partition& tp,
                            const storage::partition_log& log) const;
+    // The partition's high watermark as this node knows it: a leader's own, a follower's from
+    // its last fetch (the log end when it knows none yet).
+    int64_t known_high_watermark(const storage::topic_partition& tp,
+                                 const storage::partition_log& log) const;
     // Whether this node leads `tp` with followers (acks=-1 waits for them).
     bool replicated(const storage::topic_partition& tp) const { return _led.count(tp) != 0; }
     // The in-sync replicas of a partition this node leads (1 when it has one replica).

@@ -24,6 +24,10 @@ asio::awaitable<net::reply> request_router::handle(net::request& req) {
             co_return co_await handle_delete_records(_ctx, req);
         case keys::elect_leaders:
             co_return co_await handle_elect_leaders(_ctx, req);
+        case keys::describe_log_dirs:
+            co_return co_await handle_describe_log_dirs(_ctx, req);
+        case keys::unregister_broker:
+            co_return co_await handle_unregister_broker(_ctx, req);
         case keys::consumer_group_heartbeat:
             co_return co_await handle_consumer_group_heartbeat(_ctx, req);
         case keys::consumer_group_describe:

@@ -776,6 +776,29 @@ change_result controller::register_broker(const broker_info& broker) {
     return {protocol::error_code::none, "", nullptr};
 }
 
+change_result controller::unregister_broker(int32_t broker_id) {
+    return retry_stale([&]() -> change_result {
+        using protocol::error_code;
+        if (_image->brokers.count(broker_id) == 0) {
+            return {error_code::broker_id_not_registered,
+                    fmt::format("Broker ID {} is not currently registered", broker_id), nullptr};
+        }
+        if (_image->fenced_brokers.count(broker_id) == 0) {
+            return {error_code::invalid_request,
+                    fmt::format("Broker {} is alive (not fenced); stop it before unregistering it",
+                                broker_id),
+                    nullptr};
+        }
+        protocol::msg::metadata_record r;
+        r.unregister_broker = broker_id;
+        if (auto status = commit({r}); status != commit_status::ok) {
+            return failure(status);
+        }
+        LOG_INFO("cluster", "unregistered broker {}", broker_id);
+        return {error_code::none, "", nullptr};
+    });
+}
+
 int64_t controller::allocate_producer_id() {
     if (_producer_id_next >= _producer_id_block_end) {
         // Reserve the next block for this node; a stale image means another node reserved

@@ -136,6 +136,11 @@ public:
     size_t restore_preferred_leaders(const std::set<int32_t>& alive, double imbalance_max);
     // Records (or updates) a broker's registration: its id, advertised endpoint and rack.
     change_result register_broker(const broker_info& broker);
+    // UnregisterBroker (kafka-cluster unregister): forgets a decommissioned broker's
+    // registration. BROKER_ID_NOT_REGISTERED when unknown; a broker that is not fenced is
+    // refused (INVALID_REQUEST): it would vanish from Metadata while serving, as it registers
+    // only when it starts. Its partitions keep naming it as a replica.
+    change_result unregister_broker(int32_t broker_id);
     // Hands out a fresh producer id; reserves blocks of ids in the metadata log (each node its
     // own block). -1 when the quorum cannot record a block.
     int64_t allocate_producer_id();

@@ -89,6 +89,10 @@ std::shared_ptr<const metadata_image> metadata_image::apply(
     if (r.unfence_broker >= 0) {
         next->fenced_brokers.erase(r.unfence_broker);
     }
+    if (r.unregister_broker >= 0) {
+        next->brokers.erase(r.unregister_broker);
+        next->fenced_brokers.erase(r.unregister_broker);
+    }
     if (r.next_producer_id >= 0) {
         next->next_producer_id = std::max(next->next_producer_id, r.next_producer_id);
     }

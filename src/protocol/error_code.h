@@ -75,6 +75,7 @@ enum class error_code : int16_t {
     unstable_offset_commit = 88,
     producer_fenced = 90,
     unknown_topic_id = 100,
+    broker_id_not_registered = 102,
     inconsistent_topic_id = 103,
     inconsistent_cluster_id = 104,
     transactional_id_not_found = 105,

@@ -16,7 +16,7 @@ from confluent_kafka import Consumer, ElectionType, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 import kwire
-from conftest import RIACHO_BIN, Broker, free_port, wait_until
+from conftest import KAFKA_SCRIPT, RIACHO_BIN, Broker, free_port, wait_until
 
 pytestmark = pytest.mark.skipif(os.environ.get("RIACHO_TARGET", "riacho") != "riacho",
                                 reason="Riacho's multi-node startup")
@@ -576,6 +576,107 @@ def test_unclean_and_preferred_leader_elections(cluster):
                    what=f"{name}: led by its preferred replica")
     errors = elections.elect_leaders(ElectionType.PREFERRED, asked).result(30)
     assert all(e is not None and e.code() == 84 for e in errors.values()), errors  # ELECTION_NOT_NEEDED
+
+
+def test_describe_log_dirs_lists_each_brokers_replicas(cluster):
+    """kafka-log-dirs / describeLogDirs: every broker names its log directory, the partitions
+    it holds a replica of, their size on disk and how far each is behind the high watermark."""
+    from kafka.admin import KafkaAdminClient
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap()})
+    admin.create_topics([NewTopic("dirs", num_partitions=2, replication_factor=3)])[
+        "dirs"].result(30)
+    wait_known_everywhere(cluster.nodes, "dirs")
+    producer = Producer({"bootstrap.servers": cluster.bootstrap(), "acks": "all"})
+    for i in range(100):
+        producer.produce("dirs", key=f"k{i}", value="x" * 100)
+    assert producer.flush(30) == 0
+    client = KafkaAdminClient(bootstrap_servers=cluster.bootstrap())
+    try:
+        def described(asked):
+            out = {}
+            for r in client.describe_log_dirs(topic_partitions=asked):
+                (d,) = r["log_dirs"]
+                assert d["error_code"] == 0 and os.path.isabs(d["log_dir"]), d
+                assert 0 < d["usable_bytes"] <= d["total_bytes"], d
+                out[r["broker"]] = {(t["name"], p["partition_index"]): p
+                                    for t in d["topics"] for p in t["partitions"]}
+            return out
+
+        # acks=all: every replica has the records; all are listed, none behind.
+        got = described({"dirs": [0, 1]})
+        assert set(got) == {1, 2, 3}, got
+        for broker, parts in got.items():
+            assert set(parts) == {("dirs", 0), ("dirs", 1)}, (broker, parts)
+            assert all(p["partition_size"] > 0 and p["offset_lag"] == 0
+                       for p in parts.values()), (broker, parts)
+        sizes = {broker: sum(p["partition_size"] for p in parts.values())
+                 for broker, parts in got.items()}
+        assert len(set(sizes.values())) == 1, f"replicas hold the same bytes: {sizes}"
+        only = described({"dirs": [1]})
+        assert all(set(parts) == {("dirs", 1)} for parts in only.values()), only
+    finally:
+        client.close()
+
+
+def kafka_tool(main_class, *args):
+    """Runs one of Apache Kafka's own command-line tools (the oracle's jars) to completion."""
+    import shutil
+    cp = subprocess.run([str(KAFKA_SCRIPT), "classpath"], capture_output=True, text=True)
+    if cp.returncode != 0 or shutil.which("java") is None:
+        pytest.skip("Apache Kafka jars or java missing (scripts/apache-kafka.sh fetch)")
+    return subprocess.run(["java", "-cp", cp.stdout.strip(), main_class, *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_kafkas_operator_tools_describe_log_dirs_elect_and_unregister(cluster):
+    """kafka-log-dirs, kafka-leader-election and kafka-cluster unregister, Kafka's own tools,
+    against a three-node Riacho cluster."""
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap()})
+    admin.create_topics([NewTopic("ops", num_partitions=2, replication_factor=3)])[
+        "ops"].result(30)
+    wait_known_everywhere(cluster.nodes, "ops")
+    producer = Producer({"bootstrap.servers": cluster.bootstrap(), "acks": "all"})
+    for i in range(50):
+        producer.produce("ops", key=f"k{i}", value="v")
+    assert producer.flush(30) == 0
+    bootstrap = cluster.nodes[0].bootstrap
+
+    dirs = kafka_tool("org.apache.kafka.tools.LogDirsCommand", "--bootstrap-server", bootstrap,
+                      "--describe", "--topic-list", "ops")
+    assert dirs.returncode == 0, dirs.stderr[-2000:]
+    report = json.loads(next(line for line in dirs.stdout.splitlines() if line.startswith("{")))
+    assert {b["broker"] for b in report["brokers"]} == {1, 2, 3}, report
+    for b in report["brokers"]:
+        (log_dir,) = b["logDirs"]
+        assert log_dir["error"] is None and log_dir["logDir"].endswith("/data"), log_dir
+        sizes = {p["partition"]: p["size"] for p in log_dir["partitions"]}
+        assert set(sizes) == {"ops-0", "ops-1"} and all(v > 0 for v in sizes.values()), b
+
+    elected = kafka_tool("org.apache.kafka.tools.LeaderElectionCommand", "--bootstrap-server",
+                         bootstrap, "--election-type", "PREFERRED", "--topic", "ops",
+                         "--partition", "0")
+    assert "Valid replica already elected for partitions ops-0" in elected.stdout, \
+        (elected.stdout, elected.stderr[-2000:])
+
+    def unregister(broker_id):
+        return kafka_tool("org.apache.kafka.tools.ClusterTool", "unregister",
+                          "--bootstrap-server", bootstrap, "--id", str(broker_id))
+
+    refused = unregister(2)
+    assert refused.returncode != 0 and "alive" in refused.stderr, refused.stderr[-2000:]
+    victim = cluster.node_by_id(3)
+    victim.kill()
+    wait_until(lambda: 3 not in {b[0] for b in metadata(bootstrap)["brokers"]}, 20,
+               interval=0.2, what="broker 3 fenced")
+    done = unregister(3)
+    assert done.returncode == 0, done.stderr[-2000:]
+    again = unregister(3)
+    assert again.returncode != 0 and "not currently registered" in again.stderr, \
+        again.stderr[-2000:]
+    # Back: it registers again when it starts.
+    victim.start()
+    wait_until(lambda: 3 in {b[0] for b in metadata(bootstrap)["brokers"]}, 30, interval=0.2,
+               what="broker 3 registered again")
 
 
 def test_franz_go_keeps_producing_through_a_leader_failover(cluster):
