@@ -3,9 +3,13 @@
 // offset past it is OFFSET_OUT_OF_RANGE; one at or below the log start changes nothing. As in
 // Kafka, topics whose cleanup.policy lacks "delete" refuse with POLICY_VIOLATION. Whole
 // segments below the new start are deleted at once; reads below it get OFFSET_OUT_OF_RANGE.
+// Only the partition's leader takes it, up to the high watermark; followers move their log
+// start to the leader's as they fetch. The answer does not wait for them (Kafka's low
+// watermark waits until every replica moved).
 #include "base/log.h"
 #include "broker/handlers.h"
 #include "broker/log_errors.h"
+#include "broker/replica_manager.h"
 #include "cluster/topic_config.h"
 #include "protocol/messages/delete_records.h"
 
@@ -40,14 +44,18 @@ asio::awaitable<net::reply> handle_delete_records(broker_context& ctx, net::requ
                 pr;
             pr.partition_index = p.partition_index;
             pr.low_watermark = -1;
-            storage::partition_log* log = info ? ctx.log(topic.name, p.partition_index) : nullptr;
-            if (log == nullptr) {
+            bool known = info && info->has_partition(p.partition_index);
+            storage::partition_log* log = known ? ctx.log(topic.name, p.partition_index) : nullptr;
+            if (!known) {
                 pr.error_code = protocol::code(error_code::unknown_topic_or_partition);
+            } else if (!ctx.leads(*info, p.partition_index) || log == nullptr) {
+                // Only the leader deletes; followers follow its log start as they fetch.
+                pr.error_code = protocol::code(error_code::not_leader_or_follower);
             } else if (!deletes_allowed(ctx, *info)) {
                 pr.error_code = protocol::code(error_code::policy_violation);
             } else {
-                // Single node: the high watermark is the log end.
-                int64_t high_watermark = log->log_end_offset().value();
+                int64_t high_watermark = ctx.replicas->high_watermark(
+                    {topic.name, partition_id(p.partition_index)}, *log);
                 int64_t target = p.offset == to_high_watermark ? high_watermark : p.offset;
                 if (target < 0 || target > high_watermark) {
                     pr.error_code = protocol::code(error_code::offset_out_of_range);

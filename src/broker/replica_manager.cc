@@ -420,11 +420,21 @@ asio::awaitable<bool> replica_manager::fetch_once(fetcher& f) {
             auto error = static_cast<protocol::error_code>(p.error_code);
             if (error == protocol::error_code::offset_out_of_range) {
                 if (log->log_end_offset().value() < p.log_start_offset) {
-                    // Retention on the leader passed this follower's whole log; restarting the
-                    // log at the leader's start is not built yet (it stays out of the ISR).
-                    LOG_WARN("broker", "{}-{}: log end {} is below leader {}'s log start {}",
+                    // Retention or DeleteRecords on the leader passed this follower's whole
+                    // log: nothing of it is needed any more; start again where the leader's
+                    // log starts.
+                    LOG_INFO("broker",
+                             "{}-{}: log end {} is below leader {}'s log start {}; restarting the "
+                             "log there",
                              tp.topic, p.partition_index, log->log_end_offset().value(), f.leader,
                              p.log_start_offset);
+                    auto restarted =
+                        log->truncate_fully_and_start_at(kafka_offset(p.log_start_offset));
+                    if (!restarted) {
+                        LOG_ERROR("broker", "{}-{}: restarting the log failed: {}", tp.topic,
+                                  p.partition_index, storage::to_string(restarted.error()));
+                    }
+                    _epochs.erase(tp);
                 } else {
                     // Above the leader's end (a log that lost its tail): cut back to its high
                     // watermark, which it has.
@@ -481,6 +491,16 @@ asio::awaitable<bool> replica_manager::fetch_once(fetcher& f) {
                     break;
                 }
                 pos += header->total_size_bytes();
+            }
+            // DeleteRecords and retention on the leader move its log start; the follower's
+            // follows (as far as its own log reaches), so a failover does not bring deleted
+            // records back.
+            if (p.log_start_offset > log->log_start_offset().value()) {
+                auto start = std::min(p.log_start_offset, log->log_end_offset().value());
+                if (auto moved = log->advance_log_start_offset(kafka_offset(start)); !moved) {
+                    LOG_WARN("broker", "{}-{}: following the leader's log start {} failed: {}",
+                             tp.topic, p.partition_index, start, storage::to_string(moved.error()));
+                }
             }
             int64_t hw = std::min(p.high_watermark, log->log_end_offset().value());
             if (hw >= 0) {

@@ -351,6 +351,11 @@ void partition_log::flush() {
     _unflushed_records = 0;
 }
 
+status partition_log::truncate_fully_and_start_at(kafka_offset offset) {
+    INVARIANT(!_closed, "truncate of closed log {}", _dir.string());
+    return reset_to(offset);
+}
+
 status partition_log::truncate_to(kafka_offset offset) {
     INVARIANT(!_closed, "truncate of closed log {}", _dir.string());
     if (offset >= _log_end_offset) {

@@ -119,6 +119,10 @@ public:
     // Removes every batch at or after the one containing `offset` (replication truncation).
     // Below the log start offset, the log is emptied and restarts at `offset`.
     status truncate_to(kafka_offset offset);
+    // A follower whose whole log is below its leader's log start (retention or DeleteRecords
+    // passed it while it was away): empties the log and restarts it at `offset`, where it
+    // fetches from next (Kafka's truncateFullyAndStartAt). Producer state starts empty.
+    status truncate_fully_and_start_at(kafka_offset offset);
     // DeleteRecords / retention: moves the log start forward and deletes segments entirely
     // below it (never the active segment). REQUIRES: offset <= log_end_offset().
     status advance_log_start_offset(kafka_offset offset);

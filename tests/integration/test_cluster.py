@@ -618,6 +618,67 @@ def test_describe_log_dirs_lists_each_brokers_replicas(cluster):
         client.close()
 
 
+def test_deleted_records_stay_deleted_and_a_replica_left_behind_restarts_its_log(cluster):
+    """DeleteRecords goes to the leader; followers move their log start after it, so a
+    failover does not bring deleted records back. A replica that was away while the leader's
+    log start passed its whole log restarts its log there and rejoins the ISR."""
+    wait_until(lambda: len(metadata(cluster.nodes[0].bootstrap)["brokers"]) == 3, 10,
+               what="every broker registered")
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap()})
+    # Broker 1 leads both; the next in line is 3 (which falls behind) for one, 2 for the other.
+    orders = {"trim-behind": [1, 3, 2], "trim-in-sync": [1, 2, 3]}
+    for f in admin.create_topics([NewTopic(t, num_partitions=1, replication_factor=-1,
+                                           replica_assignment=[r]) for t, r in orders.items()
+                                  ]).values():
+        f.result(30)
+    for t in orders:
+        wait_until(lambda: (lambda ps: ps and len(ps[0]["isr"]) == 3)(
+            partitions_of(cluster.nodes[0], t)), 20, interval=0.1, what=f"{t} in sync")
+    leader, behind = cluster.node_by_id(1), cluster.node_by_id(3)
+    wait_known_everywhere([leader], "trim-in-sync")
+    batch = lambda tag: kwire.record_batch([(None, f"{tag}{i}".encode(), []) for i in range(10)])
+
+    def produce(tag, times):
+        with kwire.Conn(leader.bootstrap) as c:
+            for i in range(times):
+                for t in orders:
+                    _, r = kwire.parse_produce_v7(c.roundtrip(
+                        kwire.produce_v7_request(i, t, 0, batch(f"{tag}{i}-"), acks=-1)))
+                    assert r[(t, 0)]["error"] == 0, r
+
+    produce("early", 10)  # offsets 0-99 everywhere
+    os.kill(behind.pid, signal.SIGSTOP)
+    try:
+        for t in orders:
+            wait_until(lambda: len(partitions_of(cluster.nodes[0], t)[0]["isr"]) == 2, 30,
+                       interval=0.2, what=f"{t}: broker 3 out of the ISR")
+        produce("late", 10)  # offsets 100-199 on brokers 1 and 2 only
+        asked = [TopicPartition(t, 0, 150) for t in orders]
+        for tp, f in admin.delete_records(asked).items():
+            assert f.result(30).low_watermark == 150, tp
+        with kwire.Conn(cluster.node_by_id(2).bootstrap) as c:
+            _, r = kwire.parse_produce_v7(c.roundtrip(kwire.produce_v7_request(
+                1, "trim-in-sync", 0, batch("x"), acks=-1)))
+            assert r[("trim-in-sync", 0)]["error"] == 6, "only the leader takes writes"
+    finally:
+        os.kill(behind.pid, signal.SIGCONT)
+    for t in orders:
+        wait_until(lambda: len(partitions_of(cluster.nodes[0], t)[0]["isr"]) == 3, 60,
+                   interval=0.2, what=f"{t}: broker 3 back in the ISR")
+    assert "restarting the log there" in behind.stderr_path.read_text()
+    # The leader dies: 3 leads one topic, 2 the other; neither has the deleted records.
+    leader.kill()
+    for t, replicas in orders.items():
+        new = cluster.node_by_id(replicas[1])
+        wait_until(lambda: partitions_of(new, t)[0]["leader"] == replicas[1], 30, interval=0.2,
+                   what=f"{t} led by broker {replicas[1]}")
+        with kwire.Conn(new.bootstrap) as c:
+            assert kwire.list_offset(c, t, 0, -2) == 150, t
+            assert kwire.list_offset(c, t, 0, -1) == 200, t
+        batches = kwire.fetch_batches(new.bootstrap, t, 0, 150)
+        assert [b["base_offset"] for b in batches] == list(range(150, 200, 10)), t
+
+
 def kafka_tool(main_class, *args):
     """Runs one of Apache Kafka's own command-line tools (the oracle's jars) to completion."""
     import shutil
