@@ -176,11 +176,14 @@ append_outcome append_partition(broker_context& ctx,
         if (header->producer_id < 0) {
             return fail(error_code::invalid_record, "A transactional batch needs a producer id");
         }
-        // The partition must be in the producer's open transaction (AddPartitionsToTxn):
-        // the coordinator runs in this process, so the check is a lookup (KIP-890's
-        // verification without the round trip).
-        auto e = ctx.txns->coordinator().check_produce(header->producer_id, header->producer_epoch,
-                                                       {topic_name, data.index});
+        // The partition must be in the producer's open transaction (AddPartitionsToTxn).
+        // Where this node is the transaction's coordinator the check is a lookup (KIP-890's
+        // verification without the round trip); another node's transactions are trusted, as
+        // before KIP-890.
+        auto e = ctx.txns->coordinates(*transactional_id)
+                     ? ctx.txns->coordinator().check_produce(
+                           header->producer_id, header->producer_epoch, {topic_name, data.index})
+                     : error_code::none;
         if (e != error_code::none) {
             return fail(e, e == error_code::invalid_producer_epoch
                                ? "The producer's epoch is older than its transaction's"

@@ -46,12 +46,13 @@ asio::awaitable<net::reply> handle_write_txn_markers(broker_context& ctx, net::r
         }
         response.markers.push_back(std::move(mr));
     }
-    if (!co_await publish_txn_markers(ctx, std::move(touched))) {
+    if (auto published = co_await publish_txn_markers(ctx, std::move(touched));
+        published != error_code::none) {
         for (auto& mr : response.markers) {
             for (auto& tr : mr.topics) {
                 for (auto& pr : tr.partitions) {
                     if (pr.error_code == 0) {
-                        pr.error_code = protocol::code(error_code::kafka_storage_error);
+                        pr.error_code = protocol::code(published);
                     }
                 }
             }

@@ -47,6 +47,10 @@ asio::awaitable<net::reply> handle_init_producer_id(broker_context& ctx, net::re
     int16_t version = req.header.api_version;
     protocol::msg::init_producer_id_response response;
     response.producer_epoch = -1;
+    if (request.transactional_id && !ctx.txns->coordinates(*request.transactional_id)) {
+        response.error_code = protocol::code(error_code::not_coordinator);
+        co_return encode_response(req, response);
+    }
     if (request.transactional_id) {
         auto& coordinator = ctx.txns->coordinator();
         // An open transaction of a previous incarnation is aborted first (at most once more:
@@ -119,10 +123,12 @@ asio::awaitable<net::reply> handle_add_partitions_to_txn(broker_context& ctx, ne
                 partitions.push_back({topic.name, p});
             }
         }
-        auto r = ctx.txns->coordinator().add_partitions(
-            t.transactional_id, t.producer_id, t.producer_epoch, partitions,
-            [&](const txn::topic_partition& tp) { return partition_known(ctx, tp); }, t.verify_only,
-            broker_context::now_ms());
+        auto r = ctx.txns->coordinates(t.transactional_id)
+                     ? ctx.txns->coordinator().add_partitions(
+                           t.transactional_id, t.producer_id, t.producer_epoch, partitions,
+                           [&](const txn::topic_partition& tp) { return partition_known(ctx, tp); },
+                           t.verify_only, broker_context::now_ms())
+                     : txn::add_partitions_result{error_code::not_coordinator, {}};
         changed = changed || (!t.verify_only && r.error == error_code::none);
         error_code top = for_version(r.error, version, 2);
         if (top != error_code::none) {
@@ -171,7 +177,9 @@ asio::awaitable<net::reply> handle_add_offsets_to_txn(broker_context& ctx, net::
     }
     protocol::msg::add_offsets_to_txn_response response;
     error_code e = error_code::none;
-    if (request.group_id.empty()) {
+    if (!ctx.txns->coordinates(request.transactional_id)) {
+        e = error_code::not_coordinator;
+    } else if (request.group_id.empty()) {
         e = error_code::invalid_group_id;
     } else if (!ctx.groups->ensure_offsets_topic()) {
         e = error_code::coordinator_not_available;
@@ -197,6 +205,11 @@ asio::awaitable<net::reply> handle_end_txn(broker_context& ctx, net::request& re
         co_return net::reply::close();
     }
     int16_t version = req.header.api_version;
+    if (!ctx.txns->coordinates(request.transactional_id)) {
+        protocol::msg::end_txn_response refused;
+        refused.error_code = protocol::code(error_code::not_coordinator);
+        co_return encode_response(req, refused);
+    }
     auto& coordinator = ctx.txns->coordinator();
     auto r = coordinator.end_txn(request.transactional_id, request.producer_id,
                                  request.producer_epoch, request.committed,
@@ -248,7 +261,13 @@ asio::awaitable<net::reply> handle_txn_offset_commit(broker_context& ctx, net::r
     std::vector<std::vector<error_code>> errors(request.topics.size());
     std::vector<std::pair<size_t, size_t>> forwarded;
     error_code all = error_code::none;
-    if (version >= txn_offset_commit_version2 && ctx.groups->ensure_offsets_topic()) {
+    if (!ctx.txns->coordinates(request.transactional_id)) {
+        // Another node coordinates the transaction: it adds (version 2) or verifies the
+        // group's offsets partition there.
+        all = co_await ctx.txns->add_offsets_at_coordinator(
+            request.transactional_id, request.producer_id, request.producer_epoch,
+            request.group_id, version < txn_offset_commit_version2);
+    } else if (version >= txn_offset_commit_version2 && ctx.groups->ensure_offsets_topic()) {
         // Transaction version 2 has no AddOffsetsToTxn: the commit adds the partition.
         all = ctx.txns->coordinator().add_offsets(request.transactional_id, request.producer_id,
                                                   request.producer_epoch, request.group_id,
@@ -257,7 +276,7 @@ asio::awaitable<net::reply> handle_txn_offset_commit(broker_context& ctx, net::r
             all = error_code::coordinator_not_available;
         }
     }
-    if (all == error_code::none) {
+    if (all == error_code::none && ctx.txns->coordinates(request.transactional_id)) {
         all = ctx.txns->coordinator().check_offset_commit(request.transactional_id,
                                                           request.producer_id,
                                                           request.producer_epoch, request.group_id);

@@ -7,12 +7,24 @@
 #include "broker/log_errors.h"
 #include "broker/replica_manager.h"
 #include "group/records.h"
+#include "net/client.h"
 #include "protocol/control_record.h"
+#include "protocol/messages/add_partitions_to_txn.h"
+#include "protocol/messages/write_txn_markers.h"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 
 namespace riacho::broker {
+
+using namespace std::chrono_literals;
+
+namespace {
+// How long a marker may wait for the partition's in-sync replicas.
+constexpr std::chrono::milliseconds marker_replication_timeout = 30s;
+constexpr int16_t write_txn_markers_version = 1;
+constexpr int16_t add_partitions_to_txn_broker_version = 4;  // batched, with VerifyOnly
+}  // namespace
 
 protocol::error_code write_txn_marker(broker_context& ctx,
                                       const txn::topic_partition& tp,
@@ -47,18 +59,35 @@ protocol::error_code write_txn_marker(broker_context& ctx,
 }
 
 bool ensure_txn_state_topic(broker_context& ctx, int32_t partitions) {
-    // One replica: the transaction coordinator still reads its state once, at startup, and
-    // writes markers to partitions of this node only, so its state must not move to another
-    // node with a partition's leadership (see docs/design/replication.md).
+    // One replica: the transaction coordinator reads its state once, at startup, so its
+    // state must not move to another node with a partition's leadership (see
+    // docs/design/replication.md).
     return ensure_internal_topic(ctx, txn::state_topic, partitions, 1);
 }
 
-asio::awaitable<bool> publish_txn_markers(broker_context& ctx, touched_partitions touched) {
+asio::awaitable<protocol::error_code> publish_txn_markers(broker_context& ctx,
+                                                          touched_partitions touched) {
+    using protocol::error_code;
     ctx.appends.notify_all();
-    if (!ctx.config.acks_all_fsync || touched.empty()) {
-        co_return true;
+    // As Kafka writes markers with acks=all: a transaction counts as complete only once every
+    // in-sync replica of its partitions has the marker, so a new leader has it too.
+    auto deadline = std::chrono::steady_clock::now() + marker_replication_timeout;
+    for (const auto& [topic, partition] : touched) {
+        storage::topic_partition tp{topic, partition_id(partition)};
+        auto* log = ctx.log(topic, partition);
+        if (log == nullptr) {
+            co_return error_code::not_leader_or_follower;
+        }
+        if (ctx.replicas->replicated(tp) &&
+            !co_await ctx.replicas->wait_replicated(tp, log->log_end_offset().value(), deadline)) {
+            co_return error_code::request_timed_out;
+        }
     }
-    co_return co_await ctx.flusher.flush(std::move(touched));
+    if (ctx.config.acks_all_fsync && !touched.empty() &&
+        !co_await ctx.flusher.flush(std::move(touched))) {
+        co_return error_code::kafka_storage_error;
+    }
+    co_return error_code::none;
 }
 
 txn_runtime::txn_runtime(broker_context& ctx) : _ctx(ctx), _timer(ctx.io) {}
@@ -149,20 +178,38 @@ asio::awaitable<protocol::error_code> txn_runtime::finish(txn::marker_job job) {
 asio::awaitable<protocol::error_code> txn_runtime::write_markers_and_complete(
     const txn::marker_job& job) {
     touched_partitions touched;
+    std::map<int32_t, std::vector<txn::topic_partition>> remote;  // by leader
+    auto image = _ctx.controller.image();
     for (const auto& tp : job.partitions) {
+        auto topic = image->find_topic(tp.topic);
+        if (!topic || !topic->has_partition(tp.partition)) {
+            continue;  // deleted since it joined the transaction: nothing to mark
+        }
+        int32_t leader = topic->partitions[static_cast<size_t>(tp.partition)].leader;
+        if (leader != _ctx.node_id()) {
+            remote[leader].push_back(tp);
+            continue;
+        }
         auto error = write_txn_marker(_ctx, tp, job.producer_id, job.producer_epoch, job.commit, 0);
         if (error == protocol::error_code::unknown_topic_or_partition) {
-            continue;  // deleted since it joined the transaction: nothing to mark
+            continue;
         }
         if (error != protocol::error_code::none) {
             co_return error;
         }
         touched.emplace_back(tp.topic, tp.partition);
     }
-    // Markers are durable before the transaction is recorded complete: a crash in between
-    // leaves it prepared, and the next start writes them again.
-    if (!co_await publish_txn_markers(_ctx, std::move(touched))) {
-        co_return protocol::error_code::kafka_storage_error;
+    // Markers are durable (and replicated) before the transaction is recorded complete: a
+    // crash in between leaves it prepared, and the next start writes them again.
+    if (auto error = co_await publish_txn_markers(_ctx, std::move(touched));
+        error != protocol::error_code::none) {
+        co_return error;
+    }
+    for (const auto& [leader, partitions] : remote) {
+        if (auto error = co_await send_markers(leader, job, partitions);
+            error != protocol::error_code::none) {
+            co_return error;  // the timer retries the whole job; markers are idempotent
+        }
     }
     _coordinator->markers_written(job, broker_context::now_ms());
     if (!co_await persist()) {
@@ -172,6 +219,137 @@ asio::awaitable<protocol::error_code> txn_runtime::write_markers_and_complete(
               job.commit ? "committed" : "aborted", job.transactional_id, job.producer_id,
               job.producer_epoch, job.partitions.size());
     co_return protocol::error_code::none;
+}
+
+asio::awaitable<protocol::error_code> txn_runtime::send_markers(
+    int32_t leader,
+    const txn::marker_job& job,
+    const std::vector<txn::topic_partition>& partitions) {
+    using protocol::error_code;
+    using protocol::msg::write_txn_markers_request;
+    using protocol::msg::write_txn_markers_response;
+    auto image = _ctx.controller.image();
+    auto broker = image->brokers.find(leader);
+    if (leader < 0 || broker == image->brokers.end()) {
+        co_return error_code::not_leader_or_follower;  // offline: retried later
+    }
+    write_txn_markers_request request;
+    write_txn_markers_request::writable_txn_marker marker;
+    marker.producer_id = job.producer_id;
+    marker.producer_epoch = job.producer_epoch;
+    marker.transaction_result = job.commit;
+    marker.coordinator_epoch = 0;
+    for (const auto& tp : partitions) {
+        if (marker.topics.empty() || marker.topics.back().name != tp.topic) {
+            marker.topics.push_back({tp.topic, {}});
+        }
+        marker.topics.back().partition_indexes.push_back(tp.partition);
+    }
+    request.markers.push_back(std::move(marker));
+    protocol::writer body;
+    request.encode(body, write_txn_markers_version);
+    net::client_connection connection(_ctx.io,
+                                      fmt::format("riacho-txn-coordinator-{}", _ctx.node_id()));
+    connection.set_endpoint(broker->second.host, static_cast<uint16_t>(broker->second.port));
+    auto answer =
+        co_await connection.roundtrip(write_txn_markers_request::api_key, write_txn_markers_version,
+                                      body.buffer(), marker_replication_timeout + 5s);
+    if (!answer) {
+        LOG_WARN("txn", "broker {} did not answer WriteTxnMarkers for producer {}", leader,
+                 job.producer_id);
+        co_return error_code::request_timed_out;
+    }
+    write_txn_markers_response response;
+    protocol::reader r(*answer);
+    response.decode(r, write_txn_markers_version);
+    if (!r.ok()) {
+        co_return error_code::unknown_server_error;
+    }
+    for (const auto& m : response.markers) {
+        for (const auto& t : m.topics) {
+            for (const auto& p : t.partitions) {
+                auto error = static_cast<error_code>(p.error_code);
+                if (error != error_code::none && error != error_code::unknown_topic_or_partition) {
+                    LOG_WARN("txn", "broker {} refused the marker for producer {} on {}-{}: {}",
+                             leader, job.producer_id, t.name, p.partition_index,
+                             protocol::error_name(error));
+                    co_return error;
+                }
+            }
+        }
+    }
+    co_return error_code::none;
+}
+
+asio::awaitable<protocol::error_code> txn_runtime::add_offsets_at_coordinator(
+    const std::string& transactional_id,
+    int64_t producer_id,
+    int16_t producer_epoch,
+    const std::string& group_id,
+    bool verify_only) {
+    using protocol::error_code;
+    using protocol::msg::add_partitions_to_txn_request;
+    using protocol::msg::add_partitions_to_txn_response;
+    auto image = _ctx.controller.image();
+    auto state = image->find_topic(txn::state_topic);
+    int32_t partition = _coordinator->partition_for(transactional_id);
+    if (!state || !state->has_partition(partition)) {
+        co_return error_code::coordinator_not_available;
+    }
+    auto broker = image->brokers.find(state->partitions[static_cast<size_t>(partition)].leader);
+    if (broker == image->brokers.end()) {
+        co_return error_code::coordinator_not_available;
+    }
+    add_partitions_to_txn_request request;
+    add_partitions_to_txn_request::add_partitions_to_txn_transaction t;
+    t.transactional_id = transactional_id;
+    t.producer_id = producer_id;
+    t.producer_epoch = producer_epoch;
+    t.verify_only = verify_only;
+    int32_t offsets_partition =
+        group::partition_for(group_id, _ctx.groups->offsets_partitions());
+    t.topics.push_back({group::offsets_topic, {offsets_partition}});
+    request.transactions.push_back(std::move(t));
+    protocol::writer body;
+    request.encode(body, add_partitions_to_txn_broker_version);
+    net::client_connection connection(_ctx.io,
+                                      fmt::format("riacho-group-coordinator-{}", _ctx.node_id()));
+    connection.set_endpoint(broker->second.host, static_cast<uint16_t>(broker->second.port));
+    auto answer = co_await connection.roundtrip(add_partitions_to_txn_request::api_key,
+                                                add_partitions_to_txn_broker_version,
+                                                body.buffer(), marker_replication_timeout);
+    if (!answer) {
+        co_return error_code::coordinator_not_available;
+    }
+    add_partitions_to_txn_response response;
+    protocol::reader r(*answer);
+    response.decode(r, add_partitions_to_txn_broker_version);
+    if (!r.ok()) {
+        co_return error_code::unknown_server_error;
+    }
+    if (response.error_code != 0) {
+        co_return static_cast<error_code>(response.error_code);
+    }
+    for (const auto& result : response.results_by_transaction) {
+        for (const auto& topic : result.topic_results) {
+            for (const auto& p : topic.results_by_partition) {
+                if (p.partition_error_code != 0) {
+                    co_return static_cast<error_code>(p.partition_error_code);
+                }
+            }
+        }
+    }
+    co_return error_code::none;
+}
+
+bool txn_runtime::coordinates(const std::string& transactional_id) {
+    if (!ensure_txn_state_topic(_ctx, _coordinator->config().state_partitions)) {
+        return false;
+    }
+    auto topic = _ctx.controller.image()->find_topic(txn::state_topic);
+    int32_t partition = _coordinator->partition_for(transactional_id);
+    return topic && topic->has_partition(partition) &&
+           _ctx.leads(*topic, partition);
 }
 
 void txn_runtime::arm_timer() {

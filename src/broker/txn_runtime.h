@@ -1,7 +1,8 @@
 // broker: runs the transaction coordinator (src/txn) on the event loop. It stores the
 // coordinator's records in __transaction_state (created on first use) and waits for their
 // flush, writes the COMMIT/ABORT markers a transaction ends with to every partition it touched
-// (this node leads them all) and tells the group coordinator when one lands in
+// (itself where this node leads the partition, else with WriteTxnMarkers to the leader, as
+// Kafka's marker channel does) and tells the group coordinator when one lands in
 // __consumer_offsets, aborts transactions past their timeout on a timer, and at startup
 // reloads the coordinator and finishes transactions a crash left in PrepareCommit/Abort.
 //
@@ -17,10 +18,12 @@
 #include <asio/awaitable.hpp>
 #include <asio/steady_timer.hpp>
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace riacho::broker {
 
@@ -38,9 +41,12 @@ protocol::error_code write_txn_marker(broker_context& ctx,
 // Creates __transaction_state when missing. false: answer COORDINATOR_NOT_AVAILABLE.
 bool ensure_txn_state_topic(broker_context& ctx, int32_t partitions);
 
-// After write_txn_marker calls: wakes fetchers waiting on those partitions and, with
-// riacho.acks.all.fsync, flushes them. false when the flush failed.
-asio::awaitable<bool> publish_txn_markers(broker_context& ctx, touched_partitions touched);
+// After write_txn_marker calls: wakes fetchers waiting on those partitions, waits until their
+// in-sync replicas have the markers and, with riacho.acks.all.fsync, flushes them. The error
+// for the partitions otherwise (REQUEST_TIMED_OUT, NOT_LEADER_OR_FOLLOWER,
+// KAFKA_STORAGE_ERROR).
+asio::awaitable<protocol::error_code> publish_txn_markers(broker_context& ctx,
+                                                          touched_partitions touched);
 
 class txn_runtime {
 public:
@@ -53,6 +59,18 @@ public:
     void stop();
 
     txn::coordinator& coordinator() { return *_coordinator; }
+    // Whether this node is `transactional_id`'s coordinator (leads its __transaction_state
+    // partition, which is created when missing). Requests for other ids get NOT_COORDINATOR.
+    bool coordinates(const std::string& transactional_id);
+    // TxnOffsetCommit on a node that does not coordinate the transaction: asks its coordinator
+    // (AddPartitionsToTxn v4, as Kafka's group coordinator does) to add the group's offsets
+    // partition to the transaction, or with `verify_only` whether it is in it already.
+    asio::awaitable<protocol::error_code> add_offsets_at_coordinator(
+        const std::string& transactional_id,
+        int64_t producer_id,
+        int16_t producer_epoch,
+        const std::string& group_id,
+        bool verify_only);
 
     // Appends the records the coordinator queued and waits until they are durable (when
     // riacho.acks.all.fsync is on). false on an IO error.
@@ -63,6 +81,11 @@ public:
 
 private:
     asio::awaitable<protocol::error_code> write_markers_and_complete(const txn::marker_job& job);
+    // WriteTxnMarkers to `leader` for the job's partitions it leads.
+    asio::awaitable<protocol::error_code> send_markers(
+        int32_t leader,
+        const txn::marker_job& job,
+        const std::vector<txn::topic_partition>& partitions);
     void arm_timer();
 
     broker_context& _ctx;

@@ -679,6 +679,90 @@ def test_deleted_records_stay_deleted_and_a_replica_left_behind_restarts_its_log
         assert [b["base_offset"] for b in batches] == list(range(150, 200, 10)), t
 
 
+def find_coordinator(addr, key, key_type):
+    """FindCoordinator v1: the coordinator's node id (-1 with an error)."""
+    body = kwire.string(key) + kwire.i8(key_type)
+    with kwire.Conn(addr, timeout=10) as c:
+        r = kwire.Reader(c.roundtrip(kwire.request(10, 1, 1, body)))
+    r.i32(); r.i32()  # correlation, throttle
+    error, _ = r.i16(), r.string()
+    node = r.i32()
+    return node if error == 0 else -1
+
+
+def test_transactions_span_partitions_led_by_other_brokers(cluster):
+    """Exactly once across the cluster: a transaction writes to partitions led by all three
+    brokers and commits consumed offsets of a group coordinated on another node than the
+    transaction. Its coordinator writes markers itself where it leads and with WriteTxnMarkers
+    elsewhere; the group's coordinator verifies the offsets with the transaction's coordinator
+    (AddPartitionsToTxn). read_committed readers see the committed transaction whole and
+    nothing of the aborted one."""
+    from confluent_kafka import KafkaException
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap()})
+    for f in admin.create_topics([NewTopic(t, num_partitions=3, replication_factor=3)
+                                  for t in ("eos-in", "eos-out")]).values():
+        f.result(30)
+    wait_known_everywhere(cluster.nodes, "eos-out")
+    assert {p["leader"] for p in partitions_of(cluster.nodes[0], "eos-out").values()} == \
+        {1, 2, 3}
+    source = Producer({"bootstrap.servers": cluster.bootstrap(), "acks": "all"})
+    for i in range(30):
+        source.produce("eos-in", key=f"k{i}", value=f"in{i}")
+    assert source.flush(30) == 0
+    txn_id = "eos-cluster"
+    txn_node = wait_until(lambda: (lambda n: n > 0 and n)(
+        find_coordinator(cluster.nodes[0].bootstrap, txn_id, 1)), 20, what="transaction coordinator")
+    group = next(g for g in (f"eos-group-{i}" for i in range(100))
+                 if find_coordinator(cluster.nodes[0].bootstrap, g, 0) not in (-1, txn_node))
+
+    consumer = Consumer({"bootstrap.servers": cluster.bootstrap(), "group.id": group,
+                         "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                         "isolation.level": "read_committed"})
+    consumer.subscribe(["eos-in"])
+    consumed = []
+    deadline = time.monotonic() + 60
+    while len(consumed) < 30 and time.monotonic() < deadline:
+        m = consumer.poll(0.5)
+        if m is not None and not m.error():
+            consumed.append(m)
+    assert len(consumed) == 30
+    producer = Producer({"bootstrap.servers": cluster.bootstrap(), "transactional.id": txn_id})
+    producer.init_transactions(30)
+    producer.begin_transaction()
+    for m in consumed:
+        producer.produce("eos-out", key=m.key(), value=m.value().replace(b"in", b"out"))
+    producer.send_offsets_to_transaction(consumer.position(consumer.assignment()),
+                                         consumer.consumer_group_metadata(), 30)
+    producer.commit_transaction(30)
+    producer.begin_transaction()
+    for i in range(15):
+        producer.produce("eos-out", key=f"a{i}", value=f"aborted{i}")
+    producer.flush(30)
+    producer.abort_transaction(30)
+    consumer.close()
+
+    reader = Consumer({"bootstrap.servers": cluster.bootstrap(), "group.id": "eos-reader",
+                       "enable.auto.commit": False, "isolation.level": "read_committed"})
+    reader.assign([TopicPartition("eos-out", p, 0) for p in range(3)])
+    got = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        m = reader.poll(0.5)
+        if m is not None and not m.error():
+            got.append(m.value().decode())
+        elif got and len(got) >= 30:
+            break
+    reader.close()
+    assert sorted(got) == sorted(f"out{i}" for i in range(30)), got
+    check = Consumer({"bootstrap.servers": cluster.bootstrap(), "group.id": group})
+    committed = check.committed([TopicPartition("eos-in", p) for p in range(3)], timeout=10)
+    check.close()
+    assert sum(tp.offset for tp in committed) == 30, committed
+    logs = "".join(n.stderr_path.read_text() for n in cluster.nodes)
+    assert "wrote COMMIT marker" in logs and "wrote ABORT marker" in logs, \
+        "markers sent to other brokers with WriteTxnMarkers"
+
+
 def kafka_tool(main_class, *args):
     """Runs one of Apache Kafka's own command-line tools (the oracle's jars) to completion."""
     import shutil
