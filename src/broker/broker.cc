@@ -394,7 +394,8 @@ void broker::reconcile(const cluster::metadata_image& image) {
     _reconciled_topics = std::move(reconciled);
     if (_replicas) {
         _replicas->reconcile(image);
-        _groups->reconcile(image);  // coordinators follow __consumer_offsets leadership
+        _groups->reconcile(image);  // coordinators follow their partitions' leadership
+        _txns->reconcile(image);
     }
 }
 
@@ -505,6 +506,7 @@ std::optional<std::string> broker::start(const std::optional<std::string>& ready
     if (auto error = _txns->start()) {
         return error;
     }
+    _txns->reconcile(*_controller->image());
     _maintenance = std::make_unique<log_maintenance>(
         _io, *_logs, _config.log_retention_check_interval_ms, _config.log_cleaner_backoff_ms);
     _maintenance->start();

@@ -265,8 +265,8 @@ asio::awaitable<net::reply> handle_txn_offset_commit(broker_context& ctx, net::r
         // Another node coordinates the transaction: it adds (version 2) or verifies the
         // group's offsets partition there.
         all = co_await ctx.txns->add_offsets_at_coordinator(
-            request.transactional_id, request.producer_id, request.producer_epoch,
-            request.group_id, version < txn_offset_commit_version2);
+            request.transactional_id, request.producer_id, request.producer_epoch, request.group_id,
+            version < txn_offset_commit_version2);
     } else if (version >= txn_offset_commit_version2 && ctx.groups->ensure_offsets_topic()) {
         // Transaction version 2 has no AddOffsetsToTxn: the commit adds the partition.
         all = ctx.txns->coordinator().add_offsets(request.transactional_id, request.producer_id,

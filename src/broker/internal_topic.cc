@@ -66,6 +66,14 @@ bool append_internal_records(broker_context& ctx,
             ok = false;
             continue;
         }
+        if (!ctx.leads(*info, partition)) {
+            // Leadership moved while the coordinator's records waited: a follower's log takes
+            // only its leader's batches.
+            LOG_WARN("broker", "{}-{} is led by another node now; records dropped", topic,
+                     partition);
+            ok = false;
+            continue;
+        }
         auto batch = builder.build();
         auto epoch = leader_epoch(info->partitions[static_cast<size_t>(partition)].leader_epoch);
         auto appended = ctx.replicas->append_as_leader({topic, partition_id(partition)}, *log,

@@ -59,10 +59,9 @@ protocol::error_code write_txn_marker(broker_context& ctx,
 }
 
 bool ensure_txn_state_topic(broker_context& ctx, int32_t partitions) {
-    // One replica: the transaction coordinator reads its state once, at startup, so its
-    // state must not move to another node with a partition's leadership (see
-    // docs/design/replication.md).
-    return ensure_internal_topic(ctx, txn::state_topic, partitions, 1);
+    return ensure_internal_topic(
+        ctx, txn::state_topic, partitions,
+        static_cast<int32_t>(ctx.config.number("transaction.state.log.replication.factor", 3)));
 }
 
 asio::awaitable<protocol::error_code> publish_txn_markers(broker_context& ctx,
@@ -118,31 +117,79 @@ std::optional<std::string> txn_runtime::start() {
         _ctx.groups != nullptr ? _ctx.groups->offsets_partitions() : cfg.offsets_partitions;
     _coordinator = std::make_unique<txn::coordinator>(
         cfg, [this] { return _ctx.controller.allocate_producer_id(); });
-    size_t loaded = 0;
-    bool ok = for_each_internal_batch(_ctx, txn::state_topic,
-                                      [&](int32_t, const protocol::batch_header& header,
-                                          const std::vector<protocol::record_view>& records) {
-                                          if (header.is_control()) {
-                                              return;
-                                          }
-                                          for (const auto& r : records) {
-                                              if (r.key) {
-                                                  _coordinator->load_record(*r.key, r.value);
-                                                  ++loaded;
-                                              }
-                                          }
-                                      });
-    if (!ok) {
-        return "cannot read __transaction_state";
+    arm_timer();
+    return std::nullopt;
+}
+
+void txn_runtime::reconcile(const cluster::metadata_image& image) {
+    if (_stopped || !_coordinator) {
+        return;
     }
-    auto pending = _coordinator->pending_markers();
-    LOG_INFO("txn", "loaded {} records from {}: {} transactional ids, {} to complete", loaded,
-             txn::state_topic, _coordinator->all().size(), pending.size());
+    std::map<int32_t, int32_t> led;  // partition -> leader epoch
+    if (auto topic = image.find_topic(txn::state_topic)) {
+        for (const auto& p : topic->partitions) {
+            if (p.leader == _ctx.node_id()) {
+                led.emplace(p.partition, p.leader_epoch);
+            }
+        }
+    }
+    // A partition led elsewhere now (or here again in a later epoch: another leader may have
+    // written in between) is forgotten; its transactions continue at its new leader.
+    for (auto it = _loaded.begin(); it != _loaded.end();) {
+        auto now_led = led.find(it->first);
+        if (now_led != led.end() && now_led->second == it->second) {
+            ++it;
+            continue;
+        }
+        LOG_INFO("txn", "{}-{}: no longer led here; its transactions move with it",
+                 txn::state_topic, it->first);
+        _coordinator->unload_partition(it->first);
+        it = _loaded.erase(it);
+    }
+    for (const auto& [partition, epoch] : led) {
+        if (_loaded.count(partition) == 0 && load_partition(partition)) {
+            _loaded.emplace(partition, epoch);
+        }
+    }
+}
+
+bool txn_runtime::load_partition(int32_t partition) {
+    size_t loaded = 0;
+    bool ok = for_each_internal_batch(
+        _ctx, txn::state_topic,
+        [&](int32_t, const protocol::batch_header& header,
+            const std::vector<protocol::record_view>& records) {
+            if (header.is_control()) {
+                return;
+            }
+            for (const auto& r : records) {
+                if (r.key) {
+                    _coordinator->load_record(*r.key, r.value);
+                    ++loaded;
+                }
+            }
+        },
+        partition);
+    if (!ok) {
+        LOG_ERROR("txn", "cannot read {}-{}; its transactions are not served here",
+                  txn::state_topic, partition);
+        return false;
+    }
+    // Transactions a crash (or the previous leader) left prepared: finish them.
+    std::vector<txn::marker_job> pending;
+    for (auto& job : _coordinator->pending_markers()) {
+        if (_coordinator->partition_for(job.transactional_id) == partition) {
+            pending.push_back(std::move(job));
+        }
+    }
+    if (loaded > 0) {
+        LOG_INFO("txn", "{}-{}: loaded {} records, {} to complete", txn::state_topic, partition,
+                 loaded, pending.size());
+    }
     for (auto& job : pending) {
         asio::co_spawn(_ctx.io, finish(std::move(job)), asio::detached);
     }
-    arm_timer();
-    return std::nullopt;
+    return true;
 }
 
 asio::awaitable<bool> txn_runtime::persist() {
@@ -159,11 +206,27 @@ asio::awaitable<bool> txn_runtime::persist() {
         out.push_back({r.partition, std::move(r.key), std::move(r.value)});
     }
     touched_partitions touched;
-    bool ok = append_internal_records(_ctx, txn::state_topic, std::move(out), &touched);
-    if (ok && _ctx.config.acks_all_fsync && !touched.empty()) {
-        ok = co_await _ctx.flusher.flush(std::move(touched));
+    if (!append_internal_records(_ctx, txn::state_topic, std::move(out), &touched)) {
+        co_return false;
     }
-    co_return ok;
+    // As Kafka's coordinator writes with acks=all: a new leader of the partition must find
+    // every state change it answered for.
+    auto deadline = std::chrono::steady_clock::now() + marker_replication_timeout;
+    for (const auto& [topic, partition] : touched) {
+        storage::topic_partition tp{topic, partition_id(partition)};
+        auto* log = _ctx.log(topic, partition);
+        if (log == nullptr ||
+            (_ctx.replicas->replicated(tp) && !co_await _ctx.replicas->wait_replicated(
+                                                  tp, log->log_end_offset().value(), deadline))) {
+            LOG_WARN("txn", "{}-{}: the in-sync replicas did not take the transaction state", topic,
+                     partition);
+            co_return false;
+        }
+    }
+    if (_ctx.config.acks_all_fsync && !co_await _ctx.flusher.flush(std::move(touched))) {
+        co_return false;
+    }
+    co_return true;
 }
 
 asio::awaitable<protocol::error_code> txn_runtime::finish(txn::marker_job job) {
@@ -306,8 +369,7 @@ asio::awaitable<protocol::error_code> txn_runtime::add_offsets_at_coordinator(
     t.producer_id = producer_id;
     t.producer_epoch = producer_epoch;
     t.verify_only = verify_only;
-    int32_t offsets_partition =
-        group::partition_for(group_id, _ctx.groups->offsets_partitions());
+    int32_t offsets_partition = group::partition_for(group_id, _ctx.groups->offsets_partitions());
     t.topics.push_back({group::offsets_topic, {offsets_partition}});
     request.transactions.push_back(std::move(t));
     protocol::writer body;
@@ -316,8 +378,8 @@ asio::awaitable<protocol::error_code> txn_runtime::add_offsets_at_coordinator(
                                       fmt::format("riacho-group-coordinator-{}", _ctx.node_id()));
     connection.set_endpoint(broker->second.host, static_cast<uint16_t>(broker->second.port));
     auto answer = co_await connection.roundtrip(add_partitions_to_txn_request::api_key,
-                                                add_partitions_to_txn_broker_version,
-                                                body.buffer(), marker_replication_timeout);
+                                                add_partitions_to_txn_broker_version, body.buffer(),
+                                                marker_replication_timeout);
     if (!answer) {
         co_return error_code::coordinator_not_available;
     }
@@ -348,8 +410,7 @@ bool txn_runtime::coordinates(const std::string& transactional_id) {
     }
     auto topic = _ctx.controller.image()->find_topic(txn::state_topic);
     int32_t partition = _coordinator->partition_for(transactional_id);
-    return topic && topic->has_partition(partition) &&
-           _ctx.leads(*topic, partition);
+    return topic && topic->has_partition(partition) && _ctx.leads(*topic, partition);
 }
 
 void txn_runtime::arm_timer() {

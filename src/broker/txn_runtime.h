@@ -1,10 +1,13 @@
-// broker: runs the transaction coordinator (src/txn) on the event loop. It stores the
-// coordinator's records in __transaction_state (created on first use) and waits for their
-// flush, writes the COMMIT/ABORT markers a transaction ends with to every partition it touched
-// (itself where this node leads the partition, else with WriteTxnMarkers to the leader, as
-// Kafka's marker channel does) and tells the group coordinator when one lands in
-// __consumer_offsets, aborts transactions past their timeout on a timer, and at startup
-// reloads the coordinator and finishes transactions a crash left in PrepareCommit/Abort.
+// broker: runs the transaction coordinator (src/txn) on the event loop for the transactional
+// ids whose __transaction_state partition this node leads (loaded when it becomes the leader,
+// forgotten when another node takes over, as Kafka's coordinator moves). It stores the
+// coordinator's records in __transaction_state (created on first use, replicated) and waits
+// until the partition's in-sync replicas have them (and for their flush), writes the
+// COMMIT/ABORT markers a transaction ends with to every partition it touched (itself where
+// this node leads the partition, else with WriteTxnMarkers to the leader, as Kafka's marker
+// channel does) and tells the group coordinator when one lands in __consumer_offsets, aborts
+// transactions past their timeout on a timer, and on loading a partition finishes the
+// transactions a crash or the previous leader left in PrepareCommit/Abort.
 //
 // Thread: the broker's single event-loop thread. Owned by the broker.
 // Crash behaviour: see txn/coordinator.h for the order of effects that makes every crash
@@ -12,6 +15,7 @@
 #pragma once
 
 #include "broker/internal_topic.h"
+#include "cluster/metadata_image.h"
 #include "protocol/error_code.h"
 #include "txn/coordinator.h"
 
@@ -53,10 +57,12 @@ public:
     explicit txn_runtime(broker_context& ctx);
     ~txn_runtime();
 
-    // Reads the settings, loads __transaction_state if it exists and finishes interrupted
-    // transactions. An error message when the stored records cannot be read.
+    // Reads the settings; reconcile() then loads the partitions this node leads.
     std::optional<std::string> start();
     void stop();
+    // Loads the __transaction_state partitions this node has come to lead (finishing the
+    // transactions they left prepared) and forgets those another node leads now.
+    void reconcile(const cluster::metadata_image& image);
 
     txn::coordinator& coordinator() { return *_coordinator; }
     // Whether this node is `transactional_id`'s coordinator (leads its __transaction_state
@@ -86,9 +92,11 @@ private:
         int32_t leader,
         const txn::marker_job& job,
         const std::vector<txn::topic_partition>& partitions);
+    bool load_partition(int32_t partition);
     void arm_timer();
 
     broker_context& _ctx;
+    std::map<int32_t, int32_t> _loaded;  // partitions led and loaded -> their leader epoch
     std::unique_ptr<txn::coordinator> _coordinator;
     asio::steady_timer _timer;
     int64_t _check_interval_ms = 10000;

@@ -368,6 +368,18 @@ end_result coordinator::end_txn(const std::string& transactional_id,
     return out;
 }
 
+void coordinator::unload_partition(int32_t partition) {
+    for (auto it = _txns.begin(); it != _txns.end();) {
+        if (partition_for(it->first) != partition) {
+            ++it;
+            continue;
+        }
+        _by_producer_id.erase(it->second.producer_id);
+        it = _txns.erase(it);
+    }
+    std::erase_if(_records, [&](const state_record& r) { return r.partition == partition; });
+}
+
 void coordinator::markers_written(const marker_job& job, int64_t now_ms) {
     auto it = _txns.find(job.transactional_id);
     if (it == _txns.end()) {

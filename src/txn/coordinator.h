@@ -174,8 +174,12 @@ public:
 
     std::vector<state_record> take_records();
 
-    // Startup: replay __transaction_state records in log order (latest per id wins).
+    // Loading a partition: replay its __transaction_state records in log order (latest per id
+    // wins).
     void load_record(protocol::bytes_view key, std::optional<protocol::bytes_view> value);
+    // Another node leads __transaction_state-`partition` now: forget its transactional ids
+    // (and records not taken yet); their new coordinator loads them from its log.
+    void unload_partition(int32_t partition);
 
     const txn_metadata* find(const std::string& transactional_id) const;
     const std::unordered_map<std::string, txn_metadata>& all() const { return _txns; }

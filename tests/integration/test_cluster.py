@@ -763,6 +763,54 @@ def test_transactions_span_partitions_led_by_other_brokers(cluster):
         "markers sent to other brokers with WriteTxnMarkers"
 
 
+def test_a_transaction_survives_the_loss_of_its_coordinator(cluster):
+    """__transaction_state is replicated and a transactional id's coordinator is the leader of
+    its partition: kill -9 that node mid-transaction and the producer commits at the new
+    coordinator, which loaded the open transaction from its replica."""
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap()})
+    admin.create_topics([NewTopic("txn-moves", num_partitions=3, replication_factor=3)])[
+        "txn-moves"].result(30)
+    wait_known_everywhere(cluster.nodes, "txn-moves")
+    txn_id = "mover"
+    old = wait_until(lambda: (lambda n: n > 0 and n)(
+        find_coordinator(cluster.nodes[0].bootstrap, txn_id, 1)), 20,
+        what="transaction coordinator")
+    state = partitions_of(cluster.nodes[0], "__transaction_state")
+    assert state and all(len(p["replicas"]) == 3 for p in state.values())
+    producer = Producer({"bootstrap.servers": cluster.bootstrap(), "transactional.id": txn_id,
+                         "transaction.timeout.ms": 60000})
+    producer.init_transactions(30)
+    producer.begin_transaction()
+    for i in range(10):
+        producer.produce("txn-moves", key=f"k{i}", value=f"first{i}")
+    producer.commit_transaction(30)
+    producer.begin_transaction()
+    for i in range(10):
+        producer.produce("txn-moves", key=f"k{i}", value=f"second{i}")
+    assert producer.flush(30) == 0
+    cluster.node_by_id(old).kill()
+    survivors = [n for n in cluster.nodes if n.name != f"node{old}"]
+    new = wait_until(lambda: (lambda n: n not in (-1, old) and n)(
+        find_coordinator(survivors[0].bootstrap, txn_id, 1)), 30, interval=0.2,
+        what="a new transaction coordinator")
+    producer.commit_transaction(60)
+    reader = Consumer({"bootstrap.servers": ",".join(n.bootstrap for n in survivors),
+                       "group.id": "txn-moves-reader", "enable.auto.commit": False,
+                       "isolation.level": "read_committed"})
+    reader.assign([TopicPartition("txn-moves", p, 0) for p in range(3)])
+    got = []
+    deadline = time.monotonic() + 30
+    while len(got) < 20 and time.monotonic() < deadline:
+        m = reader.poll(0.5)
+        if m is not None and not m.error():
+            got.append(m.value().decode())
+    reader.close()
+    assert sorted(got) == sorted([f"first{i}" for i in range(10)] +
+                                 [f"second{i}" for i in range(10)]), (new, got)
+    logs = cluster.node_by_id(new).stderr_path.read_text()
+    assert "__transaction_state-" in logs and "loaded" in logs, "state loaded by the new leader"
+
+
 def kafka_tool(main_class, *args):
     """Runs one of Apache Kafka's own command-line tools (the oracle's jars) to completion."""
     import shutil

@@ -131,6 +131,40 @@ TEST(txn_coordinator, timeouts_abort_under_a_new_epoch_and_the_producer_can_rein
     EXPECT_EQ(re.producer_epoch, 2);
 }
 
+TEST(txn_coordinator, an_unloaded_partition_forgets_only_its_ids_and_reloads_from_records) {
+    env e;
+    auto c = e.make();
+    // Two ids in different __transaction_state partitions.
+    std::string other = "other";
+    for (int i = 0; c.partition_for(other) == c.partition_for("app"); ++i) {
+        other = "other" + std::to_string(i);
+    }
+    auto app = c.init_producer_id("app", 30000, -1, -1, 0);
+    auto kept = c.init_producer_id(other, 30000, -1, -1, 0);
+    ASSERT_EQ(c.add_partitions("app", app.producer_id, 0, {{"t", 0}}, always, false, 1).error,
+              error_code::none);
+    auto records = c.take_records();
+    ASSERT_EQ(c.add_partitions("app", app.producer_id, 0, {{"t", 1}}, always, false, 2).error,
+              error_code::none);  // queued, not taken: dropped with the partition
+    c.unload_partition(c.partition_for("app"));
+    EXPECT_EQ(c.find("app"), nullptr);
+    EXPECT_EQ(c.check_produce(app.producer_id, 0, {"t", 0}), error_code::invalid_txn_state);
+    ASSERT_NE(c.find(other), nullptr);
+    EXPECT_EQ(c.find(other)->producer_id, kept.producer_id);
+    for (const auto& r : c.take_records()) {
+        EXPECT_NE(r.partition, c.partition_for("app"));
+    }
+    // Leading it again: its records bring the open transaction back.
+    for (const auto& r : records) {
+        if (r.partition == c.partition_for("app")) {
+            c.load_record(r.key, r.value);
+        }
+    }
+    ASSERT_NE(c.find("app"), nullptr);
+    EXPECT_EQ(c.find("app")->state, txn_state::ongoing);
+    EXPECT_EQ(c.check_produce(app.producer_id, 0, {"t", 0}), error_code::none);
+}
+
 TEST(txn_coordinator, records_replay_to_the_same_state_and_prepared_transactions_resume) {
     env e;
     auto c = e.make();
