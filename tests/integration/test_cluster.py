@@ -896,3 +896,34 @@ def test_franz_go_keeps_producing_through_a_leader_failover(cluster):
     assert result["acked"] > 1000, result
     assert result["missing"] == 0, result
     assert result["duplicates"] == 0, result
+
+
+def test_the_java_client_produces_and_consumes_in_a_group_through_a_failover(cluster):
+    """The Java client's default producer (idempotent, acks=all) and a consumer in a group keep
+    going while the broker leading a partition and coordinating the group is killed: every
+    acknowledged record is in the log once and reached the group's consumer."""
+    from test_java import VERSIONS, jar
+    version = VERSIONS[-1]
+    if not jar(version).exists():
+        pytest.skip(f"Java client {version} jar missing (scripts/install-test-deps.sh)")
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap()})
+    admin.create_topics([NewTopic("java-failover", num_partitions=3, replication_factor=3,
+                                  config={"min.insync.replicas": "2"})])["java-failover"] \
+        .result(30)
+    wait_known_everywhere(cluster.nodes, "java-failover")
+    proc = subprocess.Popen(["java", "-jar", str(jar(version)), cluster.bootstrap(),
+                             "java-failover", "failover", "12"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    group = "java-failover-java-group"
+    # The victim coordinates the group (once it exists) and leads some partition.
+    coordinator = wait_until(lambda: (lambda n: n > 0 and n)(
+        find_coordinator(cluster.nodes[0].bootstrap, group, 0)), 20, what="group coordinator")
+    time.sleep(4)
+    cluster.node_by_id(coordinator).kill()
+    out, err = proc.communicate(timeout=100)
+    assert proc.returncode == 0, err[-3000:]
+    result = json.loads(out.strip().splitlines()[-1])["failover"]
+    assert "error" not in result, result
+    assert result["acked"] > 1000, result
+    assert result["missing"] == 0 and result["duplicates"] == 0, result
+    assert result["group_missed"] == 0, result

@@ -34,8 +34,9 @@ import org.apache.kafka.common.utils.AppInfoParser;
  * Drives a broker with the Java client in its default configuration and prints one JSON object
  * with what it saw; the pytest side (test_java.py) asserts on it.
  *
- * <p>Usage: {@code java -jar clientcheck-all.jar <bootstrap> <topic-prefix> [transactions]}.
- * With "transactions" only the exactly-once scenario runs (see {@link Txn}). Scenarios: admin
+ * <p>Usage: {@code java -jar clientcheck-all.jar <bootstrap> <topic-prefix> [transactions]}, or
+ * {@code ... <bootstrap> <topic> failover <seconds>} (see {@link Failover}). With
+ * "transactions" only the exactly-once scenario runs (see {@link Txn}). Scenarios: admin
  * (create/list/describe/delete and three error cases), produce (default idempotent acks=all
  * producer, keyed records with headers and explicit timestamps), consume (assign +
  * seekToBeginning, no group), offsets_for_times, compression (each codec, produce + consume),
@@ -57,6 +58,12 @@ public final class ClientCheck {
     Map<String, Object> out = new LinkedHashMap<>();
     out.put("client", "java");
     out.put("version", AppInfoParser.getVersion());
+    if (args.length > 3 && args[2].equals("failover")) {
+      out.put("failover", run(() -> Failover.run(bootstrap, prefix, Integer.parseInt(args[3]))));
+      System.out.println(Json.write(out));
+      System.out.flush();
+      System.exit(0);
+    }
     if (args.length > 2 && args[2].equals("transactions")) {
       try (Admin admin = Admin.create(adminProps(bootstrap))) {
         out.put("transactions", run(() -> Txn.all(admin, bootstrap, prefix)));
