@@ -55,26 +55,29 @@ asio::awaitable<std::optional<std::vector<uint8_t>>> client_connection::roundtri
     if (!_socket) {
         _socket = std::make_shared<asio::ip::tcp::socket>(_io);
     }
-    watchdog.async_wait([socket = _socket, expired](const std::error_code& ec) {
+    // This frame's own reference: close() (a new endpoint, a stopping owner) may reset
+    // _socket while a step below waits; the step then fails instead of using a null socket.
+    auto socket = _socket;
+    watchdog.async_wait([socket, expired](const std::error_code& ec) {
         if (!ec) {
             *expired = true;
             std::error_code ignored;
             socket->close(ignored);
         }
     });
-    if (!_socket->is_open()) {
+    if (!socket->is_open()) {
         asio::ip::tcp::resolver resolver(_io);
         auto [rec, endpoints] =
             co_await resolver.async_resolve(_host, std::to_string(_port), use_nothrow);
         if (rec || *expired) {
             co_return fail();
         }
-        auto [cec, connected] = co_await asio::async_connect(*_socket, endpoints, use_nothrow);
+        auto [cec, connected] = co_await asio::async_connect(*socket, endpoints, use_nothrow);
         if (cec || *expired) {
             co_return fail();
         }
         std::error_code ignored;
-        _socket->set_option(asio::ip::tcp::no_delay(true), ignored);
+        socket->set_option(asio::ip::tcp::no_delay(true), ignored);
     }
     const auto* api = protocol::find_api(api_key);
     bool flexible = api != nullptr && api->is_flexible(api_version);
@@ -91,12 +94,12 @@ asio::awaitable<std::optional<std::vector<uint8_t>>> client_connection::roundtri
     frame.write_raw(body.data(), body.size());
     frame.patch_int32(0, static_cast<int32_t>(frame.buffer().size() - 4));
     auto [wec, written] =
-        co_await asio::async_write(*_socket, asio::buffer(frame.buffer()), use_nothrow);
+        co_await asio::async_write(*socket, asio::buffer(frame.buffer()), use_nothrow);
     if (wec || *expired) {
         co_return fail();
     }
     uint8_t size_bytes[4];
-    auto [sec, n] = co_await asio::async_read(*_socket, asio::buffer(size_bytes), use_nothrow);
+    auto [sec, n] = co_await asio::async_read(*socket, asio::buffer(size_bytes), use_nothrow);
     int32_t size =
         static_cast<int32_t>((uint32_t(size_bytes[0]) << 24) | (uint32_t(size_bytes[1]) << 16) |
                              (uint32_t(size_bytes[2]) << 8) | uint32_t(size_bytes[3]));
@@ -104,7 +107,7 @@ asio::awaitable<std::optional<std::vector<uint8_t>>> client_connection::roundtri
         co_return fail();
     }
     std::vector<uint8_t> response(static_cast<size_t>(size));
-    auto [rec2, m] = co_await asio::async_read(*_socket, asio::buffer(response), use_nothrow);
+    auto [rec2, m] = co_await asio::async_read(*socket, asio::buffer(response), use_nothrow);
     if (rec2 || *expired) {
         co_return fail();
     }
