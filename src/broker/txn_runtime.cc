@@ -14,6 +14,7 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/post.hpp>
 
 namespace riacho::broker {
 
@@ -121,10 +122,23 @@ std::optional<std::string> txn_runtime::start() {
     return std::nullopt;
 }
 
-void txn_runtime::reconcile(const cluster::metadata_image& image) {
-    if (_stopped || !_coordinator) {
+void txn_runtime::reconcile(const cluster::metadata_image&) {
+    // Deferred to its own turn of the loop: a metadata change is applied while a coordinator
+    // call waits for the controller (InitProducerId allocating a producer id), and forgetting
+    // a partition's transactions under that call would pull its state from under it.
+    if (_stopped || !_coordinator || _reconcile_posted) {
         return;
     }
+    _reconcile_posted = true;
+    asio::post(_ctx.io, [this] {
+        _reconcile_posted = false;
+        if (!_stopped) {
+            reconcile_now(*_ctx.controller.image());
+        }
+    });
+}
+
+void txn_runtime::reconcile_now(const cluster::metadata_image& image) {
     std::map<int32_t, int32_t> led;  // partition -> leader epoch
     if (auto topic = image.find_topic(txn::state_topic)) {
         for (const auto& p : topic->partitions) {
@@ -408,9 +422,16 @@ bool txn_runtime::coordinates(const std::string& transactional_id) {
     if (!ensure_txn_state_topic(_ctx, _coordinator->config().state_partitions)) {
         return false;
     }
-    auto topic = _ctx.controller.image()->find_topic(txn::state_topic);
+    auto image = _ctx.controller.image();
+    auto topic = image->find_topic(txn::state_topic);
     int32_t partition = _coordinator->partition_for(transactional_id);
-    return topic && topic->has_partition(partition) && _ctx.leads(*topic, partition);
+    if (!topic || !topic->has_partition(partition) || !_ctx.leads(*topic, partition)) {
+        return false;
+    }
+    if (_loaded.count(partition) == 0) {
+        reconcile_now(*image);  // led, but the deferred load has not run yet
+    }
+    return _loaded.count(partition) != 0;
 }
 
 void txn_runtime::arm_timer() {

@@ -61,7 +61,8 @@ public:
     std::optional<std::string> start();
     void stop();
     // Loads the __transaction_state partitions this node has come to lead (finishing the
-    // transactions they left prepared) and forgets those another node leads now.
+    // transactions they left prepared) and forgets those another node leads now, on the
+    // loop's next turn.
     void reconcile(const cluster::metadata_image& image);
 
     txn::coordinator& coordinator() { return *_coordinator; }
@@ -92,11 +93,13 @@ private:
         int32_t leader,
         const txn::marker_job& job,
         const std::vector<txn::topic_partition>& partitions);
+    void reconcile_now(const cluster::metadata_image& image);
     bool load_partition(int32_t partition);
     void arm_timer();
 
     broker_context& _ctx;
     std::map<int32_t, int32_t> _loaded;  // partitions led and loaded -> their leader epoch
+    bool _reconcile_posted = false;
     std::unique_ptr<txn::coordinator> _coordinator;
     asio::steady_timer _timer;
     int64_t _check_interval_ms = 10000;
