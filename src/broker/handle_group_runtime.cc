@@ -83,14 +83,7 @@ void group_runtime::reconcile(const cluster::metadata_image& image) {
     if (topic) {
         _cfg.offsets_partitions = static_cast<int32_t>(topic->partitions.size());
     }
-    std::map<int32_t, int32_t> led;  // partition -> leader epoch
-    if (topic) {
-        for (const auto& p : topic->partitions) {
-            if (p.leader == _ctx.node_id()) {
-                led.emplace(p.partition, p.leader_epoch);
-            }
-        }
-    }
+    auto led = partitions_led_by(image, group::offsets_topic, _ctx.node_id());
     // A shard whose partition another node leads now (or this node again, in a later epoch:
     // another leader may have written in between) is dropped; its waiting members retry.
     for (auto it = _shards.begin(); it != _shards.end();) {
@@ -227,31 +220,19 @@ asio::awaitable<protocol::error_code> group_runtime::persist(bool durable) {
         co_return error_code::none;
     }
     // As Kafka's coordinator appends with acks=all: the answer waits until every in-sync
-    // replica has the records, so a new leader of the partition loads them.
-    auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::milliseconds(_commit_timeout_ms);
-    for (const auto& [topic, partition] : touched) {
-        storage::topic_partition tp{topic, partition_id(partition)};
-        auto* log = _ctx.log(topic, partition);
-        if (log == nullptr) {
+    // replica has the records, so a new leader of the partition loads them. Its append
+    // errors are mapped as Kafka's coordinator maps them.
+    auto durable_error = co_await wait_until_durable(_ctx, std::move(touched),
+                                                     std::chrono::milliseconds(_commit_timeout_ms));
+    switch (durable_error) {
+        case error_code::none:
+        case error_code::kafka_storage_error:
+            co_return durable_error;
+        case error_code::not_leader_or_follower:
             co_return error_code::not_coordinator;
-        }
-        int64_t end = log->log_end_offset().value();
-        if (!_ctx.replicas->replicated(tp) ||
-            co_await _ctx.replicas->wait_replicated(tp, end, deadline)) {
-            continue;
-        }
-        if (_shards.count(partition) == 0) {
-            co_return error_code::not_coordinator;
-        }
-        LOG_WARN("group", "{}-{}: the in-sync replicas did not reach offset {} within {} ms", topic,
-                 partition, end, _commit_timeout_ms);
-        co_return error_code::coordinator_not_available;
+        default:
+            co_return error_code::coordinator_not_available;
     }
-    if (_ctx.config.acks_all_fsync && !co_await _ctx.flusher.flush(std::move(touched))) {
-        co_return error_code::kafka_storage_error;
-    }
-    co_return error_code::none;
 }
 
 void group_runtime::arm_timer() {

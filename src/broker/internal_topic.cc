@@ -92,6 +92,51 @@ bool append_internal_records(broker_context& ctx,
     return ok;
 }
 
+asio::awaitable<protocol::error_code> wait_until_durable(broker_context& ctx,
+                                                         touched_partitions touched,
+                                                         std::chrono::milliseconds timeout) {
+    using protocol::error_code;
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (const auto& [topic, partition] : touched) {
+        storage::topic_partition tp{topic, partition_id(partition)};
+        auto* log = ctx.log(topic, partition);
+        if (log == nullptr) {
+            co_return error_code::not_leader_or_follower;
+        }
+        int64_t end = log->log_end_offset().value();
+        if (!ctx.replicas->replicated(tp) ||
+            co_await ctx.replicas->wait_replicated(tp, end, deadline)) {
+            continue;
+        }
+        // wait_replicated gives up when leadership moves as well as at the deadline.
+        if (!ctx.replicas->replicated(tp)) {
+            co_return error_code::not_leader_or_follower;
+        }
+        LOG_WARN("broker", "{}-{}: the in-sync replicas did not reach offset {} within {} ms",
+                 topic, partition, end, timeout.count());
+        co_return error_code::request_timed_out;
+    }
+    if (ctx.config.acks_all_fsync && !touched.empty() &&
+        !co_await ctx.flusher.flush(std::move(touched))) {
+        co_return error_code::kafka_storage_error;
+    }
+    co_return error_code::none;
+}
+
+std::map<int32_t, int32_t> partitions_led_by(const cluster::metadata_image& image,
+                                             const std::string& topic,
+                                             int32_t node_id) {
+    std::map<int32_t, int32_t> led;
+    if (auto info = image.find_topic(topic)) {
+        for (const auto& p : info->partitions) {
+            if (p.leader == node_id) {
+                led.emplace(p.partition, p.leader_epoch);
+            }
+        }
+    }
+    return led;
+}
+
 bool for_each_internal_batch(broker_context& ctx,
                              const std::string& topic,
                              const internal_batch_fn& fn,

@@ -5,10 +5,16 @@
 // Thread: the broker's event-loop thread.
 #pragma once
 
+#include "cluster/metadata_image.h"
+#include "protocol/error_code.h"
 #include "protocol/record_batch.h"
 
+#include <asio/awaitable.hpp>
+
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -42,6 +48,20 @@ bool append_internal_records(broker_context& ctx,
                              const std::string& topic,
                              std::vector<internal_record> records,
                              touched_partitions* touched);
+
+// Waits until the in-sync replicas of every partition in `touched` have what this node
+// appended to it (acks=all, as Kafka's coordinators write), then flushes them when
+// riacho.acks.all.fsync is on. none, NOT_LEADER_OR_FOLLOWER (leadership moved away),
+// REQUEST_TIMED_OUT (the replicas did not follow within `timeout`) or KAFKA_STORAGE_ERROR.
+asio::awaitable<protocol::error_code> wait_until_durable(broker_context& ctx,
+                                                         touched_partitions touched,
+                                                         std::chrono::milliseconds timeout);
+
+// The partitions of `topic` that `node_id` leads, with their leader epochs: where a
+// coordinator's state lives on this node.
+std::map<int32_t, int32_t> partitions_led_by(const cluster::metadata_image& image,
+                                             const std::string& topic,
+                                             int32_t node_id);
 
 // Calls fn(partition, header, records) for every batch stored locally in `topic` (or only in
 // `only_partition`), in log order. false when a partition cannot be read.

@@ -67,27 +67,10 @@ bool ensure_txn_state_topic(broker_context& ctx, int32_t partitions) {
 
 asio::awaitable<protocol::error_code> publish_txn_markers(broker_context& ctx,
                                                           touched_partitions touched) {
-    using protocol::error_code;
     ctx.appends.notify_all();
     // As Kafka writes markers with acks=all: a transaction counts as complete only once every
     // in-sync replica of its partitions has the marker, so a new leader has it too.
-    auto deadline = std::chrono::steady_clock::now() + marker_replication_timeout;
-    for (const auto& [topic, partition] : touched) {
-        storage::topic_partition tp{topic, partition_id(partition)};
-        auto* log = ctx.log(topic, partition);
-        if (log == nullptr) {
-            co_return error_code::not_leader_or_follower;
-        }
-        if (ctx.replicas->replicated(tp) &&
-            !co_await ctx.replicas->wait_replicated(tp, log->log_end_offset().value(), deadline)) {
-            co_return error_code::request_timed_out;
-        }
-    }
-    if (ctx.config.acks_all_fsync && !touched.empty() &&
-        !co_await ctx.flusher.flush(std::move(touched))) {
-        co_return error_code::kafka_storage_error;
-    }
-    co_return error_code::none;
+    co_return co_await wait_until_durable(ctx, std::move(touched), marker_replication_timeout);
 }
 
 txn_runtime::txn_runtime(broker_context& ctx) : _ctx(ctx), _timer(ctx.io) {}
@@ -139,14 +122,7 @@ void txn_runtime::reconcile(const cluster::metadata_image&) {
 }
 
 void txn_runtime::reconcile_now(const cluster::metadata_image& image) {
-    std::map<int32_t, int32_t> led;  // partition -> leader epoch
-    if (auto topic = image.find_topic(txn::state_topic)) {
-        for (const auto& p : topic->partitions) {
-            if (p.leader == _ctx.node_id()) {
-                led.emplace(p.partition, p.leader_epoch);
-            }
-        }
-    }
+    auto led = partitions_led_by(image, txn::state_topic, _ctx.node_id());
     // A partition led elsewhere now (or here again in a later epoch: another leader may have
     // written in between) is forgotten; its transactions continue at its new leader.
     for (auto it = _loaded.begin(); it != _loaded.end();) {
@@ -225,22 +201,8 @@ asio::awaitable<bool> txn_runtime::persist() {
     }
     // As Kafka's coordinator writes with acks=all: a new leader of the partition must find
     // every state change it answered for.
-    auto deadline = std::chrono::steady_clock::now() + marker_replication_timeout;
-    for (const auto& [topic, partition] : touched) {
-        storage::topic_partition tp{topic, partition_id(partition)};
-        auto* log = _ctx.log(topic, partition);
-        if (log == nullptr ||
-            (_ctx.replicas->replicated(tp) && !co_await _ctx.replicas->wait_replicated(
-                                                  tp, log->log_end_offset().value(), deadline))) {
-            LOG_WARN("txn", "{}-{}: the in-sync replicas did not take the transaction state", topic,
-                     partition);
-            co_return false;
-        }
-    }
-    if (_ctx.config.acks_all_fsync && !co_await _ctx.flusher.flush(std::move(touched))) {
-        co_return false;
-    }
-    co_return true;
+    co_return co_await wait_until_durable(_ctx, std::move(touched), marker_replication_timeout) ==
+        protocol::error_code::none;
 }
 
 asio::awaitable<protocol::error_code> txn_runtime::finish(txn::marker_job job) {
