@@ -327,9 +327,23 @@ bool broker::apply_dynamic_configs(const cluster::metadata_image& image) {
     }
 }
 
-// Makes the local logs match the image: a log for every partition, none for deleted topics,
-// and a fresh log where a topic of the same name was deleted and created again; every log
-// gets its topic's current configs.
+bool broker::moved_away(const storage::topic_partition& tp,
+                        const cluster::topic_info& topic) const {
+    auto was = _reconciled_topics.find(tp.topic);
+    if (was == _reconciled_topics.end() || was->second->topic_id != topic.topic_id ||
+        !was->second->has_partition(tp.partition.value())) {
+        return false;
+    }
+    auto names_self = [&](const cluster::topic_info& t) {
+        const auto& replicas = t.partitions[static_cast<size_t>(tp.partition.value())].replicas;
+        return std::find(replicas.begin(), replicas.end(), _config.node_id) != replicas.end();
+    };
+    return names_self(*was->second) && !names_self(topic);
+}
+
+// Makes the local logs match the image: a log for every partition, none for deleted topics
+// or for partitions reassigned away from this node, and a fresh log where a topic of the same
+// name was deleted and created again; every log gets its topic's current configs.
 void broker::reconcile(const cluster::metadata_image& image) {
     bool defaults_changed = apply_dynamic_configs(image);
     // The image is copy-on-write: a topic whose topic_info is the one reconciled last time is
@@ -346,7 +360,8 @@ void broker::reconcile(const cluster::metadata_image& image) {
         if (keep && !unchanged(tp.topic, topic)) {
             auto* log = _logs->get(tp);
             std::string on_disk = topic_id_on_disk(log->dir());
-            keep = on_disk.empty() || on_disk == topic->topic_id.to_base64();
+            keep = (on_disk.empty() || on_disk == topic->topic_id.to_base64()) &&
+                   !moved_away(tp, *topic);
         }
         if (!keep) {
             LOG_INFO("broker", "removing log {}-{}", tp.topic, tp.partition.value());

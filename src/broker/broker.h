@@ -55,6 +55,9 @@ private:
                    ? std::nullopt
                    : std::optional<std::string>(it->second);
     }
+    // A reassignment took `tp` away from this node since the last reconcile (its log goes;
+    // a node that was down when it happened keeps the stray log, unserved).
+    bool moved_away(const storage::topic_partition& tp, const cluster::topic_info& topic) const;
     void reconcile(const cluster::metadata_image& image);
     // Puts the image's dynamic broker configs over the static ones (before logs reconcile,
     // so topic defaults they change reach every log).

@@ -106,6 +106,19 @@ const std::vector<config_key>& broker_config_keys() {
          "Elect an out-of-sync replica when no in-sync one is alive (acknowledged records may be "
          "lost).",
          false},
+        {"leader.replication.throttled.rate", t::long_type, "9223372036854775807", 0, long_max,
+         "Bytes per second this broker serves, as leader, to out-of-sync followers of the "
+         "replicas listed in leader.replication.throttled.replicas.",
+         false},
+        {"follower.replication.throttled.rate", t::long_type, "9223372036854775807", 0, long_max,
+         "Bytes per second this broker fetches, as an out-of-sync follower, for the replicas "
+         "listed in follower.replication.throttled.replicas.",
+         false},
+        {"replica.alter.log.dirs.io.max.bytes.per.second", t::long_type, "9223372036854775807", 0,
+         long_max,
+         "Kafka's throttle for moves between log directories; accepted and kept (one log "
+         "directory here, so nothing moves between them).",
+         false},
         {"replica.lag.time.max.ms", t::long_type, "30000", 1, long_max,
          "A follower that has not caught up for this long leaves the ISR.", true},
         {"auto.leader.rebalance.enable", t::boolean, "true", 0, 0,
@@ -363,7 +376,9 @@ broker_config load_broker_config(const std::optional<std::string>& properties_pa
 }
 
 bool is_dynamic_broker_config(const std::string& name) {
-    if (name == "log.cleaner.min.cleanable.ratio") {
+    if (name == "log.cleaner.min.cleanable.ratio" || name == "leader.replication.throttled.rate" ||
+        name == "follower.replication.throttled.rate" ||
+        name == "replica.alter.log.dirs.io.max.bytes.per.second") {
         return true;
     }
     for (const auto& k : cluster::topic_config_keys()) {

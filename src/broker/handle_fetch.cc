@@ -68,6 +68,7 @@ size_t read_partition(broker_context& ctx,
     }
     storage::topic_partition tp{topic->name, partition_id(t.partition)};
     int64_t log_end = log->log_end_offset().value();
+    bool throttled = false;  // a replica under the leader's replication quota
     if (replica >= 0) {
         if (auto diverging =
                 ctx.replicas->diverging(tp, t.fetch_offset, t.last_fetched_epoch, *log)) {
@@ -81,6 +82,7 @@ size_t read_partition(broker_context& ctx,
         }
         // A follower's fetch offset is its log end: it has everything below.
         ctx.replicas->on_follower_fetch(tp, replica, t.fetch_offset, *log);
+        throttled = ctx.replicas->leader_throttled(*topic, t.partition, replica);
     }
     // Consumers read below the high watermark; followers read up to the log end.
     int64_t high_watermark = ctx.replicas->high_watermark(tp, *log);
@@ -103,6 +105,9 @@ size_t read_partition(broker_context& ctx,
     if (t.fetch_offset >= visible_end) {
         return 0;
     }
+    if (throttled && ctx.replicas->leader_quota_exceeded()) {
+        return 0;  // it asks again; the quota refills with time
+    }
     size_t limit =
         std::min<size_t>(static_cast<size_t>(std::max(t.partition_max_bytes, 0)), bytes_left);
     auto read =
@@ -113,6 +118,9 @@ size_t read_partition(broker_context& ctx,
     }
     if (read->size_bytes == 0) {
         return 0;
+    }
+    if (throttled) {
+        ctx.replicas->record_leader_throttled(read->size_bytes);
     }
     if (committed_only) {
         // The aborted transactions whose records this range may hold, so the client drops

@@ -20,6 +20,10 @@ asio::awaitable<net::reply> handle_list_offsets(broker_context& ctx, net::reques
 asio::awaitable<net::reply> handle_delete_records(broker_context& ctx, net::request& req);
 asio::awaitable<net::reply> handle_elect_leaders(broker_context& ctx, net::request& req);
 asio::awaitable<net::reply> handle_describe_log_dirs(broker_context& ctx, net::request& req);
+asio::awaitable<net::reply> handle_alter_partition_reassignments(broker_context& ctx,
+                                                                 net::request& req);
+asio::awaitable<net::reply> handle_list_partition_reassignments(broker_context& ctx,
+                                                                net::request& req);
 asio::awaitable<net::reply> handle_unregister_broker(broker_context& ctx, net::request& req);
 asio::awaitable<net::reply> handle_consumer_group_heartbeat(broker_context& ctx, net::request& req);
 asio::awaitable<net::reply> handle_consumer_group_describe(broker_context& ctx, net::request& req);

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <unistd.h>
 
@@ -27,6 +28,16 @@ constexpr auto replica_fetch_timeout = std::chrono::milliseconds(5000);
 constexpr auto timer_period = std::chrono::milliseconds(250);
 constexpr int64_t checkpoint_interval_ms = 5000;
 constexpr const char* checkpoint_file = "replication-offset-checkpoint";
+constexpr int64_t no_quota = INT64_MAX;  // Kafka's unlimited replication rate
+
+// Whether `topic` lists `partition` on `broker` in its throttled-replicas config `key`.
+bool throttled_replica(const cluster::topic_info& topic,
+                       int32_t partition,
+                       int32_t broker,
+                       const char* key) {
+    auto it = topic.configs.find(key);
+    return it != topic.configs.end() && replication::lists_replica(it->second, partition, broker);
+}
 
 int64_t wall_ms() { return broker_context::now_ms(); }
 
@@ -324,6 +335,7 @@ void replica_manager::check_isr() {
     std::vector<std::tuple<storage::topic_partition, int32_t, std::vector<int32_t>>> changes;
     for (auto& [tp, l] : _led) {
         if (auto wanted = l.state.wanted_isr(now, lag_max_ms)) {
+            l.state.propose_isr(*wanted);
             changes.emplace_back(tp, l.leader_epoch, std::move(*wanted));
         }
     }
@@ -333,8 +345,36 @@ void replica_manager::check_isr() {
         if (changed.error != protocol::error_code::none) {
             LOG_WARN("broker", "ISR change of {}-{} not recorded: {}", tp.topic,
                      tp.partition.value(), changed.message);
+            // The image did not change: stop waiting for replicas that did not join. (A new
+            // image, recorded meanwhile, rebuilt or updated the state already.)
+            if (auto it = _led.find(tp); it != _led.end() && it->second.leader_epoch == epoch) {
+                it->second.state.proposal_failed();
+            }
         }
     }
+}
+
+bool replica_manager::leader_throttled(const cluster::topic_info& topic,
+                                       int32_t partition,
+                                       int32_t follower) {
+    if (!throttled_replica(topic, partition, _ctx.node_id(),
+                           "leader.replication.throttled.replicas")) {
+        return false;
+    }
+    auto it = _led.find({topic.name, partition_id(partition)});
+    const auto* isr = it != _led.end() ? &it->second.state.isr() : nullptr;
+    return isr == nullptr || std::find(isr->begin(), isr->end(), follower) == isr->end();
+}
+
+bool replica_manager::leader_quota_exceeded() {
+    return _leader_quota.exceeded(_ctx.config.number("leader.replication.throttled.rate", no_quota),
+                                  wall_ms());
+}
+
+void replica_manager::record_leader_throttled(size_t bytes) {
+    _leader_quota.record(static_cast<int64_t>(bytes),
+                         _ctx.config.number("leader.replication.throttled.rate", no_quota),
+                         wall_ms());
 }
 
 // ------------------------------------------------------------------------------ follower
@@ -367,6 +407,11 @@ asio::awaitable<bool> replica_manager::fetch_once(fetcher& f) {
     request.min_bytes = 1;
     request.max_bytes = _ctx.config.fetch_max_bytes;
     std::vector<storage::topic_partition> asked;
+    // Out-of-sync replicas under the follower throttle sit this round out while the broker's
+    // follower.replication.throttled.rate is used up.
+    int64_t follower_rate = _ctx.config.number("follower.replication.throttled.rate", no_quota);
+    bool follower_quota_exceeded = _follower_quota.exceeded(follower_rate, wall_ms());
+    std::set<storage::topic_partition> throttled;
     for (const auto& [tp, fol] : _followed) {
         if (fol.leader != f.leader) {
             continue;
@@ -374,6 +419,18 @@ asio::awaitable<bool> replica_manager::fetch_once(fetcher& f) {
         auto* log = _ctx.logs.get(tp);
         if (log == nullptr) {
             continue;
+        }
+        if (auto topic = image->find_topic(tp.topic);
+            topic && topic->has_partition(tp.partition.value()) &&
+            throttled_replica(*topic, tp.partition.value(), _ctx.node_id(),
+                              "follower.replication.throttled.replicas")) {
+            const auto& isr = topic->partitions[static_cast<size_t>(tp.partition.value())].isr;
+            if (std::find(isr.begin(), isr.end(), _ctx.node_id()) == isr.end()) {
+                if (follower_quota_exceeded) {
+                    continue;
+                }
+                throttled.insert(tp);
+            }
         }
         if (request.topics.empty() || request.topics.back().topic != tp.topic) {
             fetch_request::fetch_topic t;
@@ -463,6 +520,9 @@ asio::awaitable<bool> replica_manager::fetch_once(fetcher& f) {
             }
             // Append the leader's batches as they are: same offsets, same leader epochs.
             std::vector<uint8_t> bytes(p.records.memory.begin(), p.records.memory.end());
+            if (throttled.count(tp) != 0) {
+                _follower_quota.record(static_cast<int64_t>(bytes.size()), follower_rate, now);
+            }
             size_t pos = 0;
             while (pos < bytes.size()) {
                 auto header =

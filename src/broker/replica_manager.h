@@ -19,6 +19,7 @@
 #include "net/client.h"
 #include "replication/leader_epoch_cache.h"
 #include "replication/partition_replicas.h"
+#include "replication/replication_throttle.h"
 #include "storage/log_manager.h"
 
 #include <asio/awaitable.hpp>
@@ -34,7 +35,8 @@
 
 namespace riacho::cluster {
 struct metadata_image;
-}
+struct topic_info;
+}  // namespace riacho::cluster
 
 namespace riacho::broker {
 
@@ -95,6 +97,15 @@ public:
                                           int64_t end_offset,
                                           std::chrono::steady_clock::time_point deadline);
 
+    // Replication quotas (replication/replication_throttle.h), leader side: whether this
+    // node, leading `topic`'s `partition`, holds back `follower`'s fetch because the replica
+    // is throttled (leader.replication.throttled.replicas), out of sync, and the broker's
+    // leader.replication.throttled.rate is used up. record_leader_throttled counts what a
+    // throttled replica was sent.
+    bool leader_throttled(const cluster::topic_info& topic, int32_t partition, int32_t follower);
+    bool leader_quota_exceeded();
+    void record_leader_throttled(size_t bytes);
+
 private:
     struct led {
         int32_t leader_epoch = 0;
@@ -130,6 +141,8 @@ private:
     std::map<int32_t, std::shared_ptr<fetcher>> _fetchers;  // by leader id
     std::map<storage::topic_partition, replication::leader_epoch_cache> _epochs;
     std::unique_ptr<asio::steady_timer> _timer;
+    replication::byte_rate_quota _leader_quota;
+    replication::byte_rate_quota _follower_quota;
     int64_t _last_checkpoint_ms = 0;
     bool _stopped = false;
 };

@@ -26,6 +26,10 @@ asio::awaitable<net::reply> request_router::handle(net::request& req) {
             co_return co_await handle_elect_leaders(_ctx, req);
         case keys::describe_log_dirs:
             co_return co_await handle_describe_log_dirs(_ctx, req);
+        case keys::alter_partition_reassignments:
+            co_return co_await handle_alter_partition_reassignments(_ctx, req);
+        case keys::list_partition_reassignments:
+            co_return co_await handle_list_partition_reassignments(_ctx, req);
         case keys::unregister_broker:
             co_return co_await handle_unregister_broker(_ctx, req);
         case keys::consumer_group_heartbeat:

@@ -1,6 +1,7 @@
 #include "cluster/controller.h"
 
 #include "base/log.h"
+#include "cluster/reassignment.h"
 #include "cluster/replica_placement.h"
 #include "cluster/topic_config.h"
 #include "protocol/record_batch.h"
@@ -141,18 +142,6 @@ change_result controller::retry_stale(Attempt attempt) {
 }
 
 namespace {
-protocol::msg::metadata_record partition_record(const protocol::uuid& topic_id,
-                                                const partition_info& p) {
-    protocol::msg::metadata_record r;
-    r.partition.topic_id = topic_id;
-    r.partition.partition_id = p.partition;
-    r.partition.leader = p.leader;
-    r.partition.leader_epoch = p.leader_epoch;
-    r.partition.replicas = p.replicas;
-    r.partition.isr = p.isr;
-    return r;
-}
-
 bool unclean_election_enabled(const topic_info& topic,
                               const std::map<std::string, std::string>& broker_configs) {
     return effective_topic_config(topic.configs, broker_configs,
@@ -484,6 +473,11 @@ change_result controller::change_isr(const std::string& topic_name,
         LOG_INFO("cluster", "ISR of {}-{} changes from [{}] to [{}]", topic_name, partition,
                  fmt::join(p.isr, ","), fmt::join(isr, ","));
         p.isr = std::move(isr);
+        if (complete_reassignment_if_ready(p, _image->unfenced_brokers())) {
+            p.leader_epoch += 1;
+            LOG_INFO("cluster", "reassignment of {}-{} completes: replicas [{}], leader {}",
+                     topic_name, partition, fmt::join(p.replicas, ","), p.leader);
+        }
         if (auto status = commit({partition_record(topic->topic_id, p)});
             status != commit_status::ok) {
             return failure(status);
@@ -599,12 +593,7 @@ std::vector<controller::election_result> controller::elect(
     std::vector<election_result> results;
     for (int attempt = 0; attempt < attempts_max; ++attempt) {
         catch_up();
-        std::set<int32_t> alive;
-        for (const auto& [id, b] : _image->brokers) {
-            if (_image->fenced_brokers.count(id) == 0) {
-                alive.insert(id);
-            }
-        }
+        auto alive = _image->unfenced_brokers();
         std::vector<std::pair<std::string, int32_t>> asked;
         if (partitions) {
             asked = *partitions;
@@ -752,6 +741,41 @@ size_t controller::restore_preferred_leaders(const std::set<int32_t>& alive, dou
         return moved.size();
     }
     return 0;
+}
+
+change_result controller::alter_reassignment(const std::string& topic_name,
+                                             int32_t partition,
+                                             const std::optional<std::vector<int32_t>>& target) {
+    return retry_stale([&]() -> change_result {
+        auto topic = _image->find_topic(topic_name);
+        if (!topic || !topic->has_partition(partition)) {
+            return {protocol::error_code::unknown_topic_or_partition,
+                    "This server does not host this topic-partition.", nullptr};
+        }
+        const auto& p = topic->partitions[static_cast<size_t>(partition)];
+        std::set<int32_t> registered;
+        for (const auto& [id, b] : _image->brokers) {
+            registered.insert(id);
+        }
+        auto alive = _image->unfenced_brokers();
+        auto step = target ? start_reassignment(p, *target, registered, alive)
+                           : cancel_reassignment(p, alive);
+        if (step.error != protocol::error_code::none || !step.next) {
+            return {step.error, step.message, topic};
+        }
+        const auto& next = *step.next;
+        if (auto status = commit({partition_record(topic->topic_id, next)});
+            status != commit_status::ok) {
+            return failure(status);
+        }
+        LOG_INFO("cluster",
+                 "{} of {}-{}: replicas [{}] -> [{}] (adding [{}], removing [{}]), leader {}",
+                 target ? "reassignment" : "cancelled reassignment", topic_name, partition,
+                 fmt::join(p.replicas, ","), fmt::join(next.replicas, ","),
+                 fmt::join(next.adding_replicas, ","), fmt::join(next.removing_replicas, ","),
+                 next.leader);
+        return {protocol::error_code::none, "", _image->find_topic(topic_name)};
+    });
 }
 
 change_result controller::register_broker(const broker_info& broker) {

@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -134,6 +135,11 @@ public:
     // gets them back where it is alive and in the ISR. Returns the partitions moved. Recorded
     // only while this node is the active controller (`alive` is its view).
     size_t restore_preferred_leaders(const std::set<int32_t>& alive, double imbalance_max);
+    // AlterPartitionReassignments for one partition: moves it to the `target` replicas (see
+    // cluster/reassignment.h), or with nullopt cancels the move in progress.
+    change_result alter_reassignment(const std::string& topic,
+                                     int32_t partition,
+                                     const std::optional<std::vector<int32_t>>& target);
     // Records (or updates) a broker's registration: its id, advertised endpoint and rack.
     change_result register_broker(const broker_info& broker);
     // UnregisterBroker (kafka-cluster unregister): forgets a decommissioned broker's

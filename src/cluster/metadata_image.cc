@@ -14,6 +14,16 @@ std::shared_ptr<const topic_info> metadata_image::find_topic(const protocol::uui
     return it == topics_by_id.end() ? nullptr : it->second;
 }
 
+std::set<int32_t> metadata_image::unfenced_brokers() const {
+    std::set<int32_t> out;
+    for (const auto& [id, b] : brokers) {
+        if (fenced_brokers.count(id) == 0) {
+            out.insert(id);
+        }
+    }
+    return out;
+}
+
 std::shared_ptr<const metadata_image> metadata_image::apply(
     const protocol::msg::metadata_record& r) const {
     auto next = std::make_shared<metadata_image>(*this);
@@ -43,8 +53,10 @@ std::shared_ptr<const metadata_image> metadata_image::apply(
             if (pid > t->partitions.size()) {
                 LOG_WARN("cluster", "metadata: partition {} of {} skips ids", pid, t->name);
             } else {
-                partition_info p{r.partition.partition_id, r.partition.leader,
-                                 r.partition.leader_epoch, r.partition.replicas, r.partition.isr};
+                partition_info p{
+                    r.partition.partition_id,     r.partition.leader, r.partition.leader_epoch,
+                    r.partition.replicas,         r.partition.isr,    r.partition.adding_replicas,
+                    r.partition.removing_replicas};
                 if (pid == t->partitions.size()) {
                     t->partitions.push_back(std::move(p));
                 } else {
@@ -97,6 +109,20 @@ std::shared_ptr<const metadata_image> metadata_image::apply(
         next->next_producer_id = std::max(next->next_producer_id, r.next_producer_id);
     }
     return next;
+}
+
+protocol::msg::metadata_record partition_record(const protocol::uuid& topic_id,
+                                                const partition_info& p) {
+    protocol::msg::metadata_record r;
+    r.partition.topic_id = topic_id;
+    r.partition.partition_id = p.partition;
+    r.partition.leader = p.leader;
+    r.partition.leader_epoch = p.leader_epoch;
+    r.partition.replicas = p.replicas;
+    r.partition.isr = p.isr;
+    r.partition.adding_replicas = p.adding_replicas;
+    r.partition.removing_replicas = p.removing_replicas;
+    return r;
 }
 
 std::vector<uint8_t> encode_metadata_record(const protocol::msg::metadata_record& r) {

@@ -24,6 +24,12 @@ struct partition_info {
     int32_t leader_epoch = 0;
     std::vector<int32_t> replicas;
     std::vector<int32_t> isr;
+    // A reassignment in progress: `replicas` is the target followed by the replicas being
+    // removed; `adding_replicas` are not in the ISR yet. Both empty otherwise.
+    std::vector<int32_t> adding_replicas;
+    std::vector<int32_t> removing_replicas;
+
+    bool reassigning() const { return !adding_replicas.empty() || !removing_replicas.empty(); }
 };
 
 struct topic_info {
@@ -72,6 +78,8 @@ struct metadata_image {
 
     std::shared_ptr<const topic_info> find_topic(const std::string& name) const;
     std::shared_ptr<const topic_info> find_topic(const protocol::uuid& id) const;
+    // Registered brokers that are not fenced: those that may lead or join an ISR.
+    std::set<int32_t> unfenced_brokers() const;
     // The topic exists and has this partition.
     bool has_partition(const std::string& topic, int32_t partition) const {
         auto t = find_topic(topic);
@@ -82,6 +90,10 @@ struct metadata_image {
     // partition of an unknown topic) are skipped with a log line: the log is input.
     std::shared_ptr<const metadata_image> apply(const protocol::msg::metadata_record& r) const;
 };
+
+// The record that sets a partition's state to `p` (every field of it).
+protocol::msg::metadata_record partition_record(const protocol::uuid& topic_id,
+                                                const partition_info& p);
 
 // Encodes/decodes a metadata record as a record value: int16 version + struct.
 std::vector<uint8_t> encode_metadata_record(const protocol::msg::metadata_record& r);

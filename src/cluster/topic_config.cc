@@ -1,5 +1,7 @@
 #include "cluster/topic_config.h"
 
+#include "replication/replication_throttle.h"
+
 #include <fmt/format.h>
 
 #include <cerrno>
@@ -12,9 +14,11 @@ const std::vector<topic_config_key>& topic_config_keys() {
         {"cleanup.policy", "log.cleanup.policy", "list", 0, 0, {"delete", "compact", "compact,delete", "delete,compact"}, "delete or compact old segments."},
         {"compression.type", "compression.type", "string", 0, 0, {"producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"}, "Final compression of the topic."},
         {"delete.retention.ms", "log.cleaner.delete.retention.ms", "long", 0, INT64_MAX, {}, "How long tombstones are kept on compacted topics."},
+        {"follower.replication.throttled.replicas", "", "list", 0, 0, {}, "Replicas (partition:broker, or *) whose fetching as followers is throttled to follower.replication.throttled.rate while out of sync."},
         {"flush.messages", "log.flush.interval.messages", "long", 1, INT64_MAX, {}, "Messages between forced flushes."},
         {"flush.ms", "log.flush.interval.ms", "long", 0, INT64_MAX, {}, "Time between forced flushes."},
         {"index.interval.bytes", "log.index.interval.bytes", "int", 0, INT32_MAX, {}, "Bytes between offset index entries."},
+        {"leader.replication.throttled.replicas", "", "list", 0, 0, {}, "Replicas (partition:broker, or *) whose serving as leaders to out-of-sync followers is throttled to leader.replication.throttled.rate."},
         {"max.message.bytes", "message.max.bytes", "int", 0, INT32_MAX, {}, "Largest record batch."},
         {"message.timestamp.after.max.ms", "log.message.timestamp.after.max.ms", "long", 0, INT64_MAX, {}, "How far in the future a CreateTime timestamp may be."},
         {"message.timestamp.before.max.ms", "log.message.timestamp.before.max.ms", "long", 0, INT64_MAX, {}, "How far in the past a CreateTime timestamp may be."},
@@ -47,6 +51,10 @@ std::optional<std::string> validate_topic_config(const std::string& name,
     const topic_config_key* k = find_topic_config_key(name);
     if (k == nullptr) {
         return fmt::format("Unknown topic config name: {}", name);
+    }
+    if (name == "leader.replication.throttled.replicas" ||
+        name == "follower.replication.throttled.replicas") {
+        return replication::validate_throttled_replicas(name, value);
     }
     std::string type = k->type;
     if (type == "int" || type == "long") {

@@ -152,6 +152,8 @@ const char* error_name(error_code e) {
             return "ELIGIBLE_LEADERS_NOT_AVAILABLE";
         case error_code::election_not_needed:
             return "ELECTION_NOT_NEEDED";
+        case error_code::no_reassignment_in_progress:
+            return "NO_REASSIGNMENT_IN_PROGRESS";
         case error_code::broker_id_not_registered:
             return "BROKER_ID_NOT_REGISTERED";
         case error_code::inconsistent_topic_id:

@@ -41,7 +41,7 @@ bool partition_replicas::recompute(int64_t log_end) {
     _log_end = log_end;
     int64_t hw = log_end;
     for (const auto& f : _followers) {
-        if (in_isr(f.id)) {
+        if (in_isr(f.id) || std::find(_joining.begin(), _joining.end(), f.id) != _joining.end()) {
             hw = std::min(hw, f.log_end);
         }
     }
@@ -79,7 +79,17 @@ void partition_replicas::set_isr(std::vector<int32_t> isr, int64_t log_end, int6
         }
     }
     _isr = std::move(isr);
+    _joining.clear();
     recompute(log_end);
+}
+
+void partition_replicas::propose_isr(const std::vector<int32_t>& isr) {
+    _joining.clear();
+    for (int32_t id : isr) {
+        if (id != _self && !in_isr(id)) {
+            _joining.push_back(id);
+        }
+    }
 }
 
 std::optional<std::vector<int32_t>> partition_replicas::wanted_isr(int64_t now_ms,

@@ -36,6 +36,12 @@ public:
 
     // The ISR the leader should propose, if it differs from the current one.
     std::optional<std::vector<int32_t>> wanted_isr(int64_t now_ms, int64_t lag_max_ms) const;
+    // The leader asked the controller for `isr`. Until an ISR is recorded (set_isr) or the
+    // proposal fails (proposal_failed), the high watermark also waits for the replicas it
+    // adds (Kafka's maximal ISR): once recorded they may be elected, so nothing they lack may
+    // be acknowledged in between.
+    void propose_isr(const std::vector<int32_t>& isr);
+    void proposal_failed() { _joining.clear(); }
 
     int64_t high_watermark() const { return _high_watermark; }
     const std::vector<int32_t>& isr() const { return _isr; }
@@ -56,6 +62,7 @@ private:
     int32_t _self;
     std::vector<int32_t> _replicas;
     std::vector<int32_t> _isr;
+    std::vector<int32_t> _joining;  // proposed to join the ISR, not recorded yet
     std::vector<follower> _followers;
     int64_t _log_end = 0;
     int64_t _high_watermark = 0;
