@@ -18,6 +18,7 @@ namespace riacho::cluster {
 namespace {
 
 using protocol::error_code;
+using ids_t = std::vector<int32_t>;
 
 // The quorum's log as the controller sees it: committed entries shared by every controller
 // built on it (each one a node with its own read position), and a write refused as stale
@@ -451,6 +452,69 @@ TEST(controller, elect_leaders_answers_per_partition) {
     // Nobody alive: an unclean election has no one to elect.
     c.elect_leaders({1});
     EXPECT_EQ(one(c.elect(type::unclean, t0)), error_code::eligible_leaders_not_available);
+}
+
+}  // namespace
+}  // namespace riacho::cluster
+
+namespace riacho::cluster {
+namespace {
+
+TEST(controller, a_reassignment_completes_with_the_isr_change_that_has_every_new_replica) {
+    memory_metadata_log log;
+    controller c(log, 2);  // node 2 leads the partition, so it may change the ISR
+    for (int32_t id : {1, 2, 3}) {
+        ASSERT_EQ(c.register_broker({id, "localhost", 9090 + id, std::nullopt}).error,
+                  error_code::none);
+    }
+    ASSERT_EQ(c.create_topic("t", 1, 2, {}, false, {{2, 1}}).error, error_code::none);
+    EXPECT_EQ(c.alter_reassignment("t", 0, ids_t{2, 3}).error, error_code::none);
+    auto moving = c.image()->find_topic("t")->partitions[0];
+    EXPECT_EQ(moving.replicas, (ids_t{2, 3, 1}));
+    EXPECT_EQ(moving.adding_replicas, ids_t{3});
+    EXPECT_EQ(moving.leader_epoch, 1);
+    EXPECT_EQ(c.alter_reassignment("t", 1, ids_t{2}).error, error_code::unknown_topic_or_partition);
+
+    ASSERT_EQ(c.change_isr("t", 0, 1, {2, 1, 3}).error, error_code::none);
+    auto done = c.image()->find_topic("t")->partitions[0];
+    EXPECT_EQ(done.replicas, (ids_t{2, 3}));
+    EXPECT_EQ(done.isr, (ids_t{2, 3}));
+    EXPECT_FALSE(done.reassigning());
+    EXPECT_EQ(done.leader, 2);
+    EXPECT_EQ(done.leader_epoch, 2);
+    EXPECT_EQ(c.alter_reassignment("t", 0, std::nullopt).error,
+              error_code::no_reassignment_in_progress);
+
+    // A node replaying the log sees the same partition, moving fields included.
+    auto other = log.other_node();
+    controller replayed(other, 3);
+    replayed.catch_up();
+    auto seen = replayed.image()->find_topic("t")->partitions[0];
+    EXPECT_EQ(seen.replicas, done.replicas);
+    EXPECT_EQ(seen.leader_epoch, done.leader_epoch);
+}
+
+TEST(controller, a_partition_record_keeps_a_move_in_progress) {
+    memory_metadata_log log;
+    controller c(log, 1);
+    for (int32_t id : {1, 2}) {
+        ASSERT_EQ(c.register_broker({id, "localhost", 9090 + id, std::nullopt}).error,
+                  error_code::none);
+    }
+    ASSERT_EQ(c.create_topic("t", 1, 1, {}, false, {{1}}).error, error_code::none);
+    ASSERT_EQ(c.alter_reassignment("t", 0, ids_t{2}).error, error_code::none);
+    auto other = log.other_node();
+    controller replayed(other, 2);
+    replayed.catch_up();
+    auto seen = replayed.image()->find_topic("t")->partitions[0];
+    EXPECT_EQ(seen.replicas, (ids_t{2, 1}));
+    EXPECT_EQ(seen.adding_replicas, ids_t{2});
+    EXPECT_EQ(seen.removing_replicas, ids_t{1});
+    // Cancelled: back where it was.
+    ASSERT_EQ(c.alter_reassignment("t", 0, std::nullopt).error, error_code::none);
+    auto back = c.image()->find_topic("t")->partitions[0];
+    EXPECT_EQ(back.replicas, ids_t{1});
+    EXPECT_FALSE(back.reassigning());
 }
 
 }  // namespace

@@ -54,5 +54,28 @@ TEST(partition_replicas, lagging_followers_leave_and_caught_up_ones_rejoin) {
     EXPECT_EQ(*wanted, (std::vector<int32_t>{1, 2, 3}));
 }
 
+TEST(partition_replicas, a_replica_proposed_to_the_isr_holds_the_high_watermark_back) {
+    // Leader 1 alone in the ISR; follower 2 caught up and is proposed. Until the controller
+    // answers, records it lacks are not acknowledged: once recorded it may be elected.
+    partition_replicas p(1, {1, 2}, {1}, 10, 10, 0);
+    p.on_follower_fetch(2, 10, 10, 1);
+    auto wanted = p.wanted_isr(2, 1000);
+    ASSERT_TRUE(wanted);
+    p.propose_isr(*wanted);
+    EXPECT_FALSE(p.on_leader_append(15));
+    EXPECT_EQ(p.high_watermark(), 10);
+    EXPECT_TRUE(p.on_follower_fetch(2, 13, 15, 3));
+    EXPECT_EQ(p.high_watermark(), 13);
+    // Refused: the leader alone again decides.
+    p.proposal_failed();
+    EXPECT_TRUE(p.on_leader_append(16));
+    EXPECT_EQ(p.high_watermark(), 16);
+    // Recorded: follower 2 counts as an ISR member from now on.
+    p.propose_isr({1, 2});
+    p.set_isr({1, 2}, 16, 4);
+    EXPECT_FALSE(p.on_leader_append(18));
+    EXPECT_EQ(p.high_watermark(), 16);
+}
+
 }  // namespace
 }  // namespace riacho::replication
