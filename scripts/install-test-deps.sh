@@ -57,6 +57,7 @@ command -v mvn >/dev/null || missing+=(maven)
 command -v go >/dev/null || missing+=(golang)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
+command -v ip >/dev/null || missing+=(iproute2)  # network namespaces for the fault tests
 if ((${#missing[@]})); then
     if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
         echo "install-test-deps: missing ${missing[*]}; install them (Debian: apt-get install ${missing[*]})" >&2

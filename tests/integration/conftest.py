@@ -68,10 +68,15 @@ def free_port() -> int:
 class Broker:
     """One broker process (Riacho or Apache Kafka) on a data dir of its own."""
 
-    def __init__(self, settings: dict | None = None, name: str = "broker", extra_args=()):
+    def __init__(self, settings: dict | None = None, name: str = "broker", extra_args=(),
+                 host: str = "127.0.0.1", command_prefix=()):
         self.settings = dict(settings or {})
         self.extra_args = list(extra_args)  # riacho only, e.g. ["--config", path]
         self.name = name
+        # riacho only: the address it listens on, and a prefix that runs it elsewhere (e.g.
+        # `ip netns exec <ns>`, which execs it: the pid stays the broker's).
+        self.host = host
+        self.command_prefix = list(command_prefix)
         self.dir = Path(tempfile.mkdtemp(prefix=f"riacho-it-{name}-"))
         self.data_dir = self.dir / "data"
         self.data_dir.mkdir()
@@ -84,7 +89,7 @@ class Broker:
     # -- paths -------------------------------------------------------------
     @property
     def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     @property
     def log_dir(self) -> Path:
@@ -107,8 +112,8 @@ class Broker:
             pytest.fail(f"riacho binary not found at {RIACHO_BIN} (build it or set RIACHO_BIN)")
         ready = self.dir / "ready"
         ready.unlink(missing_ok=True)
-        args = [RIACHO_BIN, "serve",
-                "--set", f"listeners=PLAINTEXT://127.0.0.1:{self.port}",
+        args = [*self.command_prefix, RIACHO_BIN, "serve",
+                "--set", f"listeners=PLAINTEXT://{self.host}:{self.port}",
                 "--set", f"log.dirs={self.data_dir}",
                 "--ready-file", str(ready)]
         for k, v in self.settings.items():

@@ -54,13 +54,18 @@ def metadata(addr, topics=None):
 
 
 class Cluster:
-    def __init__(self, size=3, settings=None):
-        self.controller_ports = [free_port() for _ in range(size)]
-        voters = ",".join(f"{i + 1}@127.0.0.1:{p}" for i, p in enumerate(self.controller_ports))
+    def __init__(self, size=3, settings=None, network=None):
+        """`network`: a netns.Network to put each node in a namespace of its own (its own
+        address, same ports); else every node is on 127.0.0.1."""
+        hosts = [network.host(i) for i in range(size)] if network else ["127.0.0.1"] * size
+        self.controller_ports = [9093 if network else free_port() for _ in range(size)]
+        voters = ",".join(f"{i + 1}@{hosts[i]}:{p}" for i, p in enumerate(self.controller_ports))
         self.nodes = [Broker({"node.id": str(i + 1), "controller.quorum.voters": voters,
                               # fence a silent broker after 3 s (Kafka: 9 s)
                               "broker.session.timeout.ms": "3000", **(settings or {})},
-                             name=f"node{i + 1}") for i in range(size)]
+                             name=f"node{i + 1}", host=hosts[i],
+                             command_prefix=network.prefix(i) if network else ())
+                      for i in range(size)]
 
     def start(self, nodes=None):
         # A node serves only once the quorum has a leader: start them together.

@@ -1,11 +1,13 @@
 """Faults on a three-node cluster, checked: while an idempotent acks=all producer writes to a
-replicated topic (RF 3, min.insync.replicas 2), a fault injector kills nodes with SIGKILL (and
-restarts them) or freezes them with SIGSTOP (and thaws them), one node at a time, for
-RIACHO_FAULT_SECONDS (default 45). Afterwards a checker reads every partition through two
-different nodes and proves: every acknowledged record is there, no record is there twice,
-offsets only grow, and both readers see the same sequence. SIGSTOP stands in for a network
-partition of one node (it stops answering everyone; a partition between two nodes only, which
-would need network namespaces, is not injected here)."""
+replicated topic (RF 3, min.insync.replicas 2), a fault injector strikes one node or link at a
+time for RIACHO_FAULT_SECONDS (default 45) per test:
+- on loopback: kill -9 (and restart) or SIGSTOP (and SIGCONT) a node;
+- with each node in a network namespace of its own (netns.py; where the machine allows it):
+  isolate a node from the others, cut the link between two nodes (each still reaches the
+  third), cut one direction only, or kill -9 a node. Clients always reach every node.
+Afterwards a checker reads every partition through two different nodes and proves: every
+acknowledged record is there, no record is there twice, offsets only grow, and both readers
+see the same sequence. RIACHO_FAULT_SEED replays a run's faults."""
 import os
 import random
 import signal
@@ -17,6 +19,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from conftest import wait_until
+from netns import Network
 from test_cluster import Cluster, partitions_of
 
 pytestmark = pytest.mark.skipif(os.environ.get("RIACHO_TARGET", "riacho") != "riacho",
@@ -41,90 +44,144 @@ def read_partition(bootstrap, partition, until_offset, timeout=90):
     return out
 
 
-def test_acknowledged_records_survive_kills_and_freezes():
-    rng = random.Random(int(os.environ.get("RIACHO_FAULT_SEED", "7")))
-    cluster = Cluster(settings={"replica.lag.time.max.ms": "3000"}).start()
+def run_under_faults(cluster, inject):
+    """Produces while `inject()` strikes (one fault, undone before it returns; it returns what
+    it did) and the cluster heals, for FAULT_SECONDS; then checks every partition."""
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap()})
+    admin.create_topics([NewTopic(TOPIC, num_partitions=PARTITIONS, replication_factor=3,
+                                  config={"min.insync.replicas": "2"})])[TOPIC].result(30)
+    wait_until(lambda: (lambda ps: ps and all(len(p["isr"]) == 3 for p in ps.values()))(
+        partitions_of(cluster.nodes[0], TOPIC)), 20, what="topic in sync")
+
+    acked = {p: {} for p in range(PARTITIONS)}  # partition -> {value: offset}
+    failed = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def report(err, msg):
+        with lock:
+            if err:
+                failed.append(str(err))
+            else:
+                acked[msg.partition()][msg.value().decode()] = msg.offset()
+
+    def produce():
+        producer = Producer({"bootstrap.servers": cluster.bootstrap(), "acks": "all",
+                             "enable.idempotence": True, "linger.ms": 2,
+                             "message.timeout.ms": 120000, "metadata.max.age.ms": 1000,
+                             "reconnect.backoff.max.ms": 500})
+        seq = 0
+        while not stop.is_set():
+            try:
+                producer.produce(TOPIC, value=f"v{seq}", partition=seq % PARTITIONS,
+                                 on_delivery=report)
+                seq += 1
+            except BufferError:
+                pass
+            producer.poll(0.002)
+        assert producer.flush(150) == 0, "every record delivered or failed"
+
+    writer = threading.Thread(target=produce)
+    writer.start()
+    faults = []
+    deadline = time.monotonic() + FAULT_SECONDS
     try:
-        admin = AdminClient({"bootstrap.servers": cluster.bootstrap()})
-        admin.create_topics([NewTopic(TOPIC, num_partitions=PARTITIONS, replication_factor=3,
-                                      config={"min.insync.replicas": "2"})])[TOPIC].result(30)
-        wait_until(lambda: (lambda ps: ps and all(len(p["isr"]) == 3 for p in ps.values()))(
-            partitions_of(cluster.nodes[0], TOPIC)), 20, what="topic in sync")
+        while time.monotonic() < deadline:
+            faults.append(inject())
+            # Let the cluster heal before the next fault: one node or link at a time keeps
+            # the quorum and min.insync.replicas reachable.
+            wait_until(lambda: (lambda ps: ps and all(
+                p["leader"] >= 0 and len(p["isr"]) >= 2 for p in ps.values()))(
+                partitions_of(cluster.nodes[0], TOPIC)), 60, interval=0.2,
+                what=f"recovery after {faults[-1]}")
+    finally:
+        stop.set()
+        writer.join(180)
+    print(f"faults: {faults}; acknowledged {sum(len(a) for a in acked.values())}, "
+          f"failed {len(failed)}")
+    assert sum(len(a) for a in acked.values()) > 1000, "the producer made progress"
 
-        acked = {p: {} for p in range(PARTITIONS)}  # partition -> {value: offset}
-        failed = []
-        lock = threading.Lock()
-        stop = threading.Event()
+    # Every node back in every ISR, then read each partition through two nodes.
+    wait_until(lambda: (lambda ps: ps and all(len(p["isr"]) == 3 for p in ps.values()))(
+        partitions_of(cluster.nodes[0], TOPIC)), 90, interval=0.5, what="full ISR")
+    for p in range(PARTITIONS):
+        last = max(acked[p].values(), default=-1)
+        readers = [read_partition(n.bootstrap, p, last) for n in cluster.nodes[:2]]
+        assert readers[0] == readers[1], f"partition {p}: readers disagree"
+        offsets = [o for o, _ in readers[0]]
+        values = [v for _, v in readers[0]]
+        assert offsets == sorted(set(offsets)), f"partition {p}: offsets not increasing"
+        assert len(values) == len(set(values)), f"partition {p}: a record appears twice"
+        present = dict((v, o) for o, v in readers[0])
+        lost = [v for v in acked[p] if v not in present]
+        assert not lost, f"partition {p}: {len(lost)} acknowledged records lost: {lost[:5]}"
+        moved = [v for v, o in acked[p].items() if present[v] != o]
+        assert not moved, f"partition {p}: records at other offsets than acknowledged"
 
-        def report(err, msg):
-            with lock:
-                if err:
-                    failed.append(str(err))
-                else:
-                    acked[msg.partition()][msg.value().decode()] = msg.offset()
 
-        def produce():
-            producer = Producer({"bootstrap.servers": cluster.bootstrap(), "acks": "all",
-                                 "enable.idempotence": True, "linger.ms": 2,
-                                 "message.timeout.ms": 120000, "metadata.max.age.ms": 1000,
-                                 "reconnect.backoff.max.ms": 500})
-            seq = 0
-            while not stop.is_set():
-                try:
-                    producer.produce(TOPIC, value=f"v{seq}", partition=seq % PARTITIONS,
-                                     on_delivery=report)
-                    seq += 1
-                except BufferError:
-                    pass
-                producer.poll(0.002)
-            assert producer.flush(150) == 0, "every record delivered or failed"
+def fault_rng():
+    seed = int(os.environ.get("RIACHO_FAULT_SEED", "7"))
+    print(f"fault seed {seed} (RIACHO_FAULT_SEED={seed} replays these faults)")
+    return random.Random(seed)
 
-        writer = threading.Thread(target=produce)
-        writer.start()
-        faults = []
-        deadline = time.monotonic() + FAULT_SECONDS
-        try:
-            while time.monotonic() < deadline:
-                time.sleep(rng.uniform(2, 5))
-                node = rng.choice(cluster.nodes)
-                if rng.random() < 0.5:
-                    faults.append(f"kill -9 {node.name}")
-                    node.kill()
-                    time.sleep(rng.uniform(1, 4))
-                    node.start()
-                else:
-                    faults.append(f"SIGSTOP {node.name}")
-                    os.kill(node.pid, signal.SIGSTOP)
-                    time.sleep(rng.uniform(1, 5))
-                    os.kill(node.pid, signal.SIGCONT)
-                # Let the cluster heal before the next fault: one node down at a time keeps
-                # the quorum and min.insync.replicas reachable.
-                wait_until(lambda: (lambda ps: ps and all(
-                    p["leader"] >= 0 and len(p["isr"]) >= 2 for p in ps.values()))(
-                    partitions_of(cluster.nodes[0], TOPIC)), 60, interval=0.2,
-                    what=f"recovery after {faults[-1]}")
-        finally:
-            stop.set()
-            writer.join(180)
-        print(f"faults: {faults}; acknowledged {sum(len(a) for a in acked.values())}, "
-              f"failed {len(failed)}")
-        assert sum(len(a) for a in acked.values()) > 1000, "the producer made progress"
 
-        # Every node back in every ISR, then read each partition through two nodes.
-        wait_until(lambda: (lambda ps: ps and all(len(p["isr"]) == 3 for p in ps.values()))(
-            partitions_of(cluster.nodes[0], TOPIC)), 90, interval=0.5, what="full ISR")
-        for p in range(PARTITIONS):
-            last = max(acked[p].values(), default=-1)
-            readers = [read_partition(n.bootstrap, p, last) for n in cluster.nodes[:2]]
-            assert readers[0] == readers[1], f"partition {p}: readers disagree"
-            offsets = [o for o, _ in readers[0]]
-            values = [v for _, v in readers[0]]
-            assert offsets == sorted(set(offsets)), f"partition {p}: offsets not increasing"
-            assert len(values) == len(set(values)), f"partition {p}: a record appears twice"
-            present = dict((v, o) for o, v in readers[0])
-            lost = [v for v in acked[p] if v not in present]
-            assert not lost, f"partition {p}: {len(lost)} acknowledged records lost: {lost[:5]}"
-            moved = [v for v, o in acked[p].items() if present[v] != o]
-            assert not moved, f"partition {p}: records at other offsets than acknowledged"
+def test_acknowledged_records_survive_kills_and_freezes():
+    rng = fault_rng()
+    cluster = Cluster(settings={"replica.lag.time.max.ms": "3000"}).start()
+
+    def inject():
+        time.sleep(rng.uniform(2, 5))
+        node = rng.choice(cluster.nodes)
+        if rng.random() < 0.5:
+            node.kill()
+            time.sleep(rng.uniform(1, 4))
+            node.start()
+            return f"kill -9 {node.name}"
+        os.kill(node.pid, signal.SIGSTOP)
+        time.sleep(rng.uniform(1, 5))
+        os.kill(node.pid, signal.SIGCONT)
+        return f"SIGSTOP {node.name}"
+
+    try:
+        run_under_faults(cluster, inject)
     finally:
         cluster.stop()
+
+
+def test_acknowledged_records_survive_network_partitions():
+    network = Network.create(3)
+    if network is None:
+        pytest.skip("network namespaces need root (CAP_NET_ADMIN) and iproute2")
+    rng = fault_rng()
+    cluster = None
+    try:
+        cluster = Cluster(settings={"replica.lag.time.max.ms": "3000"}, network=network).start()
+
+        def inject():
+            time.sleep(rng.uniform(2, 5))
+            a, b = rng.sample(range(3), 2)
+            kind = rng.choice(["isolate", "cut", "one-way", "kill"])
+            if kind == "kill":
+                node = cluster.nodes[a]
+                node.kill()
+                time.sleep(rng.uniform(1, 4))
+                node.start()
+                return f"kill -9 {node.name}"
+            if kind == "isolate":
+                network.isolate(a)
+                what = f"node{a + 1} isolated"
+            elif kind == "cut":
+                network.cut(a, b)
+                what = f"node{a + 1} <-/-> node{b + 1}"
+            else:
+                network.cut(a, b, both_ways=False)
+                what = f"node{a + 1} -/-> node{b + 1}"
+            time.sleep(rng.uniform(2, 8))
+            network.heal()
+            return what
+
+        run_under_faults(cluster, inject)
+    finally:
+        if cluster:
+            cluster.stop()
+        network.destroy()
