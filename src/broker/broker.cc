@@ -274,6 +274,7 @@ std::optional<std::string> broker::open_data_dir() {
     }
     _metadata_log = std::make_unique<metadata_log_on_quorum>(*_quorum);
     _controller = std::make_unique<cluster::controller>(*_metadata_log, _config.node_id);
+    _controller->set_broker_config(_config.values);
     _controller->catch_up();
     LOG_INFO("broker", "metadata image at offset {}: {} topics, {} brokers",
              _controller->applied_end(), _controller->image()->topics_by_name.size(),
@@ -318,6 +319,7 @@ bool broker::apply_dynamic_configs(const cluster::metadata_image& image) {
     }
     try {
         _config = with_dynamic_configs(_config, dynamic);
+        _controller->set_broker_config(_config.values);
         _applied_dynamic_configs = std::move(dynamic);
         return true;
     } catch (const std::invalid_argument& e) {

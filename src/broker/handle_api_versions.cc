@@ -75,9 +75,12 @@ asio::awaitable<net::reply> handle_api_versions(broker_context& ctx, net::reques
     auto transaction_version =
         static_cast<int16_t>(ctx.config.number("riacho.transaction.version", 2));
     response.supported_features.push_back({"transaction.version", 0, 2});
+    // Eligible leader replicas (KIP-966) are always tracked, as in Kafka 4.1's new clusters.
+    response.supported_features.push_back({"eligible.leader.replicas.version", 0, 1});
     response.finalized_features_epoch = 1;
     response.finalized_features.push_back(
         {"transaction.version", transaction_version, transaction_version});
+    response.finalized_features.push_back({"eligible.leader.replicas.version", 1, 1});
     co_return encode_response(req, response);
 }
 

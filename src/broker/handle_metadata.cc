@@ -13,7 +13,7 @@ metadata_response::metadata_response_topic describe_topic(const cluster::topic_i
     metadata_response::metadata_response_topic out;
     out.name = t.name;
     out.topic_id = t.topic_id;
-    out.is_internal = !t.name.empty() && t.name.front() == '_' && t.name.rfind("__", 0) == 0;
+    out.is_internal = t.is_internal();
     for (const auto& p : t.partitions) {
         metadata_response::metadata_response_topic::metadata_response_partition mp;
         mp.partition_index = p.partition;

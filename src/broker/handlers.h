@@ -20,6 +20,8 @@ asio::awaitable<net::reply> handle_list_offsets(broker_context& ctx, net::reques
 asio::awaitable<net::reply> handle_delete_records(broker_context& ctx, net::request& req);
 asio::awaitable<net::reply> handle_elect_leaders(broker_context& ctx, net::request& req);
 asio::awaitable<net::reply> handle_describe_log_dirs(broker_context& ctx, net::request& req);
+asio::awaitable<net::reply> handle_describe_topic_partitions(broker_context& ctx,
+                                                             net::request& req);
 asio::awaitable<net::reply> handle_alter_partition_reassignments(broker_context& ctx,
                                                                  net::request& req);
 asio::awaitable<net::reply> handle_list_partition_reassignments(broker_context& ctx,

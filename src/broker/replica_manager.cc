@@ -2,6 +2,7 @@
 
 #include "base/log.h"
 #include "broker/broker_context.h"
+#include "cluster/eligible_leaders.h"
 #include "cluster/metadata_image.h"
 #include "protocol/messages/fetch.h"
 #include "protocol/record_batch.h"
@@ -115,8 +116,11 @@ void replica_manager::reconcile(const cluster::metadata_image& image) {
             }
             int64_t log_end = log->log_end_offset().value();
             if (p.leader == self) {
+                int32_t min_isr =
+                    cluster::effective_min_isr(*topic, _ctx.config.values, p.replicas.size());
                 auto was = _led.find(tp);
                 if (was != _led.end() && was->second.leader_epoch == p.leader_epoch) {
+                    was->second.state.set_min_isr(min_isr);
                     was->second.state.set_isr(p.isr, log_end, wall_ms());
                     led_now.emplace(tp, std::move(was->second));
                     continue;
@@ -127,9 +131,9 @@ void replica_manager::reconcile(const cluster::metadata_image& image) {
                 int64_t hw = known != _known_high_watermark.end() ? known->second : 0;
                 LOG_INFO("broker", "leading {}-{} in epoch {} (ISR [{}], high watermark {})", name,
                          p.partition, p.leader_epoch, fmt::join(p.isr, ","), hw);
-                led_now.emplace(
-                    tp, led{p.leader_epoch, replication::partition_replicas(
-                                                self, p.replicas, p.isr, log_end, hw, wall_ms())});
+                led_now.emplace(tp, led{p.leader_epoch, replication::partition_replicas(
+                                                            self, p.replicas, p.isr, log_end, hw,
+                                                            wall_ms(), min_isr)});
             } else if (p.leader >= 0) {
                 followed_now.emplace(tp, followed{p.leader, p.leader_epoch});
             }

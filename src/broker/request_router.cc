@@ -26,6 +26,8 @@ asio::awaitable<net::reply> request_router::handle(net::request& req) {
             co_return co_await handle_elect_leaders(_ctx, req);
         case keys::describe_log_dirs:
             co_return co_await handle_describe_log_dirs(_ctx, req);
+        case keys::describe_topic_partitions:
+            co_return co_await handle_describe_topic_partitions(_ctx, req);
         case keys::alter_partition_reassignments:
             co_return co_await handle_alter_partition_reassignments(_ctx, req);
         case keys::list_partition_reassignments:

@@ -1,6 +1,7 @@
 #include "cluster/controller.h"
 
 #include "base/log.h"
+#include "cluster/eligible_leaders.h"
 #include "cluster/reassignment.h"
 #include "cluster/replica_placement.h"
 #include "cluster/topic_config.h"
@@ -11,6 +12,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <utility>
 
 namespace riacho::cluster {
 
@@ -150,6 +152,10 @@ bool unclean_election_enabled(const topic_info& topic,
 }
 
 }  // namespace
+
+int32_t controller::min_isr(const topic_info& topic, const partition_info& p) const {
+    return effective_min_isr(topic, _broker_config, p.replicas.size());
+}
 
 std::vector<placement_broker> controller::assignable_brokers() const {
     std::vector<placement_broker> out;
@@ -472,12 +478,13 @@ change_result controller::change_isr(const std::string& topic_name,
         }
         LOG_INFO("cluster", "ISR of {}-{} changes from [{}] to [{}]", topic_name, partition,
                  fmt::join(p.isr, ","), fmt::join(isr, ","));
-        p.isr = std::move(isr);
+        auto old_isr = std::exchange(p.isr, std::move(isr));
         if (complete_reassignment_if_ready(p, _image->unfenced_brokers())) {
             p.leader_epoch += 1;
             LOG_INFO("cluster", "reassignment of {}-{} completes: replicas [{}], leader {}",
                      topic_name, partition, fmt::join(p.replicas, ","), p.leader);
         }
+        update_eligible_leaders(p, old_isr, min_isr(*topic, p));
         if (auto status = commit({partition_record(topic->topic_id, p)});
             status != commit_status::ok) {
             return failure(status);
@@ -540,10 +547,12 @@ void controller::plan_elections(const std::set<int32_t>& alive,
                 continue;
             }
             partition_info next = p;
+            bool unclean = false;
             if (!leader_alive) {
                 // Kafka's clean election: the first live replica (in assignment order) that is
-                // in the ISR. None: the partition stays offline, keeping its last ISR so that
-                // its last leader can take it back.
+                // in the ISR, else (KIP-966) the first live eligible leader replica. None: the
+                // partition stays offline; its ISR members join the ELR, so that the first of
+                // them back leads again.
                 next.leader = -1;
                 for (int32_t id : p.replicas) {
                     if (std::find(isr.begin(), isr.end(), id) != isr.end()) {
@@ -551,7 +560,12 @@ void controller::plan_elections(const std::set<int32_t>& alive,
                         break;
                     }
                 }
-                bool unclean = false;
+                if (next.leader < 0) {
+                    next.leader = eligible_leader(p, alive);
+                    if (next.leader >= 0) {
+                        isr = {next.leader};
+                    }
+                }
                 if (next.leader < 0 && allow_unclean &&
                     unclean_election_enabled(*topic, broker_configs)) {
                     for (int32_t id : p.replicas) {
@@ -562,24 +576,29 @@ void controller::plan_elections(const std::set<int32_t>& alive,
                         }
                     }
                 }
-                if (next.leader == p.leader) {
-                    continue;  // offline already
+                if (next.leader != p.leader) {
+                    next.leader_epoch = p.leader_epoch + 1;
                 }
-                next.leader_epoch = p.leader_epoch + 1;
                 if (unclean) {
                     LOG_WARN("cluster",
                              "unclean election: {}-{} is led by out-of-sync replica {}; records "
-                             "only the ISR [{}] had are lost",
-                             name, p.partition, next.leader, fmt::join(p.isr, ","));
+                             "only the ISR [{}] or the eligible replicas [{}] had are lost",
+                             name, p.partition, next.leader, fmt::join(p.isr, ","),
+                             fmt::join(p.elr, ","));
                     isr = {next.leader};
                 }
             }
-            if (next.leader >= 0) {
-                next.isr = isr;
+            next.isr = isr;
+            update_eligible_leaders(next, p.isr, min_isr(*topic, p));
+            if (unclean) {
+                next.elr.clear();  // nobody else is known to hold what the new leader has
             }
-            moved.push_back(fmt::format("partition {}-{} leader {} -> {}, ISR [{}]", name,
+            if (next.leader == p.leader && next.isr == p.isr && next.elr == p.elr) {
+                continue;  // offline already
+            }
+            moved.push_back(fmt::format("partition {}-{} leader {} -> {}, ISR [{}], ELR [{}]", name,
                                         p.partition, p.leader, next.leader,
-                                        fmt::join(next.isr, ",")));
+                                        fmt::join(next.isr, ","), fmt::join(next.elr, ",")));
             records.push_back(partition_record(topic->topic_id, next));
         }
     }
@@ -642,9 +661,14 @@ std::vector<controller::election_result> controller::elect(
                 auto any = std::find_if(p.replicas.begin(), p.replicas.end(), live);
                 if (clean != p.replicas.end()) {
                     next.leader = *clean;
+                } else if (int32_t eligible = eligible_leader(p, alive); eligible >= 0) {
+                    next.leader = eligible;
+                    next.isr = {eligible};
+                    update_eligible_leaders(next, p.isr, min_isr(*topic, p));
                 } else if (any != p.replicas.end()) {
                     next.leader = *any;
                     next.isr = {*any};
+                    next.elr.clear();
                 } else {
                     r.error = error_code::eligible_leaders_not_available;
                     r.message = "No replica of the partition is alive.";

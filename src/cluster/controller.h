@@ -70,6 +70,11 @@ public:
     int64_t applied_end() const { return _applied_end; }
     std::shared_ptr<const metadata_image> image() const { return _image; }
     void set_listener(image_listener l) { _listener = std::move(l); }
+    // This node's broker settings (static and dynamic): defaults of topic configs the
+    // controller's decisions depend on (min.insync.replicas for eligible leader replicas).
+    void set_broker_config(std::map<std::string, std::string> values) {
+        _broker_config = std::move(values);
+    }
 
     // With `assignment` (CreateTopics' manual replica assignment: one replica list per
     // partition, the first the preferred leader) the counts are taken from it; every broker
@@ -186,11 +191,14 @@ private:
     // Brokers new partitions go to: the registered unfenced ones (with their racks), or this
     // node before any registered.
     std::vector<placement_broker> assignable_brokers() const;
+    // The partition's min.insync.replicas, capped at its replica count.
+    int32_t min_isr(const topic_info& topic, const partition_info& p) const;
 
     metadata_log& _log;
     int32_t _node_id;
     std::shared_ptr<const metadata_image> _image;
     image_listener _listener;
+    std::map<std::string, std::string> _broker_config;
     int64_t _applied_end = 0;
     int64_t _producer_id_next = 0;  // next id of this node's block to hand out
     int64_t _producer_id_block_end = 0;

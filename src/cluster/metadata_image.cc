@@ -53,10 +53,14 @@ std::shared_ptr<const metadata_image> metadata_image::apply(
             if (pid > t->partitions.size()) {
                 LOG_WARN("cluster", "metadata: partition {} of {} skips ids", pid, t->name);
             } else {
-                partition_info p{
-                    r.partition.partition_id,     r.partition.leader, r.partition.leader_epoch,
-                    r.partition.replicas,         r.partition.isr,    r.partition.adding_replicas,
-                    r.partition.removing_replicas};
+                partition_info p{r.partition.partition_id,
+                                 r.partition.leader,
+                                 r.partition.leader_epoch,
+                                 r.partition.replicas,
+                                 r.partition.isr,
+                                 r.partition.adding_replicas,
+                                 r.partition.removing_replicas,
+                                 r.partition.eligible_leader_replicas};
                 if (pid == t->partitions.size()) {
                     t->partitions.push_back(std::move(p));
                 } else {
@@ -122,6 +126,7 @@ protocol::msg::metadata_record partition_record(const protocol::uuid& topic_id,
     r.partition.isr = p.isr;
     r.partition.adding_replicas = p.adding_replicas;
     r.partition.removing_replicas = p.removing_replicas;
+    r.partition.eligible_leader_replicas = p.elr;
     return r;
 }
 

@@ -28,6 +28,8 @@ struct partition_info {
     // removed; `adding_replicas` are not in the ISR yet. Both empty otherwise.
     std::vector<int32_t> adding_replicas;
     std::vector<int32_t> removing_replicas;
+    // Eligible leader replicas (KIP-966; cluster/eligible_leaders.h).
+    std::vector<int32_t> elr;
 
     bool reassigning() const { return !adding_replicas.empty() || !removing_replicas.empty(); }
 };
@@ -41,6 +43,8 @@ struct topic_info {
     bool has_partition(int32_t partition) const {
         return partition >= 0 && static_cast<size_t>(partition) < partitions.size();
     }
+    // Kafka's internal topics (__consumer_offsets, __transaction_state) start with "__".
+    bool is_internal() const { return name.rfind("__", 0) == 0; }
 };
 
 struct uuid_hash {

@@ -9,12 +9,14 @@ partition_replicas::partition_replicas(int32_t self,
                                        std::vector<int32_t> isr,
                                        int64_t log_end,
                                        int64_t high_watermark,
-                                       int64_t now_ms)
+                                       int64_t now_ms,
+                                       int32_t min_isr)
     : _self(self),
       _replicas(std::move(replicas)),
       _isr(std::move(isr)),
       _log_end(log_end),
-      _high_watermark(std::min(high_watermark, log_end)) {
+      _high_watermark(std::min(high_watermark, log_end)),
+      _min_isr(min_isr) {
     for (int32_t id : _replicas) {
         if (id != _self) {
             // Every follower gets a full lag period before it counts as out of sync.
@@ -39,6 +41,9 @@ int64_t partition_replicas::follower_end(int32_t id) const {
 
 bool partition_replicas::recompute(int64_t log_end) {
     _log_end = log_end;
+    if (static_cast<int32_t>(_isr.size()) < _min_isr) {
+        return false;  // strict min ISR
+    }
     int64_t hw = log_end;
     for (const auto& f : _followers) {
         if (in_isr(f.id) || std::find(_joining.begin(), _joining.end(), f.id) != _joining.end()) {

@@ -23,7 +23,8 @@ public:
                        std::vector<int32_t> isr,
                        int64_t log_end,
                        int64_t high_watermark,
-                       int64_t now_ms);
+                       int64_t now_ms,
+                       int32_t min_isr = 1);
 
     // The leader's log grew (an append): with no follower in the ISR the HW follows it.
     // Returns whether the high watermark moved.
@@ -31,6 +32,10 @@ public:
     // A follower fetched from `fetch_offset`: everything below it is in its log. Returns
     // whether the high watermark moved.
     bool on_follower_fetch(int32_t follower, int64_t fetch_offset, int64_t log_end, int64_t now_ms);
+    // min.insync.replicas (at most the replica count). "Strict min ISR" (KIP-966): the high
+    // watermark does not move while the ISR has fewer members, so replicas that leave such an
+    // ISR keep every record below it and may be elected (eligible leader replicas).
+    void set_min_isr(int32_t min_isr) { _min_isr = min_isr; }
     // The controller recorded a new ISR.
     void set_isr(std::vector<int32_t> isr, int64_t log_end, int64_t now_ms);
 
@@ -66,6 +71,7 @@ private:
     std::vector<follower> _followers;
     int64_t _log_end = 0;
     int64_t _high_watermark = 0;
+    int32_t _min_isr = 1;
 };
 
 }  // namespace riacho::replication

@@ -16,9 +16,9 @@ from confluent_kafka import Consumer, ElectionType, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 import kwire
-from conftest import KAFKA_SCRIPT, RIACHO_BIN, Broker, free_port, wait_until
+from conftest import KAFKA_SCRIPT, RIACHO_BIN, Broker, free_port, is_kafka, wait_until
 
-pytestmark = pytest.mark.skipif(os.environ.get("RIACHO_TARGET", "riacho") != "riacho",
+pytestmark = pytest.mark.skipif(is_kafka(),
                                 reason="Riacho's multi-node startup")
 
 

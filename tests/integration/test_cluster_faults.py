@@ -18,11 +18,11 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from conftest import wait_until
+from conftest import is_kafka, wait_until
 from netns import Network
 from test_cluster import Cluster, partitions_of
 
-pytestmark = pytest.mark.skipif(os.environ.get("RIACHO_TARGET", "riacho") != "riacho",
+pytestmark = pytest.mark.skipif(is_kafka(),
                                 reason="Riacho's multi-node startup")
 
 TOPIC = "faults"

@@ -13,11 +13,11 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 import kwire
-from conftest import wait_until
+from conftest import is_kafka, wait_until
 from test_cluster import (Cluster, cluster, consume_all, kafka_tool,  # noqa: F401 (fixture)
                           metadata, partitions_of, wait_known_everywhere)
 
-riacho_only = pytest.mark.skipif(os.environ.get("RIACHO_TARGET", "riacho") != "riacho",
+riacho_only = pytest.mark.skipif(is_kafka(),
                                  reason="Riacho's multi-node startup")
 REASSIGN = "org.apache.kafka.tools.reassign.ReassignPartitionsCommand"
 

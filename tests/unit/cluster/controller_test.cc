@@ -295,11 +295,12 @@ TEST(controller, dead_leaders_are_replaced_by_live_isr_replicas) {
         auto before = created.topic->partitions[static_cast<size_t>(p.partition)];
         EXPECT_EQ(p.leader_epoch, before.leader == 2 ? 1 : 0);
     }
-    // Then 1 and 3 die too: partitions go offline but keep their last ISR.
+    // Then 1 and 3 die too: partitions go offline, their last ISR members eligible (KIP-966).
     c.elect_leaders({});
     for (const auto& p : c.image()->find_topic("t")->partitions) {
         EXPECT_EQ(p.leader, -1);
-        EXPECT_FALSE(p.isr.empty());
+        EXPECT_TRUE(p.isr.empty());
+        EXPECT_FALSE(p.elr.empty());
     }
     // The last leader returns: it takes its partitions back.
     c.elect_leaders({1, 3});
@@ -402,7 +403,8 @@ TEST(controller, unclean_election_only_where_the_topic_or_broker_allows_it) {
     ASSERT_EQ(partition_0(c).isr, std::vector<int32_t>{2});
     c.elect_leaders({1, 3}, {}, /*liveness=*/true);
     EXPECT_EQ(partition_0(c).leader, -1) << "clean only: offline";
-    EXPECT_EQ(partition_0(c).isr, std::vector<int32_t>{2}) << "kept for its last leader";
+    EXPECT_TRUE(partition_0(c).isr.empty());
+    EXPECT_EQ(partition_0(c).elr, std::vector<int32_t>{2}) << "eligible: its last leader";
     // The broker default allows it: the live out-of-sync replica leads, alone in the ISR.
     c.elect_leaders({1, 3}, {{"unclean.leader.election.enable", "true"}}, /*liveness=*/true);
     EXPECT_EQ(partition_0(c).leader, 3);
@@ -515,6 +517,38 @@ TEST(controller, a_partition_record_keeps_a_move_in_progress) {
     auto back = c.image()->find_topic("t")->partitions[0];
     EXPECT_EQ(back.replicas, ids_t{1});
     EXPECT_FALSE(back.reassigning());
+}
+
+}  // namespace
+}  // namespace riacho::cluster
+
+namespace riacho::cluster {
+namespace {
+
+TEST(controller, an_eligible_replica_leads_when_no_isr_member_lives) {
+    memory_metadata_log log;
+    controller c(log, 1);
+    for (int32_t id : {1, 2, 3}) {
+        ASSERT_EQ(c.register_broker({id, "localhost", 9090 + id, std::nullopt}).error,
+                  error_code::none);
+    }
+    ASSERT_EQ(c.create_topic("t", 1, 2, {{"min.insync.replicas", "2"}}, false, {{1, 2}}).error,
+              error_code::none);
+    c.elect_leaders({1, 3}, {}, true);  // broker 2 dies: ISR [1], below min ISR
+    auto p = c.image()->find_topic("t")->partitions[0];
+    EXPECT_EQ(p.isr, ids_t{1});
+    EXPECT_EQ(p.elr, ids_t{2});
+    c.elect_leaders({3}, {}, true);  // broker 1 dies: nobody in sync is alive
+    p = c.image()->find_topic("t")->partitions[0];
+    EXPECT_EQ(p.leader, -1);
+    EXPECT_TRUE(p.isr.empty());
+    EXPECT_EQ(p.elr, (ids_t{2, 1}));
+    c.elect_leaders({2, 3}, {}, true);  // broker 2 is back first: it leads, cleanly
+    p = c.image()->find_topic("t")->partitions[0];
+    EXPECT_EQ(p.leader, 2);
+    EXPECT_EQ(p.isr, ids_t{2});
+    EXPECT_EQ(p.elr, ids_t{1});
+    EXPECT_EQ(p.leader_epoch, 2);
 }
 
 }  // namespace

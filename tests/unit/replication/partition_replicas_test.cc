@@ -77,5 +77,16 @@ TEST(partition_replicas, a_replica_proposed_to_the_isr_holds_the_high_watermark_
     EXPECT_EQ(p.high_watermark(), 16);
 }
 
+TEST(partition_replicas, the_high_watermark_waits_for_min_isr_members) {
+    // Strict min ISR (KIP-966): with the ISR below min.insync.replicas nothing more becomes
+    // visible, so replicas that left it still have everything below the high watermark.
+    partition_replicas p(1, {1, 2, 3}, {1}, 10, 10, 0, 2);
+    EXPECT_FALSE(p.on_leader_append(12));
+    EXPECT_EQ(p.high_watermark(), 10);
+    p.on_follower_fetch(2, 12, 12, 1);
+    p.set_isr({1, 2}, 12, 2);
+    EXPECT_EQ(p.high_watermark(), 12);
+}
+
 }  // namespace
 }  // namespace riacho::replication
