@@ -188,6 +188,11 @@ std::optional<std::string> broker::start_quorum(const std::filesystem::path& dir
     qc.cluster_id = _cluster_id;
     const std::string& voters_text = _config.values["controller.quorum.voters"];
     if (voters_text.empty()) {
+        if (!_config.controller_role) {
+            return std::string(
+                "process.roles=broker: controller.quorum.voters must name the "
+                "controllers this broker follows");
+        }
         // A single node is a quorum of one; nobody dials its controller listener.
         qc.voters = {{qc.id, "127.0.0.1", 0}};
         qc.listen_host = "127.0.0.1";
@@ -200,13 +205,25 @@ std::optional<std::string> broker::start_quorum(const std::filesystem::path& dir
         qc.voters = std::move(*voters);
         auto self = std::find_if(qc.voters.begin(), qc.voters.end(),
                                  [&](const auto& v) { return v.id == qc.id; });
-        if (self == qc.voters.end()) {
+        if (!_config.controller_role) {
+            // A broker-only node observes the quorum (Kafka: it must not be a voter).
+            if (self != qc.voters.end()) {
+                return fmt::format(
+                    "controller.quorum.voters: node.id {} is listed, but process.roles has no "
+                    "controller (a broker-only node must not be a voter)",
+                    _config.node_id);
+            }
+            qc.listen_host = "127.0.0.1";  // its own controller listener: nobody dials it
+            qc.listen_port = 0;
+        } else if (self == qc.voters.end()) {
             return fmt::format("controller.quorum.voters: node.id {} is not listed",
                                _config.node_id);
+        } else {
+            // The CONTROLLER listener when there is one, else the endpoint the voters list
+            // gives.
+            qc.listen_host = self->host;
+            qc.listen_port = self->port;
         }
-        // The CONTROLLER listener when there is one, else the endpoint the voters list gives.
-        qc.listen_host = self->host;
-        qc.listen_port = self->port;
         for (const auto& l : _config.listeners) {
             if (l.name == controller_listener_name) {
                 qc.listen_host = l.host;
@@ -214,6 +231,7 @@ std::optional<std::string> broker::start_quorum(const std::filesystem::path& dir
             }
         }
     }
+    _quorum_listen_host = qc.listen_host;
     auto started = raft::node::start(std::move(qc));
     if (!started) {
         return fmt::format("metadata quorum: {}", started.error());
@@ -444,28 +462,36 @@ void broker::check_liveness() {
             return;
         }
         // The active controller fences brokers it has not heard from for
-        // broker.session.timeout.ms and moves their partitions to live ISR replicas. Every
-        // broker here is a voter of the quorum, so its fetches are its heartbeats.
+        // broker.session.timeout.ms and moves their partitions to live ISR replicas. A
+        // broker's fetches of the metadata log (as a voter, or as an observer when it is
+        // broker-only) are its heartbeats.
         auto status = _quorum->current();
+        auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now().time_since_epoch());
+        if (status.current_role != raft::role::leader || status.epoch != _leading_epoch) {
+            _leading_epoch = status.epoch;
+            _leading_since = now;  // observers are known from their first fetch on
+        }
         if (status.current_role == raft::role::leader && status.quorum) {
-            auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::steady_clock::now().time_since_epoch());
             auto session =
                 std::chrono::milliseconds(_config.number("broker.session.timeout.ms", 9000));
-            std::set<int32_t> alive;
-            for (const auto& [id, b] : _controller->image()->brokers) {
-                bool voter = false;
-                for (const auto& v : status.quorum->voters) {
-                    if (v.id.value() != id) {
-                        continue;
-                    }
-                    voter = true;
-                    if (id == _config.node_id || (v.last_fetch && now - *v.last_fetch <= session)) {
-                        alive.insert(id);
+            auto heard_within_session = [&](const auto& replicas, int32_t id) {
+                for (const auto& r : replicas) {
+                    if (r.id.value() == id) {
+                        return r.last_fetch && now - *r.last_fetch <= session;
                     }
                 }
-                if (!voter) {
-                    alive.insert(id);  // no heartbeat to judge it by
+                return false;
+            };
+            std::set<int32_t> alive;
+            for (const auto& [id, b] : _controller->image()->brokers) {
+                bool voter = std::any_of(status.quorum->voters.begin(), status.quorum->voters.end(),
+                                         [&](const auto& v) { return v.id.value() == id; });
+                if (id == _config.node_id ||
+                    heard_within_session(voter ? status.quorum->voters : status.quorum->observers,
+                                         id) ||
+                    (!voter && now - _leading_since <= session)) {
+                    alive.insert(id);  // (an observer gets a session to fetch from a new leader)
                 }
             }
             _controller->elect_leaders(alive, _config.values, /*liveness=*/true);
@@ -534,6 +560,15 @@ std::optional<std::string> broker::start(const std::optional<std::string>& ready
     _server = std::make_unique<net::server>(_io, *_router, limits);
 
     std::string ready_address;
+    if (!_config.broker_role) {
+        // A dedicated controller (process.roles=controller): it votes, applies the metadata
+        // log and, while active, fences brokers and elects leaders; it serves no clients and
+        // hosts no partitions (it never registers as a broker).
+        ready_address = fmt::format("{}:{}", _quorum_listen_host, _quorum->listen_port());
+        LOG_INFO("broker", "node {} of cluster {}: controller only, on {}", _config.node_id,
+                 _cluster_id, ready_address);
+        return finish_start(ready_file, ready_address);
+    }
     for (size_t i = 0; i < _config.listeners.size(); ++i) {
         const auto& l = _config.listeners[i];
         if (l.name == controller_listener_name) {
@@ -565,6 +600,11 @@ std::optional<std::string> broker::start(const std::optional<std::string>& ready
     LOG_INFO("broker", "node {} of cluster {} serving, data in {}, advertised as {}:{}",
              _config.node_id, _cluster_id, _config.log_dirs.front(), _context->endpoint.host,
              _context->endpoint.port);
+    return finish_start(ready_file, ready_address);
+}
+
+std::optional<std::string> broker::finish_start(const std::optional<std::string>& ready_file,
+                                                const std::string& ready_address) {
     if (ready_file) {
         if (!write_file_durably(*ready_file, ready_address + "\n")) {
             return fmt::format("--ready-file: cannot write '{}'", *ready_file);

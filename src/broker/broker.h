@@ -57,6 +57,9 @@ private:
     }
     // A reassignment took `tp` away from this node since the last reconcile (its log goes;
     // a node that was down when it happened keeps the stray log, unserved).
+    // Writes the ready file and installs the signal handlers: the last step of start().
+    std::optional<std::string> finish_start(const std::optional<std::string>& ready_file,
+                                            const std::string& ready_address);
     bool moved_away(const storage::topic_partition& tp, const cluster::topic_info& topic) const;
     void reconcile(const cluster::metadata_image& image);
     // Puts the image's dynamic broker configs over the static ones (before logs reconcile,
@@ -78,6 +81,7 @@ private:
     asio::io_context _io{1};
     asio::signal_set _signals{_io};
     std::string _cluster_id;
+    std::string _quorum_listen_host;  // where this node's controller listener is bound
     std::unique_ptr<storage::log_manager> _logs;
     std::unique_ptr<raft::node> _quorum;
     std::unique_ptr<metadata_log_on_quorum> _metadata_log;
@@ -91,7 +95,11 @@ private:
     std::unique_ptr<log_maintenance> _maintenance;
     std::unique_ptr<replica_manager> _replicas;
     std::unique_ptr<asio::steady_timer> _liveness_timer;
-    int64_t _last_rebalance_check_ms = 0;  // wall clock; the first check waits a full interval
+    int64_t _last_rebalance_check_ms = 0;
+    // The quorum epoch this node leads (or last saw), and since when (steady clock).
+    raft::leader_epoch _leading_epoch = raft::no_epoch;
+    std::chrono::milliseconds _leading_since{
+        0};  // wall clock; the first check waits a full interval
     std::unique_ptr<request_router> _router;
     std::unique_ptr<net::server> _server;
     bool _shut_down = false;

@@ -130,7 +130,10 @@ const std::vector<config_key>& broker_config_keys() {
         {"broker.session.timeout.ms", t::long_type, "9000", 1, long_max,
          "A broker not heard from for this long is fenced: its partitions get new leaders.", true},
         {"process.roles", t::list_type, "broker,controller", 0, 0,
-         "KRaft roles; a single node is a quorum of one.", true},
+         "KRaft roles: broker (serves clients, hosts partitions; alone it observes the quorum), "
+         "controller (a voter of controller.quorum.voters), or both; a single node is a "
+         "quorum of one.",
+         true},
         {"controller.quorum.voters", t::list_type, "", 0, 0,
          "Metadata quorum voters: id@host:port,... (empty: this node alone).", true},
         {"broker.rack", t::string_type, "", 0, 0,
@@ -520,13 +523,20 @@ broker_config build_broker_config(const std::map<std::string, std::string>& set)
             fmt::format("message.max.bytes: {} is larger than socket.request.max.bytes {}",
                         cfg.message_max_bytes, cfg.socket_request_max_bytes));
     }
-    // Every node is a voter of the metadata quorum and a broker; nodes with one role only
-    // (observers of the quorum, dedicated controllers) are not built yet.
-    auto roles = get("process.roles");
-    roles.erase(std::remove(roles.begin(), roles.end(), ' '), roles.end());
-    if (roles != "broker,controller" && roles != "controller,broker") {
-        throw std::invalid_argument(fmt::format(
-            "process.roles: '{}' is not supported; nodes are broker,controller", roles));
+    cfg.broker_role = cfg.controller_role = false;
+    std::stringstream roles(get("process.roles"));
+    for (std::string role; std::getline(roles, role, ',');) {
+        role = trim(role);
+        bool& flag = role == "broker" ? cfg.broker_role : cfg.controller_role;
+        if ((role != "broker" && role != "controller") || flag) {
+            throw std::invalid_argument(fmt::format(
+                "process.roles: '{}' is not a list of distinct roles (broker, controller)",
+                get("process.roles")));
+        }
+        flag = true;
+    }
+    if (!cfg.broker_role && !cfg.controller_role) {
+        throw std::invalid_argument("process.roles: empty; give broker, controller or both");
     }
     return cfg;
 }

@@ -61,6 +61,10 @@ struct broker_config {
     // Riacho's durability default: acks=-1 produces are acknowledged only after fdatasync
     // (group commit). false restores Kafka's page-cache behaviour.
     bool acks_all_fsync = true;
+    // process.roles: a broker serves clients and hosts partitions; a controller is a voter of
+    // the metadata quorum. A broker-only node observes the quorum.
+    bool broker_role = true;
+    bool controller_role = true;
     std::string compression_type = "producer";
     std::string log_message_timestamp_type = "CreateTime";
     std::string log_cleanup_policy = "delete";

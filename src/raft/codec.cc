@@ -659,6 +659,14 @@ void encode_describe_quorum(const quorum_description& d,
             s.last_fetch_timestamp = now.wall_ms - (now.monotonic - *v.last_fetch).count();
         }
     }
+    for (const auto& o : d.observers) {
+        auto& s = p.observers.emplace_back();
+        s.replica_id = o.id.value();
+        s.log_end_offset = o.log_end_offset.value();
+        if (o.last_fetch) {
+            s.last_fetch_timestamp = now.wall_ms - (now.monotonic - *o.last_fetch).count();
+        }
+    }
     resp.encode(out, api_version);
 }
 

@@ -238,10 +238,8 @@ std::optional<std::string> node::impl::open() {
     for (const auto& v : _config.voters) {
         rc.voters.push_back(v.id);
     }
-    bool is_voter = std::find(rc.voters.begin(), rc.voters.end(), rc.id) != rc.voters.end();
-    if (!is_voter) {
-        return fmt::format("node.id {} is not one of controller.quorum.voters", rc.id.value());
-    }
+    // A node outside the voters observes (process.roles=broker): it still binds a controller
+    // listener of its own, which nobody dials.
     _server = std::make_unique<net::server>(_io, *this, net::server_limits{});
     auto bound = _server->listen(_config.listen_host, _config.listen_port);
     if (!bound) {
@@ -254,9 +252,10 @@ std::optional<std::string> node::impl::open() {
                 static_cast<uint64_t>(rc.id.value());
     _replica = std::make_unique<replica>(rc, *_log, *_state, seed, steady_now());
     LOG_INFO("raft",
-             "node {} joins the metadata quorum of {} voter(s) in epoch {} ({}), log end {}",
-             rc.id.value(), rc.voters.size(), _replica->epoch().value(),
-             role_name(_replica->current_role()), _log->end_offset_and_epoch().offset.value());
+             "node {} joins the metadata quorum of {} voter(s){} in epoch {} ({}), log end {}",
+             rc.id.value(), rc.voters.size(), _replica->observer() ? " as an observer" : "",
+             _replica->epoch().value(), role_name(_replica->current_role()),
+             _log->end_offset_and_epoch().offset.value());
     step();
     return std::nullopt;
 }

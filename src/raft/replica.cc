@@ -38,14 +38,18 @@ bool at_least_as_up_to_date(offset_and_epoch a, offset_and_epoch b) {
 replica::replica(
     replica_config config, raft_log& log, quorum_state_store& store, uint64_t seed, time_ms now)
     : _config(std::move(config)), _log(log), _store(store), _rng(seed), _next_request_id(_rng()) {
-    INVARIANT(is_voter(_config.id), "node {} is not in its own voter set", _config.id.value());
+    INVARIANT(!_config.voters.empty(), "node {} has no voters", _config.id.value());
     _progress.resize(_config.voters.size());
     // A snapshot is committed by construction, so the high watermark restarts at its end.
     _high_watermark = _log.log_start_offset();
     if (auto stored = _store.read()) {
         _state = *stored;
     }
-    if (_state.leader_id == _config.id) {
+    if (observer()) {
+        // Whoever it followed may have gone: ask the voters at once.
+        _role = _state.leader_id ? role::follower : role::unattached;
+        _election_deadline = now;
+    } else if (_state.leader_id == _config.id) {
         // We led this epoch before the restart; leading it again could hand out offsets we
         // already gave away, so sit it out (KRaft's Resigned) and let the others elect.
         become_resigned(now);
@@ -55,7 +59,7 @@ replica::replica(
         _role = role::unattached;
         _election_deadline = now + random_election_timeout();
     }
-    if (_config.voters.size() == 1) {
+    if (_config.voters.size() == 1 && !observer()) {
         // A quorum of one has nobody to wait for: lead at once (a new epoch, so a restart
         // never leads the epoch it led before), as KRaft does for a single voter.
         become_candidate(now);
@@ -103,7 +107,8 @@ void replica::become_unattached(leader_epoch epoch, time_ms now) {
               _state.epoch.value());
     persist(quorum_state{epoch, std::nullopt, std::nullopt});
     _role = role::unattached;
-    _election_deadline = now + random_election_timeout();
+    // An observer has no election to wait for: it looks for the epoch's leader at once.
+    _election_deadline = observer() ? now : now + random_election_timeout();
 }
 
 void replica::become_follower(leader_epoch epoch, node_id leader, time_ms now) {
@@ -140,6 +145,7 @@ void replica::become_leader(time_ms now) {
         // Every voter gets a full check-quorum period before it counts as gone.
         p = voter_progress{kafka_offset(-1), now, false};
     }
+    _observers.clear();
     // The leader-change entry gives the leader an entry of its own epoch to commit, which
     // commits everything before it (Raft commits earlier epochs' entries only this way).
     _epoch_start_offset = _log.end_offset_and_epoch().offset;
@@ -151,6 +157,24 @@ void replica::become_leader(time_ms now) {
     LOG_DEBUG("raft", "node {} leads epoch {} from offset {}", _config.id.value(),
               _state.epoch.value(), _epoch_start_offset.value());
     send_begin_epochs(now);
+}
+
+void replica::on_election_timeout(time_ms now) {
+    if (!observer()) {
+        become_candidate(now);
+        return;
+    }
+    send_discovery_fetch(now);
+    _election_deadline = now + _config.request_timeout;
+}
+
+void replica::send_discovery_fetch(time_ms now) {
+    (void)now;
+    // A fetch in our epoch: the leader answers it as any fetch; another voter refuses it
+    // naming the epoch and leader it knows, which on_fetch_response follows.
+    auto voter = _config.voters[_next_voter_to_ask++ % _config.voters.size()];
+    auto end = _log.end_offset_and_epoch();
+    send_request(voter, fetch_request{_config.id, _state.epoch, end.offset, end.epoch});
 }
 
 void replica::become_resigned(time_ms now) {
@@ -188,15 +212,14 @@ void replica::tick(time_ms now) {
             break;
         case role::follower:
             if (now >= _election_deadline) {
-                become_candidate(now);
-            } else {
-                maybe_send_fetch(now);
+                on_election_timeout(now);
             }
+            maybe_send_fetch(now);
             break;
         case role::unattached:
         case role::resigned:
             if (now >= _election_deadline) {
-                become_candidate(now);
+                on_election_timeout(now);
             }
             break;
     }
@@ -317,6 +340,11 @@ quorum_description replica::describe_quorum() const {
             v.last_fetch = _progress[i].last_fetch;
         }
         d.voters.push_back(v);
+    }
+    if (_role == role::leader) {
+        for (const auto& [id, seen] : _observers) {
+            d.observers.push_back(voter_description{id, seen.end_offset, seen.last_fetch});
+        }
     }
     return d;
 }
@@ -507,8 +535,8 @@ void replica::on_fetch_request(const message& msg, const fetch_request& req, tim
         r.leader_epoch = _state.epoch;
         respond(msg, std::move(r));
     };
-    if (!is_voter(req.replica_id) || req.replica_id != msg.from) {
-        fail(raft_error::inconsistent_voter_set);  // observers are not supported yet
+    if (req.replica_id != msg.from) {
+        fail(raft_error::inconsistent_voter_set);
         return;
     }
     if (req.current_leader_epoch < _state.epoch) {
@@ -556,6 +584,14 @@ void replica::on_fetch_request(const message& msg, const fetch_request& req, tim
     if (needs_snapshot) {
         INVARIANT(snapshot.has_value(), "log starts at {} without a snapshot", start.value());
         r.snapshot_id = snapshot;
+    }
+    if (!is_voter(req.replica_id)) {
+        // An observer: its progress is reported, never counted.
+        auto& seen = _observers[req.replica_id];
+        seen.last_fetch = now;
+        if (!needs_snapshot && !r.diverging_epoch) {
+            seen.end_offset = req.fetch_offset;
+        }
     }
     if (!needs_snapshot && !r.diverging_epoch) {
         for (size_t i = 0; i < _config.voters.size(); ++i) {
@@ -649,6 +685,11 @@ void replica::on_fetch_response(const message& msg, const fetch_response& resp, 
         observe_epoch(resp.leader_epoch,
                       resp.leader_id == no_node ? std::nullopt : std::optional(resp.leader_id),
                       now);
+        return;
+    }
+    if (observer() && resp.leader_epoch == _state.epoch && resp.leader_id != no_node &&
+        !_state.leader_id) {
+        become_follower(_state.epoch, resp.leader_id, now);  // found it (a restart forgot it)
         return;
     }
     if (_role != role::follower || _fetch_in_flight != msg.request_id ||

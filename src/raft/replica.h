@@ -5,6 +5,11 @@
 // diverging epoch to truncate to, or a snapshot id to FetchSnapshot), and advances the high
 // watermark once a majority of voters has the entries, committing only entries of the
 // leader's own epoch directly. The voter set is static (controller.quorum.voters).
+// A node not in the voter set is an observer (a broker-only node, process.roles=broker): it
+// fetches the log like a follower but never votes or stands; it finds the leader by asking
+// the voters in turn (any answer names the epoch and leader it knows), and asks again when its
+// leader goes quiet. The leader tracks observers' fetches (DescribeQuorum, broker liveness)
+// but never counts them towards the high watermark.
 //
 // It does no IO. The caller passes time and messages in (`tick(now)`, `receive(msg, now)`),
 // appends with `append()` on the leader, and collects what to do with `take_output()`:
@@ -28,6 +33,7 @@
 #include "raft/types.h"
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <random>
 #include <set>
@@ -74,11 +80,12 @@ struct quorum_description {
     leader_epoch epoch = no_epoch;
     kafka_offset high_watermark{0};
     std::vector<voter_description> voters;
+    std::vector<voter_description> observers;  // leader: non-voters that fetched, by id
 };
 
 class replica {
 public:
-    // REQUIRES: config.id is in config.voters; `log` and `store` hold what was flushed.
+    // `log` and `store` hold what was flushed. config.id outside config.voters: an observer.
     replica(replica_config config,
             raft_log& log,
             quorum_state_store& store,
@@ -113,6 +120,7 @@ public:
     // entry of earlier epochs is committed (none is still pending under the new leader).
     kafka_offset epoch_start_offset() const { return _epoch_start_offset; }
     quorum_description describe_quorum() const;
+    bool observer() const { return !is_voter(_config.id); }
 
 private:
     struct voter_progress {
@@ -127,6 +135,9 @@ private:
     void become_candidate(time_ms now);
     void become_leader(time_ms now);
     void become_resigned(time_ms now);
+    // A voter's election timeout: it stands. An observer's: it asks the next voter who leads.
+    void on_election_timeout(time_ms now);
+    void send_discovery_fetch(time_ms now);
     // A message names a higher epoch (and maybe its leader): move there.
     void observe_epoch(leader_epoch epoch, std::optional<node_id> leader, time_ms now);
     void persist(quorum_state state);
@@ -182,9 +193,12 @@ private:
     std::set<node_id> _votes_granted;
     std::set<node_id> _votes_answered;
     time_ms _vote_resend_at{0};
+    // observer
+    size_t _next_voter_to_ask = 0;
     // leader
     std::vector<voter_progress> _progress;  // same order as _config.voters
-    kafka_offset _epoch_start_offset{0};    // offset of the leader's first entry (leader change)
+    std::map<node_id, voter_progress> _observers;
+    kafka_offset _epoch_start_offset{0};  // offset of the leader's first entry (leader change)
     kafka_offset _flushed_end_offset{0};
     bool _unflushed = false;
     time_ms _begin_resend_at{0};

@@ -69,7 +69,7 @@ class Broker:
     """One broker process (Riacho or Apache Kafka) on a data dir of its own."""
 
     def __init__(self, settings: dict | None = None, name: str = "broker", extra_args=(),
-                 host: str = "127.0.0.1", command_prefix=()):
+                 host: str = "127.0.0.1", command_prefix=(), serves_clients: bool = True):
         self.settings = dict(settings or {})
         self.extra_args = list(extra_args)  # riacho only, e.g. ["--config", path]
         self.name = name
@@ -77,6 +77,9 @@ class Broker:
         # `ip netns exec <ns>`, which execs it: the pid stays the broker's).
         self.host = host
         self.command_prefix = list(command_prefix)
+        # False for a dedicated controller (process.roles=controller): ready once its ready
+        # file names its controller listener, which is then its address.
+        self.serves_clients = serves_clients
         self.dir = Path(tempfile.mkdtemp(prefix=f"riacho-it-{name}-"))
         self.data_dir = self.dir / "data"
         self.data_dir.mkdir()
@@ -104,7 +107,8 @@ class Broker:
         else:
             self._start_riacho()
         _live_brokers.append(self) if self not in _live_brokers else None
-        self._wait_serving()
+        if self.serves_clients:
+            self._wait_serving()
         return self
 
     def _start_riacho(self):

@@ -54,17 +54,22 @@ def metadata(addr, topics=None):
 
 
 class Cluster:
-    def __init__(self, size=3, settings=None, network=None):
+    def __init__(self, size=3, settings=None, network=None, roles=None):
         """`network`: a netns.Network to put each node in a namespace of its own (its own
-        address, same ports); else every node is on 127.0.0.1."""
+        address, same ports); else every node is on 127.0.0.1. `roles`: each node's
+        process.roles (default: broker,controller); the controllers are the voters."""
         hosts = [network.host(i) for i in range(size)] if network else ["127.0.0.1"] * size
+        roles = roles or ["broker,controller"] * size
         self.controller_ports = [9093 if network else free_port() for _ in range(size)]
-        voters = ",".join(f"{i + 1}@{hosts[i]}:{p}" for i, p in enumerate(self.controller_ports))
+        voters = ",".join(f"{i + 1}@{hosts[i]}:{p}" for i, p in enumerate(self.controller_ports)
+                          if "controller" in roles[i])
         self.nodes = [Broker({"node.id": str(i + 1), "controller.quorum.voters": voters,
+                              "process.roles": roles[i],
                               # fence a silent broker after 3 s (Kafka: 9 s)
                               "broker.session.timeout.ms": "3000", **(settings or {})},
                              name=f"node{i + 1}", host=hosts[i],
-                             command_prefix=network.prefix(i) if network else ())
+                             command_prefix=network.prefix(i) if network else (),
+                             serves_clients="broker" in roles[i])
                       for i in range(size)]
 
     def start(self, nodes=None):
@@ -78,7 +83,7 @@ class Cluster:
         return self.nodes[node_id - 1]
 
     def bootstrap(self):
-        return ",".join(n.bootstrap for n in self.nodes if n.alive())
+        return ",".join(n.bootstrap for n in self.nodes if n.alive() and n.serves_clients)
 
     def quorum_leader(self, among=None, not_node=None):
         """The leader every live node agrees on, once they do (and it is not `not_node`)."""
@@ -438,6 +443,10 @@ def test_bad_quorum_settings_are_refused_with_a_message(tmp_path):
          "node.id 1 is not listed"),
         ({"controller.quorum.voters": "1@127.0.0.1:19093,1@127.0.0.1:19094"}, "listed twice"),
         ({"process.roles": "broker"}, "process.roles"),
+        ({"process.roles": "broker", "controller.quorum.voters": "1@127.0.0.1:19093"},
+         "must not be a voter"),
+        ({"process.roles": "broker,admin"}, "process.roles"),
+        ({"process.roles": "controller,controller"}, "distinct roles"),
     ]
     for settings, expected in cases:
         args = [RIACHO_BIN, "serve", "--set", "listeners=PLAINTEXT://127.0.0.1:0",

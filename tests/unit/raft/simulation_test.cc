@@ -1,4 +1,5 @@
-// Deterministic simulation of whole quorums: 3 or 5 replicas in one process on a seeded
+// Deterministic simulation of whole quorums: 3 or 5 voters (and in half the seeds one or two
+// observers, which fetch without voting: broker-only nodes) in one process on a seeded
 // scheduler, a simulated network (messages dropped, duplicated, delayed and so reordered;
 // partitions into two sides that heal, half of them cutting the leader off with a minority)
 // and simulated disks (memory_log: a crash loses everything not flushed; a restart builds a
@@ -107,6 +108,8 @@ class simulation {
 public:
     explicit simulation(uint64_t seed) : _seed(seed), _rng(seed) {
         _voters = seed % 3 == 0 ? 5 : 3;
+        // Observers (broker-only nodes) fetch without voting; some seeds have one or two.
+        _observers = static_cast<int>(seed % 4 == 1 ? 1 : seed % 4 == 2 ? 2 : 0);
         // Fault rates vary by seed, from a calm network to a very lossy one.
         static constexpr double drops[] = {0, 0.02, 0.1, 0.3};
         _rates.drop = drops[pick(4)];
@@ -124,10 +127,10 @@ public:
         static constexpr size_t fetch_sizes[] = {1, 2, 8};
         _fetch_max_entries = fetch_sizes[pick(3)];
         _rates.snapshot = pick(3) == 0 ? 0 : 0.01;
-        for (int i = 0; i < _voters; ++i) {
+        for (int i = 0; i < node_count(); ++i) {
             _nodes.push_back(std::make_unique<node>());
         }
-        for (int i = 0; i < _voters; ++i) {
+        for (int i = 0; i < node_count(); ++i) {
             start(i);
         }
     }
@@ -235,7 +238,7 @@ private:
     }
 
     void crash_all() {
-        for (int i = 0; i < _voters; ++i) {
+        for (int i = 0; i < node_count(); ++i) {
             if (_nodes[static_cast<size_t>(i)]->r) {
                 crash(i);
             }
@@ -249,7 +252,7 @@ private:
         _heal_at.reset();
         _rates = fault_rates{};
         _rates.delay_max_ms = 5;
-        for (int i = 0; i < _voters; ++i) {
+        for (int i = 0; i < node_count(); ++i) {
             if (!_nodes[static_cast<size_t>(i)]->r) {
                 start(i);
             }
@@ -264,7 +267,7 @@ private:
         deliver_due();
         // A busy event loop does not tick every replica every step: some work (appends,
         // answers) then happens between a leader's periodic flushes.
-        for (int i = 0; i < _voters; ++i) {
+        for (int i = 0; i < node_count(); ++i) {
             if (_nodes[static_cast<size_t>(i)]->r && (!faults || chance(_rates.tick))) {
                 _nodes[static_cast<size_t>(i)]->r->tick(_now);
                 collect(i);
@@ -274,14 +277,14 @@ private:
     }
 
     void inject_faults() {
-        for (int i = 0; i < _voters; ++i) {
+        for (int i = 0; i < node_count(); ++i) {
             auto& n = *_nodes[static_cast<size_t>(i)];
             if (!n.r && _now >= n.restart_at) {
                 start(i);
             }
         }
         if (chance(_rates.crash)) {
-            int i = static_cast<int>(pick(static_cast<size_t>(_voters)));
+            int i = static_cast<int>(pick(static_cast<size_t>(node_count())));
             if (_nodes[static_cast<size_t>(i)]->r) {
                 crash(i);
             }
@@ -323,7 +326,7 @@ private:
             ++g_coverage.partitions;
         }
         if (chance(_rates.append)) {
-            int i = static_cast<int>(pick(static_cast<size_t>(_voters)));
+            int i = static_cast<int>(pick(static_cast<size_t>(node_count())));
             if (_nodes[static_cast<size_t>(i)]->r) {
                 std::vector<std::string> records;
                 for (size_t k = 0, count = 1 + pick(3); k < count; ++k) {
@@ -333,7 +336,7 @@ private:
             }
         }
         if (chance(_rates.snapshot)) {
-            take_snapshot(static_cast<int>(pick(static_cast<size_t>(_voters))));
+            take_snapshot(static_cast<int>(pick(static_cast<size_t>(node_count()))));
         }
     }
 
@@ -439,7 +442,7 @@ private:
     }
 
     std::optional<int> current_leader() {
-        for (int i = 0; i < _voters; ++i) {
+        for (int i = 0; i < node_count(); ++i) {
             auto& n = *_nodes[static_cast<size_t>(i)];
             if (n.r && n.r->current_role() == role::leader) {
                 return i;
@@ -450,7 +453,7 @@ private:
 
     std::string describe_nodes() const {
         std::string s;
-        for (int i = 0; i < _voters; ++i) {
+        for (int i = 0; i < node_count(); ++i) {
             const auto& n = *_nodes[static_cast<size_t>(i)];
             if (!n.r) {
                 s += fmt::format("\n  node {}: down", i + 1);
@@ -466,8 +469,9 @@ private:
     }
 
     bool fail(const std::string& what) {
-        ADD_FAILURE() << what << " (step " << _step << ", " << _voters << " voters)"
-                      << describe_nodes() << "\nreplay: RIACHO_RAFT_SEED=" << _seed;
+        ADD_FAILURE() << what << " (step " << _step << ", " << _voters << " voters, " << _observers
+                      << " observers)" << describe_nodes()
+                      << "\nreplay: RIACHO_RAFT_SEED=" << _seed;
         return false;
     }
 
@@ -475,7 +479,7 @@ private:
         if (_failure) {
             return fail(*_failure);
         }
-        for (int i = 0; i < _voters; ++i) {
+        for (int i = 0; i < node_count(); ++i) {
             auto& n = *_nodes[static_cast<size_t>(i)];
             if (!n.r) {
                 continue;
@@ -559,6 +563,8 @@ private:
     uint64_t _seed;
     std::mt19937_64 _rng;
     int _voters = 3;
+    int _observers = 0;  // nodes _voters+1.. are outside the voter set
+    int node_count() const { return _voters + _observers; }
     size_t _fetch_max_entries = 8;
     fault_rates _rates;
     std::vector<std::unique_ptr<node>> _nodes;
