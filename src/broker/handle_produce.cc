@@ -311,7 +311,14 @@ asio::awaitable<net::reply> handle_produce(broker_context& ctx, net::request& re
     bool any_error = false;
     bool any_appended = false;
     std::vector<flush_scheduler::partition_key> to_flush;
-    std::vector<std::pair<storage::topic_partition, int64_t>> appended_ends;
+    // Each appended partition's new log end, and the leader epoch it was appended in when the
+    // partition has followers (acks=-1 waits for them in that epoch only).
+    struct appended_end {
+        storage::topic_partition tp;
+        int64_t end = 0;
+        std::optional<int32_t> replicated_epoch;
+    };
+    std::vector<appended_end> appended_ends;
     bool valid_acks = request.acks == 0 || request.acks == 1 || request.acks == -1;
     for (auto& topic : request.topic_data) {
         produce_response::topic_produce_response topic_resp;
@@ -335,9 +342,9 @@ asio::awaitable<net::reply> handle_produce(broker_context& ctx, net::request& re
                 to_flush.emplace_back(topic.name, partition.index);
             }
             if (outcome.response.error_code == 0 && outcome.log_end >= 0) {
-                appended_ends.emplace_back(
-                    storage::topic_partition{topic.name, partition_id(partition.index)},
-                    outcome.log_end);
+                storage::topic_partition tp{topic.name, partition_id(partition.index)};
+                auto epoch = ctx.replicas->replicated_epoch(tp);
+                appended_ends.push_back({std::move(tp), outcome.log_end, epoch});
             }
             topic_resp.partition_responses.push_back(std::move(outcome.response));
         }
@@ -371,9 +378,9 @@ asio::awaitable<net::reply> handle_produce(broker_context& ctx, net::request& re
         // watermark passed it), as Kafka's delayed produce.
         auto deadline = std::chrono::steady_clock::now() +
                         std::chrono::milliseconds(std::max(request.timeout_ms, 0));
-        for (const auto& [tp, end] : appended_ends) {
-            if (!ctx.replicas->replicated(tp) ||
-                co_await ctx.replicas->wait_replicated(tp, end, deadline)) {
+        for (const auto& [tp, end, replicated_epoch] : appended_ends) {
+            if (!replicated_epoch ||
+                co_await ctx.replicas->wait_replicated(tp, end, *replicated_epoch, deadline)) {
                 continue;
             }
             for (auto& t : response.responses) {

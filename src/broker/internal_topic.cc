@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <tuple>
 #include <unistd.h>
+#include <vector>
 
 namespace riacho::broker {
 
@@ -97,23 +99,33 @@ asio::awaitable<protocol::error_code> wait_until_durable(broker_context& ctx,
                                                          std::chrono::milliseconds timeout) {
     using protocol::error_code;
     auto deadline = std::chrono::steady_clock::now() + timeout;
+    // Where each log ends and in which leader epoch, read before waiting for any (the caller
+    // appended on this loop turn): the wait holds only within that epoch.
+    struct waited {
+        storage::topic_partition tp;
+        int64_t end = 0;
+        std::optional<int32_t> epoch;
+    };
+    std::vector<waited> ends;
     for (const auto& [topic, partition] : touched) {
         storage::topic_partition tp{topic, partition_id(partition)};
         auto* log = ctx.log(topic, partition);
         if (log == nullptr) {
             co_return error_code::not_leader_or_follower;
         }
-        int64_t end = log->log_end_offset().value();
-        if (!ctx.replicas->replicated(tp) ||
-            co_await ctx.replicas->wait_replicated(tp, end, deadline)) {
+        auto epoch = ctx.replicas->replicated_epoch(tp);
+        ends.push_back({std::move(tp), log->log_end_offset().value(), epoch});
+    }
+    for (const auto& [tp, end, epoch] : ends) {
+        if (!epoch || co_await ctx.replicas->wait_replicated(tp, end, *epoch, deadline)) {
             continue;
         }
         // wait_replicated gives up when leadership moves as well as at the deadline.
-        if (!ctx.replicas->replicated(tp)) {
+        if (ctx.replicas->replicated_epoch(tp) != epoch) {
             co_return error_code::not_leader_or_follower;
         }
         LOG_WARN("broker", "{}-{}: the in-sync replicas did not reach offset {} within {} ms",
-                 topic, partition, end, timeout.count());
+                 tp.topic, tp.partition.value(), end, timeout.count());
         co_return error_code::request_timed_out;
     }
     if (ctx.config.acks_all_fsync && !touched.empty() &&

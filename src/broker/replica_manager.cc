@@ -248,13 +248,10 @@ std::optional<replication::epoch_end> replica_manager::diverging(
     int32_t last_fetched_epoch,
     const storage::partition_log& log) {
     if (last_fetched_epoch < 0) {
-        return std::nullopt;  // an empty follower log cannot diverge
+        return std::nullopt;  // before building the cache: an empty log cannot diverge
     }
-    auto end = epochs(tp, log).end_offset_for(last_fetched_epoch, log.log_end_offset().value());
-    if (end.epoch == last_fetched_epoch && end.end_offset >= fetch_offset) {
-        return std::nullopt;
-    }
-    return end;
+    return replication::diverging_epoch(epochs(tp, log), fetch_offset, last_fetched_epoch,
+                                        log.log_end_offset().value());
 }
 
 replication::leader_epoch_cache& replica_manager::epochs(const storage::topic_partition& tp,
@@ -317,11 +314,12 @@ void replica_manager::truncate(const storage::topic_partition& tp,
 asio::awaitable<bool> replica_manager::wait_replicated(
     storage::topic_partition tp,
     int64_t end_offset,
+    int32_t leader_epoch,
     std::chrono::steady_clock::time_point deadline) {
     for (;;) {
         auto it = _led.find(tp);
-        if (it == _led.end()) {
-            co_return false;  // leadership moved (or one replica only: never waits)
+        if (it == _led.end() || it->second.leader_epoch != leader_epoch) {
+            co_return false;  // leadership moved, maybe away and back
         }
         if (it->second.state.high_watermark() >= end_offset) {
             co_return true;
@@ -506,15 +504,9 @@ asio::awaitable<bool> replica_manager::fetch_once(fetcher& f) {
             }
             if (error == protocol::error_code::none &&
                 (p.diverging_epoch.epoch >= 0 || p.diverging_epoch.end_offset >= 0)) {
-                // Kafka's truncation on a diverging epoch: to where the leader's epoch ends,
-                // or to the end of ours when we never had that epoch (the next fetch refines).
-                auto& cache = epochs(tp, *log);
-                auto mine =
-                    cache.end_offset_for(p.diverging_epoch.epoch, log->log_end_offset().value());
-                int64_t to = mine.epoch < 0 ? log->log_start_offset().value()
-                             : mine.epoch == p.diverging_epoch.epoch
-                                 ? std::min(mine.end_offset, p.diverging_epoch.end_offset)
-                                 : mine.end_offset;
+                int64_t to = replication::truncation_offset(
+                    epochs(tp, *log), {p.diverging_epoch.epoch, p.diverging_epoch.end_offset},
+                    log->log_start_offset().value(), log->log_end_offset().value());
                 truncate(tp, *log, to, "diverging from the leader's log");
                 continue;
             }

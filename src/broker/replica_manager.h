@@ -63,6 +63,11 @@ public:
                                  const storage::partition_log& log) const;
     // Whether this node leads `tp` with followers (acks=-1 waits for them).
     bool replicated(const storage::topic_partition& tp) const { return _led.count(tp) != 0; }
+    // The leader epoch in which this node leads `tp` with followers; nullopt when it does not.
+    std::optional<int32_t> replicated_epoch(const storage::topic_partition& tp) const {
+        auto it = _led.find(tp);
+        return it == _led.end() ? std::nullopt : std::optional(it->second.leader_epoch);
+    }
     // The in-sync replicas of a partition this node leads (1 when it has one replica).
     size_t isr_size(const storage::topic_partition& tp) const;
     // Appends a batch this node writes as `tp`'s leader (produce, coordinator records,
@@ -91,10 +96,13 @@ public:
                            int32_t follower,
                            int64_t fetch_offset,
                            const storage::partition_log& log);
-    // acks=-1: waits until the high watermark of `tp` reaches `end_offset`. false when the
-    // deadline passes or this node stops leading the partition.
+    // acks=-1: waits until the high watermark of `tp` reaches `end_offset` in `leader_epoch`
+    // (the epoch the batch was appended in). false when the deadline passes or this node no
+    // longer leads the partition in that epoch: a leadership lost and regained meanwhile may
+    // have cut the batch, and a later high watermark would say nothing about it.
     asio::awaitable<bool> wait_replicated(storage::topic_partition tp,
                                           int64_t end_offset,
+                                          int32_t leader_epoch,
                                           std::chrono::steady_clock::time_point deadline);
 
     // Replication quotas (replication/replication_throttle.h), leader side: whether this

@@ -41,4 +41,21 @@ private:
     std::vector<entry> _entries;
 };
 
+// The leader's side of a follower's fetch from `fetch_offset` whose last batch has
+// `last_fetched_epoch`: where the follower's log diverges from the leader's (the epoch both
+// have and where it ends on the leader: Fetch's DivergingEpoch), or nullopt when it does not.
+std::optional<epoch_end> diverging_epoch(const leader_epoch_cache& leader_epochs,
+                                         int64_t fetch_offset,
+                                         int32_t last_fetched_epoch,
+                                         int64_t leader_log_end);
+
+// The follower's side: where it cuts its log when the leader answered `diverging` (Kafka's
+// truncation on a diverging epoch): where that epoch ends on both logs, or the end of the
+// follower's own latest epoch below it when it never had that epoch (the next fetch refines),
+// or its log start when it has no epoch at or below it.
+int64_t truncation_offset(const leader_epoch_cache& follower_epochs,
+                          epoch_end diverging,
+                          int64_t log_start,
+                          int64_t log_end);
+
 }  // namespace riacho::replication

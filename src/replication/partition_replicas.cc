@@ -84,7 +84,9 @@ void partition_replicas::set_isr(std::vector<int32_t> isr, int64_t log_end, int6
         }
     }
     _isr = std::move(isr);
-    _joining.clear();
+    // Only the answer to a proposal ends it: an image applied for another reason (any
+    // metadata change) must not reopen the window the proposal closes.
+    std::erase_if(_joining, [&](int32_t id) { return in_isr(id); });
     recompute(log_end);
 }
 

@@ -41,10 +41,10 @@ public:
 
     // The ISR the leader should propose, if it differs from the current one.
     std::optional<std::vector<int32_t>> wanted_isr(int64_t now_ms, int64_t lag_max_ms) const;
-    // The leader asked the controller for `isr`. Until an ISR is recorded (set_isr) or the
-    // proposal fails (proposal_failed), the high watermark also waits for the replicas it
-    // adds (Kafka's maximal ISR): once recorded they may be elected, so nothing they lack may
-    // be acknowledged in between.
+    // The leader asked the controller for `isr`. Until they are in a recorded ISR (set_isr)
+    // or the proposal fails (proposal_failed), the high watermark also waits for the
+    // replicas it adds (Kafka's maximal ISR): once recorded they may be elected, so nothing
+    // they lack may be acknowledged in between.
     void propose_isr(const std::vector<int32_t>& isr);
     void proposal_failed() { _joining.clear(); }
 

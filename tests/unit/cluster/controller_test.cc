@@ -3,6 +3,7 @@
 // the same image. Producer ids are unique across restarts.
 #include "cluster/controller.h"
 
+#include "memory_metadata_log.h"
 #include "protocol/record_batch.h"
 
 #include <gtest/gtest.h>
@@ -19,57 +20,7 @@ namespace {
 
 using protocol::error_code;
 using ids_t = std::vector<int32_t>;
-
-// The quorum's log as the controller sees it: committed entries shared by every controller
-// built on it (each one a node with its own read position), and a write refused as stale
-// unless its base is the log's end, as the active controller refuses it.
-struct shared_entries {
-    std::vector<std::vector<uint8_t>> batches;
-    bool fail_writes = false;
-};
-
-class memory_metadata_log final : public metadata_log {
-public:
-    explicit memory_metadata_log(
-        std::shared_ptr<shared_entries> entries = std::make_shared<shared_entries>())
-        : _entries(std::move(entries)) {}
-    // Another node's view of the same log, starting at its beginning.
-    memory_metadata_log other_node() const { return memory_metadata_log(_entries); }
-
-    write_result write(std::vector<uint8_t> batch, int64_t base, bool /*leader_only*/) override {
-        if (auto race = std::exchange(before_next_write, nullptr)) {
-            race();  // another node's change lands between validation and this write
-        }
-        if (_entries->fail_writes) {
-            return {write_status::unavailable, -1, "no controller"};
-        }
-        auto end = static_cast<int64_t>(_entries->batches.size());
-        if (base != end) {
-            ++stale_writes;
-            return {write_status::stale, end, "stale"};
-        }
-        _entries->batches.push_back(std::move(batch));
-        return {write_status::ok, -1, {}};
-    }
-    std::vector<std::pair<int64_t, std::vector<uint8_t>>> take_committed() override {
-        std::vector<std::pair<int64_t, std::vector<uint8_t>>> out;
-        for (; _taken < _entries->batches.size(); ++_taken) {
-            out.emplace_back(static_cast<int64_t>(_taken), _entries->batches[_taken]);
-        }
-        return out;
-    }
-    bool wait_committed(int64_t end) override {
-        return end <= static_cast<int64_t>(_entries->batches.size());
-    }
-    void fail_writes(bool fail) { _entries->fail_writes = fail; }
-    size_t entries() const { return _entries->batches.size(); }
-    int stale_writes = 0;
-    std::function<void()> before_next_write;
-
-private:
-    std::shared_ptr<shared_entries> _entries;
-    size_t _taken = 0;
-};
+using test::memory_metadata_log;
 
 TEST(controller, create_topic_then_replay_builds_the_same_image) {
     memory_metadata_log log;

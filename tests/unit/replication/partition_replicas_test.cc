@@ -66,6 +66,10 @@ TEST(partition_replicas, a_replica_proposed_to_the_isr_holds_the_high_watermark_
     EXPECT_EQ(p.high_watermark(), 10);
     EXPECT_TRUE(p.on_follower_fetch(2, 13, 15, 3));
     EXPECT_EQ(p.high_watermark(), 13);
+    // An image applied for another reason (the same ISR) does not end the proposal.
+    p.set_isr({1}, 15, 3);
+    EXPECT_FALSE(p.on_leader_append(16));
+    EXPECT_EQ(p.high_watermark(), 13);
     // Refused: the leader alone again decides.
     p.proposal_failed();
     EXPECT_TRUE(p.on_leader_append(16));
