@@ -417,8 +417,17 @@ change_result controller::alter_topic_configs_once(
     if (validate_only || changes.empty()) {
         return {error_code::none, "", topic};
     }
-    if (auto status = commit(config_records(config_resource::topic, name, changes));
-        status != commit_status::ok) {
+    auto records = config_records(config_resource::topic, name, changes);
+    if (changes.count("min.insync.replicas") != 0) {
+        // KIP-966: eligibility was judged against the old minimum; Kafka clears it.
+        for (auto p : topic->partitions) {
+            if (!p.elr.empty()) {
+                p.elr.clear();
+                records.push_back(partition_record(topic->topic_id, p));
+            }
+        }
+    }
+    if (auto status = commit(std::move(records)); status != commit_status::ok) {
         return failure(status);
     }
     LOG_INFO("cluster", "altered {} config(s) of topic {}", changes.size(), name);

@@ -500,6 +500,10 @@ TEST(controller, an_eligible_replica_leads_when_no_isr_member_lives) {
     EXPECT_EQ(p.isr, ids_t{2});
     EXPECT_EQ(p.elr, ids_t{1});
     EXPECT_EQ(p.leader_epoch, 2);
+    // A new min.insync.replicas voids what eligibility was judged against.
+    ASSERT_EQ(c.alter_topic_configs("t", {{"min.insync.replicas", "1"}}, false).error,
+              error_code::none);
+    EXPECT_TRUE(c.image()->find_topic("t")->partitions[0].elr.empty());
 }
 
 }  // namespace
