@@ -10,6 +10,8 @@
 namespace riacho::cluster {
 
 const std::vector<topic_config_key>& topic_config_keys() {
+    // One key per line reads as a table.
+    // clang-format off
     static const std::vector<topic_config_key> keys = {
         {"cleanup.policy", "log.cleanup.policy", "list", 0, 0, {"delete", "compact", "compact,delete", "delete,compact"}, "delete or compact old segments."},
         {"compression.type", "compression.type", "string", 0, 0, {"producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"}, "Final compression of the topic."},
@@ -34,6 +36,7 @@ const std::vector<topic_config_key>& topic_config_keys() {
         {"segment.ms", "log.roll.ms", "long", 1, INT64_MAX, {}, "Segment age before a roll."},
         {"unclean.leader.election.enable", "unclean.leader.election.enable", "boolean", 0, 0, {"true", "false"}, "Elect an out-of-sync replica when no in-sync one is alive (acknowledged records may be lost)."},
     };
+    // clang-format on
     return keys;
 }
 
