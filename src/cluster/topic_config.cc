@@ -78,9 +78,10 @@ std::optional<std::string> validate_topic_config(const std::string& name,
         double v = std::strtod(value.c_str(), &end);
         if (value.empty() || *end != '\0' || !(v >= double(k->min_value)) ||
             !(v <= double(k->max_value))) {
-            return fmt::format("Invalid value {} for configuration {}: Value must be a number in "
-                               "[{}, {}]",
-                               value, name, k->min_value, k->max_value);
+            return fmt::format(
+                "Invalid value {} for configuration {}: Value must be a number in "
+                "[{}, {}]",
+                value, name, k->min_value, k->max_value);
         }
     }
     if (!k->allowed.empty()) {
