@@ -86,12 +86,17 @@ public:
         }
     }
 
-    std::vector<std::pair<int64_t, std::vector<uint8_t>>> take_committed() override {
-        std::vector<std::pair<int64_t, std::vector<uint8_t>>> out;
+    std::vector<committed_batch> take_committed() override {
+        std::vector<committed_batch> out;
         for (auto& e : _node.take_committed()) {
-            out.emplace_back(e.offset.value(), std::vector<uint8_t>(e.data.begin(), e.data.end()));
+            out.push_back(
+                {e.offset.value(), std::vector<uint8_t>(e.data.begin(), e.data.end()), e.snapshot});
         }
         return out;
+    }
+
+    void store_snapshot(int64_t end, std::vector<uint8_t> bytes) override {
+        _node.take_snapshot(kafka_offset(end), std::string(bytes.begin(), bytes.end()));
     }
 
     bool wait_committed(int64_t end) override {
@@ -471,26 +476,43 @@ void broker::check_liveness() {
         if (status.current_role != raft::role::leader || status.epoch != _leading_epoch) {
             _leading_epoch = status.epoch;
             _leading_since = now;  // observers are known from their first fetch on
+            _fenced_seen_at.clear();
         }
         if (status.current_role == raft::role::leader && status.quorum) {
             auto session =
                 std::chrono::milliseconds(_config.number("broker.session.timeout.ms", 9000));
+            auto image = _controller->image();
+            std::erase_if(_fenced_seen_at, [&](const auto& kv) {
+                return image->fenced_brokers.count(kv.first) == 0;
+            });
+            for (int32_t id : image->fenced_brokers) {
+                _fenced_seen_at.emplace(id, now);
+            }
+            // A fenced broker is unfenced by fetches made this long after it was fenced: a
+            // broker in controlled shutdown fetches for a moment after its fence is recorded.
+            constexpr std::chrono::milliseconds unfence_after{1000};
             auto heard_within_session = [&](const auto& replicas, int32_t id) {
                 for (const auto& r : replicas) {
                     if (r.id.value() == id) {
-                        return r.last_fetch && now - *r.last_fetch <= session;
+                        if (!r.last_fetch || now - *r.last_fetch > session) {
+                            return false;
+                        }
+                        auto fenced = _fenced_seen_at.find(id);
+                        return fenced == _fenced_seen_at.end() ||
+                               *r.last_fetch >= fenced->second + unfence_after;
                     }
                 }
                 return false;
             };
             std::set<int32_t> alive;
-            for (const auto& [id, b] : _controller->image()->brokers) {
+            for (const auto& [id, b] : image->brokers) {
                 bool voter = std::any_of(status.quorum->voters.begin(), status.quorum->voters.end(),
                                          [&](const auto& v) { return v.id.value() == id; });
+                bool fenced = image->fenced_brokers.count(id) != 0;
                 if (id == _config.node_id ||
                     heard_within_session(voter ? status.quorum->voters : status.quorum->observers,
                                          id) ||
-                    (!voter && now - _leading_since <= session)) {
+                    (!voter && !fenced && now - _leading_since <= session)) {
                     alive.insert(id);  // (an observer gets a session to fetch from a new leader)
                 }
             }

@@ -129,6 +129,14 @@ const std::vector<config_key>& broker_config_keys() {
          "Share of a broker's preferred partitions led elsewhere that triggers a rebalance.", true},
         {"broker.session.timeout.ms", t::long_type, "9000", 1, long_max,
          "A broker not heard from for this long is fenced: its partitions get new leaders.", true},
+        {"metadata.log.max.record.bytes.between.snapshots", t::long_type, "20971520", 1, long_max,
+         "Metadata bytes applied since the latest snapshot after which this node takes a new "
+         "one (and the metadata log below it is trimmed).",
+         true},
+        {"metadata.log.max.snapshot.interval.ms", t::long_type, "3600000", 0, long_max,
+         "Time since the latest snapshot after which this node takes a new one once new "
+         "metadata is applied (0: only by size).",
+         true},
         {"process.roles", t::list_type, "broker,controller", 0, 0,
          "KRaft roles: broker (serves clients, hosts partitions; alone it observes the quorum), "
          "controller (a voter of controller.quorum.voters), or both; a single node is a "

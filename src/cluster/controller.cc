@@ -1,7 +1,9 @@
 #include "cluster/controller.h"
 
+#include "base/invariant.h"
 #include "base/log.h"
 #include "cluster/eligible_leaders.h"
+#include "cluster/metadata_snapshot.h"
 #include "cluster/reassignment.h"
 #include "cluster/replica_placement.h"
 #include "cluster/topic_config.h"
@@ -18,6 +20,10 @@ namespace riacho::cluster {
 
 namespace {
 constexpr int64_t producer_id_block_size = 1000;
+// Kafka's defaults of metadata.log.max.record.bytes.between.snapshots and
+// metadata.log.max.snapshot.interval.ms.
+constexpr int64_t default_snapshot_bytes = 20 << 20;
+constexpr int64_t default_snapshot_interval_ms = 3600 * 1000;
 constexpr size_t topic_name_max_length = 249;
 
 int64_t now_ms() {
@@ -28,7 +34,10 @@ int64_t now_ms() {
 }  // namespace
 
 controller::controller(metadata_log& log, int32_t node_id)
-    : _log(log), _node_id(node_id), _image(std::make_shared<metadata_image>()) {}
+    : _log(log),
+      _node_id(node_id),
+      _image(std::make_shared<metadata_image>()),
+      _last_snapshot_ms(now_ms()) {}
 
 void controller::catch_up() {
     auto entries = _log.take_committed();
@@ -39,10 +48,24 @@ void controller::catch_up() {
     auto image = _image;
     std::vector<uint8_t> scratch;
     size_t records = 0;
-    for (const auto& [offset, batch] : entries) {
-        auto decoded = protocol::decode_records(batch, scratch);
+    for (const auto& entry : entries) {
+        if (entry.snapshot) {
+            auto loaded = decode_snapshot(entry.bytes);
+            // The snapshot is the only copy of the state below it: going on without it would
+            // serve a cluster with topics missing.
+            INVARIANT(loaded.has_value(), "the metadata snapshot at offset {} is unusable: {}",
+                      entry.offset, loaded.error());
+            image = std::move(*loaded);
+            _applied_end = entry.offset;
+            _bytes_since_snapshot = 0;
+            _last_snapshot_ms = now_ms();
+            LOG_INFO("cluster", "metadata image loaded from the snapshot at offset {}: {} topics",
+                     entry.offset, image->topics_by_name.size());
+            continue;
+        }
+        auto decoded = protocol::decode_records(entry.bytes, scratch);
         if (!decoded) {
-            LOG_ERROR("cluster", "metadata entry at offset {} does not decode: {}", offset,
+            LOG_ERROR("cluster", "metadata entry at offset {} does not decode: {}", entry.offset,
                       protocol::to_string(decoded.error()));
         } else {
             for (const auto& rec : *decoded) {
@@ -51,14 +74,16 @@ void controller::catch_up() {
                 }
                 auto r = decode_metadata_record(*rec.value);
                 if (!r) {
-                    LOG_ERROR("cluster", "metadata record in entry {} does not decode", offset);
+                    LOG_ERROR("cluster", "metadata record in entry {} does not decode",
+                              entry.offset);
                     continue;
                 }
                 image = image->apply(*r);
                 ++records;
             }
         }
-        _applied_end = offset + 1;
+        _applied_end = entry.offset + 1;
+        _bytes_since_snapshot += static_cast<int64_t>(entry.bytes.size());
     }
     _image = image;
     LOG_DEBUG("cluster", "applied {} metadata entries ({} records) up to offset {}", entries.size(),
@@ -66,6 +91,37 @@ void controller::catch_up() {
     if (_listener) {
         _listener(*before, *_image);
     }
+    maybe_snapshot();
+}
+
+void controller::maybe_snapshot() {
+    if (_bytes_since_snapshot == 0) {
+        return;
+    }
+    auto setting = [&](const char* key, int64_t fallback) -> int64_t {
+        auto it = _broker_config.find(key);
+        if (it == _broker_config.end()) {
+            return fallback;
+        }
+        try {
+            return std::stoll(it->second);
+        } catch (const std::exception&) {
+            return fallback;  // validated when the config was read
+        }
+    };
+    int64_t max_bytes =
+        setting("metadata.log.max.record.bytes.between.snapshots", default_snapshot_bytes);
+    int64_t interval_ms =
+        setting("metadata.log.max.snapshot.interval.ms", default_snapshot_interval_ms);
+    int64_t now = now_ms();
+    bool by_size = _bytes_since_snapshot >= max_bytes;
+    bool by_time = interval_ms > 0 && now - _last_snapshot_ms >= interval_ms;
+    if (!by_size && !by_time) {
+        return;
+    }
+    _log.store_snapshot(_applied_end, encode_snapshot(*_image));
+    _bytes_since_snapshot = 0;
+    _last_snapshot_ms = now;
 }
 
 std::optional<std::string> controller::validate_topic_name(const std::string& name) {

@@ -37,13 +37,23 @@ public:
         int64_t catch_up_to = -1;  // with stale
         std::string message;
     };
+    // A committed entry (a record batch of metadata records), or with `snapshot` the whole
+    // image up to `offset` (encode_snapshot), which replaces what was applied.
+    struct committed_batch {
+        int64_t offset = 0;
+        std::vector<uint8_t> bytes;
+        bool snapshot = false;
+    };
     virtual ~metadata_log() = default;
     // Appends one batch, validated by the caller against its image at `base`, and returns
     // once it is committed (the quorum refuses it as stale when other entries came first).
     // `leader_only`: unavailable unless this node is the active controller (no forwarding).
     virtual write_result write(std::vector<uint8_t> batch, int64_t base, bool leader_only) = 0;
     // Committed batches not yet taken, in log order, with their offsets.
-    virtual std::vector<std::pair<int64_t, std::vector<uint8_t>>> take_committed() = 0;
+    virtual std::vector<committed_batch> take_committed() = 0;
+    // Keeps `bytes`, the image of everything below `end`, as the log's snapshot; the log
+    // below `end` may then go.
+    virtual void store_snapshot(int64_t end, std::vector<uint8_t> bytes) = 0;
     // Waits until entries below `end` are committed here (so take_committed returns them).
     // false on timeout.
     virtual bool wait_committed(int64_t end) = 0;
@@ -64,7 +74,9 @@ public:
     controller(metadata_log& log, int32_t node_id);
 
     // Applies every committed entry not applied yet (in order) to the image, then tells the
-    // listener once. Call when the log says entries are waiting, and at start.
+    // listener once. Call when the log says entries are waiting, and at start. Then takes a
+    // snapshot when metadata.log.max.record.bytes.between.snapshots bytes were applied since
+    // the last one, or metadata.log.max.snapshot.interval.ms passed and something was.
     void catch_up();
     // Where the image stands in the metadata log (one past the last data entry applied).
     int64_t applied_end() const { return _applied_end; }
@@ -193,6 +205,7 @@ private:
     std::vector<placement_broker> assignable_brokers() const;
     // The partition's min.insync.replicas, capped at its replica count.
     int32_t min_isr(const topic_info& topic, const partition_info& p) const;
+    void maybe_snapshot();
 
     metadata_log& _log;
     int32_t _node_id;
@@ -200,6 +213,8 @@ private:
     image_listener _listener;
     std::map<std::string, std::string> _broker_config;
     int64_t _applied_end = 0;
+    int64_t _bytes_since_snapshot = 0;  // of entries applied since the last snapshot
+    int64_t _last_snapshot_ms = 0;      // wall clock; start time until the first
     int64_t _producer_id_next = 0;  // next id of this node's block to hand out
     int64_t _producer_id_block_end = 0;
 };

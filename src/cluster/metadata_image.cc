@@ -53,14 +53,7 @@ std::shared_ptr<const metadata_image> metadata_image::apply(
             if (pid > t->partitions.size()) {
                 LOG_WARN("cluster", "metadata: partition {} of {} skips ids", pid, t->name);
             } else {
-                partition_info p{r.partition.partition_id,
-                                 r.partition.leader,
-                                 r.partition.leader_epoch,
-                                 r.partition.replicas,
-                                 r.partition.isr,
-                                 r.partition.adding_replicas,
-                                 r.partition.removing_replicas,
-                                 r.partition.eligible_leader_replicas};
+                partition_info p = partition_of_record(r);
                 if (pid == t->partitions.size()) {
                     t->partitions.push_back(std::move(p));
                 } else {
@@ -76,16 +69,9 @@ std::shared_ptr<const metadata_image> metadata_image::apply(
             next->topics_by_id.erase(t->topic_id);
         }
     }
-    if (!r.config.name.empty()) {
-        auto type = static_cast<config_resource>(r.config.resource_type);
-        if (type == config_resource::broker) {
-            auto& configs = next->broker_configs[r.config.resource_name];
-            if (r.config.value) {
-                configs[r.config.name] = *r.config.value;
-            } else {
-                configs.erase(r.config.name);
-            }
-        } else if (auto existing = next->find_topic(r.config.resource_name)) {
+    if (!r.config.name.empty() &&
+        static_cast<config_resource>(r.config.resource_type) != config_resource::broker) {
+        if (auto existing = next->find_topic(r.config.resource_name)) {
             auto t = std::make_shared<topic_info>(*existing);
             if (r.config.value) {
                 t->configs[r.config.name] = *r.config.value;
@@ -95,24 +81,37 @@ std::shared_ptr<const metadata_image> metadata_image::apply(
             put(std::move(t));
         }
     }
+    next->apply_cluster_parts(r);
+    return next;
+}
+
+void metadata_image::apply_cluster_parts(const protocol::msg::metadata_record& r) {
+    if (!r.config.name.empty() &&
+        static_cast<config_resource>(r.config.resource_type) == config_resource::broker) {
+        auto& configs = broker_configs[r.config.resource_name];
+        if (r.config.value) {
+            configs[r.config.name] = *r.config.value;
+        } else {
+            configs.erase(r.config.name);
+        }
+    }
     if (r.broker.broker_id >= 0) {
-        next->brokers[r.broker.broker_id] =
+        brokers[r.broker.broker_id] =
             broker_info{r.broker.broker_id, r.broker.host, r.broker.port, r.broker.rack};
     }
     if (r.fence_broker >= 0) {
-        next->fenced_brokers.insert(r.fence_broker);
+        fenced_brokers.insert(r.fence_broker);
     }
     if (r.unfence_broker >= 0) {
-        next->fenced_brokers.erase(r.unfence_broker);
+        fenced_brokers.erase(r.unfence_broker);
     }
     if (r.unregister_broker >= 0) {
-        next->brokers.erase(r.unregister_broker);
-        next->fenced_brokers.erase(r.unregister_broker);
+        brokers.erase(r.unregister_broker);
+        fenced_brokers.erase(r.unregister_broker);
     }
     if (r.next_producer_id >= 0) {
-        next->next_producer_id = std::max(next->next_producer_id, r.next_producer_id);
+        next_producer_id = std::max(next_producer_id, r.next_producer_id);
     }
-    return next;
 }
 
 protocol::msg::metadata_record partition_record(const protocol::uuid& topic_id,
@@ -128,6 +127,17 @@ protocol::msg::metadata_record partition_record(const protocol::uuid& topic_id,
     r.partition.removing_replicas = p.removing_replicas;
     r.partition.eligible_leader_replicas = p.elr;
     return r;
+}
+
+partition_info partition_of_record(const protocol::msg::metadata_record& r) {
+    return {r.partition.partition_id,
+            r.partition.leader,
+            r.partition.leader_epoch,
+            r.partition.replicas,
+            r.partition.isr,
+            r.partition.adding_replicas,
+            r.partition.removing_replicas,
+            r.partition.eligible_leader_replicas};
 }
 
 std::vector<uint8_t> encode_metadata_record(const protocol::msg::metadata_record& r) {

@@ -93,11 +93,17 @@ struct metadata_image {
     // Returns the image after applying one record. Unknown or inconsistent records (e.g. a
     // partition of an unknown topic) are skipped with a log line: the log is input.
     std::shared_ptr<const metadata_image> apply(const protocol::msg::metadata_record& r) const;
+    // The parts of a record that are not about topics (brokers, fencing, broker configs,
+    // producer ids), applied to this image in place.
+    void apply_cluster_parts(const protocol::msg::metadata_record& r);
 };
 
 // The record that sets a partition's state to `p` (every field of it).
 protocol::msg::metadata_record partition_record(const protocol::uuid& topic_id,
                                                 const partition_info& p);
+
+// The partition state a partition record sets.
+partition_info partition_of_record(const protocol::msg::metadata_record& r);
 
 // Encodes/decodes a metadata record as a record value: int16 version + struct.
 std::vector<uint8_t> encode_metadata_record(const protocol::msg::metadata_record& r);

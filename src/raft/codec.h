@@ -11,7 +11,9 @@
 //   cluster id is accepted (Kafka does the same, for older senders).
 // - Versions Riacho sends between its own nodes: Vote v0, BeginQuorumEpoch v0,
 //   EndQuorumEpoch v0, Fetch v12 (topic names; DivergingEpoch, CurrentLeader and SnapshotId
-//   are tagged fields). FetchSnapshot is not on the wire yet. Every version in the schemas
+//   are tagged fields), FetchSnapshot v0. A snapshot moves in one response: a follower asks
+//   for Position 0, the leader answers with the whole of it (Size = the bytes sent), and a
+//   request for another position is INVALID_REQUEST. Every version in the schemas
 //   decodes (Fetch from v12, the first with LastFetchedEpoch), and a response goes out at the
 //   version of the request it answers, with KIP-853's endpoints and directory ids left empty (the
 //   core does not know them).
@@ -47,6 +49,7 @@ inline constexpr int16_t vote_version = 0;
 inline constexpr int16_t begin_quorum_epoch_version = 0;
 inline constexpr int16_t end_quorum_epoch_version = 0;
 inline constexpr int16_t fetch_version = 12;
+inline constexpr int16_t fetch_snapshot_version = 0;
 
 struct wire_request {
     int16_t api_key = -1;
@@ -58,7 +61,6 @@ struct wire_request {
 // (max_wait_ms 0: the core stands in for long polling, replica_config::fetch_idle_backoff).
 // An empty cluster_id goes out as null.
 // REQUIRES: m.body is a request (vote, begin/end quorum epoch, fetch, fetch_snapshot).
-// Returns nullopt for fetch_snapshot_request: FetchSnapshot is not on the wire yet.
 std::optional<wire_request> encode_request(const message& m, std::string_view cluster_id);
 
 enum class request_errc {
@@ -67,7 +69,8 @@ enum class request_errc {
     inconsistent_cluster_id,  // a cluster id that is set and not `cluster_id`
 };
 
-// The core's message for a request of api_key (Vote, BeginQuorumEpoch, EndQuorumEpoch, Fetch)
+// The core's message for a request of api_key (Vote, BeginQuorumEpoch, EndQuorumEpoch, Fetch,
+// FetchSnapshot)
 // and version. `from` comes from the body (candidate_id, leader_id, replica_id), `to` is this
 // node, request_id is 0: the caller sets its own and pairs the core's response with the
 // request through it. Another api key or a version outside the schema is malformed.
@@ -79,15 +82,15 @@ result<message, request_errc> decode_request(int16_t api_key,
 
 // The answer to a request refused with `e` (INVALID_REQUEST or INCONSISTENT_CLUSTER_ID as the
 // response's top-level error, no topics), for Vote, BeginQuorumEpoch, EndQuorumEpoch, Fetch and
-// DescribeQuorum. REQUIRES: e is not malformed; api_version is valid for api_key.
+// FetchSnapshot and DescribeQuorum. REQUIRES: e is not malformed; api_version is valid for api_key.
 void encode_error_response(int16_t api_key,
                            int16_t api_version,
                            request_errc e,
                            protocol::writer& out);
 
 // The body of the core's response at the version of the request it answers.
-// REQUIRES: `response` answers api_key (vote_response for Vote, ..., fetch_response for
-// Fetch; not fetch_snapshot_response) and api_version is valid for api_key.
+// REQUIRES: `response` answers api_key (vote_response for Vote, ..., fetch_snapshot_response
+// for FetchSnapshot) and api_version is valid for api_key.
 void encode_response(const message_body& response,
                      int16_t api_key,
                      int16_t api_version,

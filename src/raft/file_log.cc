@@ -3,9 +3,11 @@
 #include "base/invariant.h"
 #include "base/log.h"
 #include "raft/codec.h"
+#include "storage/file_io.h"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <unistd.h>
 
@@ -21,6 +23,50 @@ storage::log_config metadata_log_config() {
     cfg.compact = false;
     cfg.segment_bytes = 64u << 20;
     return cfg;
+}
+
+constexpr std::string_view snapshot_suffix = ".checkpoint";
+
+// "<20-digit offset>-<10-digit epoch>.checkpoint", as Kafka names snapshot files.
+std::optional<snapshot_id> parse_snapshot_name(const std::string& name) {
+    constexpr size_t offset_digits = 20;
+    constexpr size_t epoch_digits = 10;
+    if (name.size() != offset_digits + 1 + epoch_digits + snapshot_suffix.size() ||
+        !name.ends_with(snapshot_suffix) || name[offset_digits] != '-') {
+        return std::nullopt;
+    }
+    auto digits = [&](size_t from, size_t count) -> std::optional<int64_t> {
+        int64_t v = 0;
+        for (size_t i = from; i < from + count; ++i) {
+            if (name[i] < '0' || name[i] > '9') {
+                return std::nullopt;
+            }
+            v = v * 10 + (name[i] - '0');
+        }
+        return v;
+    };
+    auto offset = digits(0, offset_digits);
+    auto epoch = digits(offset_digits + 1, epoch_digits);
+    if (!offset || !epoch || *epoch > INT32_MAX) {
+        return std::nullopt;
+    }
+    return snapshot_id{kafka_offset(*offset), leader_epoch(static_cast<int32_t>(*epoch))};
+}
+
+// Every snapshot file in `dir`, oldest first; leftovers of an interrupted write are removed.
+std::vector<snapshot_id> list_snapshots(const std::filesystem::path& dir) {
+    std::vector<snapshot_id> out;
+    std::error_code ec;
+    for (const auto& f : std::filesystem::directory_iterator(dir, ec)) {
+        std::string name = f.path().filename().string();
+        if (name.ends_with(std::string(snapshot_suffix) + ".tmp")) {
+            std::filesystem::remove(f.path(), ec);
+        } else if (auto id = parse_snapshot_name(name)) {
+            out.push_back(*id);
+        }
+    }
+    std::sort(out.begin(), out.end());
+    return out;
 }
 
 int64_t wall_clock_ms() {
@@ -43,7 +89,28 @@ result<std::unique_ptr<file_log>, std::string> file_log::open(std::filesystem::p
                                       storage::to_string(opened.error()))};
     }
     std::unique_ptr<file_log> log(new file_log(dir, std::move(*opened)));
+    auto snapshots = list_snapshots(dir);
+    if (!snapshots.empty()) {
+        log->_snapshot = snapshots.back();
+        kafka_offset at = log->_snapshot->offset;
+        // The log below the snapshot goes (a trim the crash interrupted); a log that ends
+        // below it was being replaced by an installed snapshot.
+        auto moved = at > log->_log->log_end_offset() ? log->_log->truncate_fully_and_start_at(at)
+                                                      : log->_log->advance_log_start_offset(at);
+        if (!moved) {
+            return unexpected{
+                fmt::format("cannot start the metadata log in '{}' at its snapshot {}: {}",
+                            dir.string(), at.value(), storage::to_string(moved.error()))};
+        }
+    }
     log->_start = log->_log->log_start_offset();
+    if (log->_start > kafka_offset(0) &&
+        (!log->_snapshot || log->_snapshot->offset != log->_start)) {
+        return unexpected{fmt::format(
+            "the metadata log in '{}' starts at offset {} but no snapshot ends there (was a "
+            ".checkpoint file removed?)",
+            dir.string(), log->_start.value())};
+    }
     std::vector<uint8_t> buffer;
     kafka_offset from = log->_start;
     while (from < log->_log->log_end_offset()) {
@@ -91,7 +158,10 @@ void file_log::close() {
 
 offset_and_epoch file_log::end_offset_and_epoch() const {
     kafka_offset end = _start + static_cast<int64_t>(_entries.size());
-    return {end, _entries.empty() ? no_epoch : _entries.back().epoch};
+    if (_entries.empty()) {
+        return {end, _snapshot ? _snapshot->epoch : no_epoch};
+    }
+    return {end, _entries.back().epoch};
 }
 
 void file_log::append(std::span<const log_entry> entries) {
@@ -135,6 +205,10 @@ std::optional<offset_and_epoch> file_log::end_offset_for_epoch(leader_epoch epoc
             return offset_and_epoch{_start + static_cast<int64_t>(i + 1), _entries[i].epoch};
         }
     }
+    // Older epochs are in the snapshot, whose last one ends where the log starts.
+    if (_snapshot && _snapshot->epoch <= epoch) {
+        return offset_and_epoch{_start, _snapshot->epoch};
+    }
     return std::nullopt;
 }
 
@@ -151,16 +225,59 @@ kafka_offset file_log::data_end_at_or_below(kafka_offset end) const {
     return _start;
 }
 
-std::optional<std::string> file_log::read_snapshot(snapshot_id) const { return std::nullopt; }
-
-void file_log::write_snapshot_and_trim(snapshot_id id, std::string) {
-    INVARIANT(false, "metadata snapshots are not enabled yet (asked for one at {})",
-              id.offset.value());
+std::filesystem::path file_log::snapshot_path(const std::filesystem::path& dir, snapshot_id id) {
+    return dir /
+           fmt::format("{:020d}-{:010d}{}", id.offset.value(), id.epoch.value(), snapshot_suffix);
 }
 
-void file_log::install_snapshot(snapshot_id id, std::string) {
-    INVARIANT(false, "metadata snapshots are not enabled yet (a leader offered one at {})",
-              id.offset.value());
+std::optional<std::string> file_log::read_snapshot(snapshot_id id) const {
+    if (!_snapshot || *_snapshot != id) {
+        return std::nullopt;
+    }
+    auto bytes = storage::read_small_file(snapshot_path(_dir, id));
+    if (!bytes || !bytes->has_value()) {
+        LOG_ERROR("raft", "cannot read the metadata snapshot {} in {}", id.offset.value(),
+                  _dir.string());
+        return std::nullopt;
+    }
+    return std::string((*bytes)->begin(), (*bytes)->end());
+}
+
+void file_log::store_snapshot(snapshot_id id, const std::string& bytes) {
+    auto written = storage::write_file_atomic(
+        snapshot_path(_dir, id),
+        std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+    // The core cannot go on without it (the log below is about to go); KRaft exits too.
+    INVARIANT(written.has_value(), "writing the metadata snapshot at {} in {} failed",
+              id.offset.value(), _dir.string());
+    _snapshot = id;
+    for (const auto& old : list_snapshots(_dir)) {
+        if (old != id) {
+            std::error_code ec;
+            std::filesystem::remove(snapshot_path(_dir, old), ec);
+        }
+    }
+}
+
+void file_log::write_snapshot_and_trim(snapshot_id id, std::string bytes) {
+    INVARIANT(id.offset > _start && id.offset <= end_offset_and_epoch().offset,
+              "snapshot at {} outside the log [{}, {})", id.offset.value(), _start.value(),
+              end_offset_and_epoch().offset.value());
+    store_snapshot(id, bytes);
+    auto trimmed = _log->advance_log_start_offset(id.offset);
+    INVARIANT(trimmed.has_value(), "metadata log trim to {} failed: {}", id.offset.value(),
+              storage::to_string(trimmed.error()));
+    _entries.erase(_entries.begin(), _entries.begin() + (id.offset - _start));
+    _start = id.offset;
+}
+
+void file_log::install_snapshot(snapshot_id id, std::string bytes) {
+    store_snapshot(id, bytes);
+    auto reset = _log->truncate_fully_and_start_at(id.offset);
+    INVARIANT(reset.has_value(), "metadata log restart at {} failed: {}", id.offset.value(),
+              storage::to_string(reset.error()));
+    _entries.clear();
+    _start = id.offset;
 }
 
 }  // namespace riacho::raft

@@ -1,12 +1,15 @@
 // raft: the metadata log on disk, `__cluster_metadata-0`, implementing raft_log on storage's
 // partition_log (segments, CRC checks, recovery of a torn tail, `riacho dump-log` all work on
 // it as on any partition). Each entry is one record batch (codec::encode_entry); the entries
-// are also kept in memory, which is what the core reads: the metadata log is small (one entry
-// per admin change), and snapshots will bound it when they land.
+// are also kept in memory, which is what the core reads: snapshots bound the log, so what is
+// kept is what came after the latest one.
 //
-// Snapshots: the broker's state machine takes none yet, so no leader ever offers one and the
-// core never calls write_snapshot_and_trim or install_snapshot on this log; both stop the
-// process with a message saying so rather than pretend (docs/design/raft.md, "Not done yet").
+// Snapshots are files beside the segments, named as Kafka names them,
+// `<end offset, 20 digits>-<epoch, 10 digits>.checkpoint`, written whole (temp file, fsync,
+// rename, directory fsync) before the log below them goes. Only the latest is kept. At open
+// the latest snapshot decides where the log starts: entries below it are dropped (a crash
+// between writing a snapshot and trimming), and a log that ends below it (a crash while
+// installing a leader's snapshot) restarts empty at its end.
 //
 // Thread: the raft node's thread only.
 #pragma once
@@ -34,7 +37,7 @@ public:
     std::optional<offset_and_epoch> end_offset_for_epoch(leader_epoch epoch) const override;
     void flush() override;
 
-    std::optional<snapshot_id> latest_snapshot() const override { return std::nullopt; }
+    std::optional<snapshot_id> latest_snapshot() const override { return _snapshot; }
     std::optional<std::string> read_snapshot(snapshot_id id) const override;
     void write_snapshot_and_trim(snapshot_id id, std::string bytes) override;
     void install_snapshot(snapshot_id id, std::string bytes) override;
@@ -45,13 +48,19 @@ public:
     // Closes the partition log cleanly (checkpoints, so the next open skips recovery).
     void close();
 
+    // The file a snapshot is kept in.
+    static std::filesystem::path snapshot_path(const std::filesystem::path& dir, snapshot_id id);
+
 private:
     file_log(std::filesystem::path dir, std::unique_ptr<storage::partition_log> log);
+    // Writes the snapshot file durably and removes every older one.
+    void store_snapshot(snapshot_id id, const std::string& bytes);
 
     std::filesystem::path _dir;
     std::unique_ptr<storage::partition_log> _log;
     kafka_offset _start{0};
     std::deque<log_entry> _entries;  // offsets _start, _start + 1, ...
+    std::optional<snapshot_id> _snapshot;  // the latest; the log starts at its end offset
 };
 
 }  // namespace riacho::raft

@@ -117,6 +117,20 @@ public:
         std::lock_guard lock(_shared_mutex);
         return _status;
     }
+    void take_snapshot(kafka_offset end, std::string bytes) {
+        asio::post(_io, [this, end, bytes = std::move(bytes)]() mutable {
+            if (_stopped || end <= _log->log_start_offset() || end > _pushed_end) {
+                return;  // an older one, or a node that restarted since
+            }
+            auto last = _log->read(end - 1, 1);
+            INVARIANT(last.size() == 1, "no entry below snapshot offset {}", end.value());
+            size_t size = bytes.size();
+            _replica->take_snapshot({end, last[0].epoch}, std::move(bytes));
+            LOG_INFO("raft",
+                     "node {}: metadata snapshot at offset {} ({} bytes); the log starts there",
+                     _config.id.value(), end.value(), size);
+        });
+    }
     std::vector<committed_entry> take_committed() {
         std::lock_guard lock(_shared_mutex);
         std::vector<committed_entry> out(std::make_move_iterator(_committed.begin()),
@@ -232,6 +246,16 @@ std::optional<std::string> node::impl::open() {
     _log = std::move(*log);
     _state = std::make_unique<quorum_state_file>(_config.metadata_dir / "quorum-state");
     _pushed_end = _log->log_start_offset();
+    if (auto snapshot = _log->latest_snapshot()) {
+        // The state machine starts from the snapshot; the log holds what came after it.
+        auto bytes = _log->read_snapshot(*snapshot);
+        if (!bytes) {
+            return fmt::format("cannot read the metadata snapshot at offset {} in '{}'",
+                               snapshot->offset.value(), _config.metadata_dir.string());
+        }
+        std::lock_guard lock(_shared_mutex);
+        _committed.push_back({snapshot->offset, std::move(*bytes), true});
+    }
     replica_config rc = _config.timing;
     rc.id = _config.id;
     rc.voters.clear();
@@ -315,6 +339,19 @@ void node::impl::step() {
         send_to_peer(m);
     }
     bool pushed = false;
+    if (out.snapshot_installed) {
+        // The leader's snapshot replaced the log: the state machine starts over from it.
+        auto bytes = _log->read_snapshot(*out.snapshot_installed);
+        INVARIANT(bytes.has_value(), "the snapshot at {} just installed cannot be read",
+                  out.snapshot_installed->offset.value());
+        LOG_INFO("raft",
+                 "node {}: installed the leader's metadata snapshot at offset {} ({} bytes)",
+                 _config.id.value(), out.snapshot_installed->offset.value(), bytes->size());
+        std::lock_guard lock(_shared_mutex);
+        _committed.push_back({out.snapshot_installed->offset, std::move(*bytes), true});
+        _pushed_end = out.snapshot_installed->offset;
+        pushed = true;
+    }
     kafka_offset hw = _replica->high_watermark();
     if (hw > _pushed_end) {
         auto entries = _log->read(_pushed_end, static_cast<size_t>(hw - _pushed_end));
@@ -322,7 +359,7 @@ void node::impl::step() {
         for (size_t i = 0; i < entries.size(); ++i) {
             if (entries[i].kind == entry_kind::data) {
                 _committed.push_back(
-                    {_pushed_end + static_cast<int64_t>(i), std::move(entries[i].data)});
+                    {_pushed_end + static_cast<int64_t>(i), std::move(entries[i].data), false});
                 pushed = true;
             }
         }
@@ -755,6 +792,9 @@ void node::stop(std::chrono::milliseconds resign_wait) {
 
 node_status node::current() const { return _impl->current(); }
 std::vector<committed_entry> node::take_committed() { return _impl->take_committed(); }
+void node::take_snapshot(kafka_offset end, std::string bytes) {
+    _impl->take_snapshot(end, std::move(bytes));
+}
 void node::set_commit_listener(std::function<void()> fn) {
     _impl->set_commit_listener(std::move(fn));
 }

@@ -54,9 +54,13 @@ struct node_config {
     replica_config timing;  // id and voters are filled from the fields above
 };
 
+// A committed data entry, or (`snapshot`) the state machine's snapshot that ends at `offset`:
+// the whole state up to there, which replaces what was applied (at start, and when a follower
+// installs its leader's snapshot). Entries that follow a snapshot start at its offset.
 struct committed_entry {
     kafka_offset offset{0};
     std::string data;
+    bool snapshot = false;
 };
 
 enum class write_errc {
@@ -104,6 +108,10 @@ public:
     // matters: set it right after start(); entries committed before are taken by the first
     // take_committed().
     void set_commit_listener(std::function<void()> fn);
+    // The state machine's snapshot of everything it applied below `end` (one past the last
+    // entry it includes, a committed entry it took): stored, and the log below it trimmed, on
+    // the node's thread. Ignored when the log already starts at or past `end`.
+    void take_snapshot(kafka_offset end, std::string bytes);
     // `leader_only`: fail instead of forwarding when this node is not the active controller
     // (decisions taken from what only the active controller knows, such as liveness, must
     // not be committed by a node that lost leadership meanwhile).

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -15,6 +16,9 @@ namespace riacho::cluster::test {
 struct shared_entries {
     std::vector<std::vector<uint8_t>> batches;
     bool fail_writes = false;
+    // The latest snapshot any node stored, and where it ends (the batches stay).
+    std::optional<std::vector<uint8_t>> snapshot;
+    int64_t snapshot_end = 0;
 };
 
 class memory_metadata_log final : public metadata_log {
@@ -40,12 +44,22 @@ public:
         _entries->batches.push_back(std::move(batch));
         return {write_status::ok, -1, {}};
     }
-    std::vector<std::pair<int64_t, std::vector<uint8_t>>> take_committed() override {
-        std::vector<std::pair<int64_t, std::vector<uint8_t>>> out;
+    std::vector<committed_batch> take_committed() override {
+        std::vector<committed_batch> out;
+        if (static_cast<int64_t>(_taken) < _entries->snapshot_end && _entries->snapshot) {
+            // Behind the shared snapshot (a node that starts late): start from it.
+            out.push_back({_entries->snapshot_end, *_entries->snapshot, true});
+            _taken = static_cast<size_t>(_entries->snapshot_end);
+        }
         for (; _taken < _entries->batches.size(); ++_taken) {
-            out.emplace_back(static_cast<int64_t>(_taken), _entries->batches[_taken]);
+            out.push_back({static_cast<int64_t>(_taken), _entries->batches[_taken], false});
         }
         return out;
+    }
+    void store_snapshot(int64_t end, std::vector<uint8_t> bytes) override {
+        ++snapshots_stored;
+        _entries->snapshot_end = end;
+        _entries->snapshot = std::move(bytes);
     }
     bool wait_committed(int64_t end) override {
         return end <= static_cast<int64_t>(_entries->batches.size());
@@ -53,6 +67,7 @@ public:
     void fail_writes(bool fail) { _entries->fail_writes = fail; }
     size_t entries() const { return _entries->batches.size(); }
     int stale_writes = 0;
+    int snapshots_stored = 0;
     std::function<void()> before_next_write;
 
 private:

@@ -18,6 +18,7 @@
 #include "protocol/messages/describe_quorum.h"
 #include "protocol/messages/end_quorum_epoch.h"
 #include "protocol/messages/fetch.h"
+#include "protocol/messages/fetch_snapshot.h"
 #include "protocol/messages/vote.h"
 #include "protocol/record_batch.h"
 #include "raft/replica.h"
@@ -26,6 +27,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <tuple>
 
 namespace riacho::raft {
@@ -149,6 +151,7 @@ TEST(raft_codec, requests_round_trip) {
     expect_request_round_trip(end_quorum_epoch_request{n(3), ep(4), {}}, n(3));
     expect_request_round_trip(fetch_request{n(2), ep(5), off(1000), ep(4)}, n(2));
     expect_request_round_trip(fetch_request{n(4), ep(1), off(0), no_epoch}, n(4));
+    expect_request_round_trip(fetch_snapshot_request{n(3), ep(5), {off(500), ep(3)}}, n(3));
 }
 
 TEST(raft_codec, requests_go_out_at_the_documented_versions) {
@@ -161,8 +164,7 @@ TEST(raft_codec, requests_go_out_at_the_documented_versions) {
     EXPECT_EQ(version_of(begin_quorum_epoch_request{}), std::make_pair(int16_t{53}, int16_t{0}));
     EXPECT_EQ(version_of(end_quorum_epoch_request{}), std::make_pair(int16_t{54}, int16_t{0}));
     EXPECT_EQ(version_of(fetch_request{}), std::make_pair(int16_t{1}, int16_t{12}));
-    // FetchSnapshot is not on the wire yet.
-    EXPECT_FALSE(codec::encode_request(message{n(1), n(2), 7, fetch_snapshot_request{}}, cluster));
+    EXPECT_EQ(version_of(fetch_snapshot_request{}), std::make_pair(int16_t{59}, int16_t{0}));
 }
 
 TEST(raft_codec, fetch_request_fields_on_the_wire) {
@@ -344,7 +346,8 @@ TEST(raft_codec, every_truncated_request_is_malformed) {
     std::vector<message_body> bodies = {vote_request{ep(7), n(3), {off(120), ep(6)}},
                                         begin_quorum_epoch_request{n(1), ep(9)},
                                         end_quorum_epoch_request{n(3), ep(4), {n(2), n(1)}},
-                                        fetch_request{n(2), ep(5), off(1000), ep(4)}};
+                                        fetch_request{n(2), ep(5), off(1000), ep(4)},
+                                        fetch_snapshot_request{n(2), ep(5), {off(9), ep(2)}}};
     for (const auto& body : bodies) {
         auto wire = codec::encode_request(message{n(1), n(2), 0, body}, cluster);
         ASSERT_TRUE(wire);
@@ -358,7 +361,7 @@ TEST(raft_codec, every_truncated_request_is_malformed) {
     }
     // Unknown APIs and versions outside the schema are malformed too.
     std::vector<uint8_t> empty;
-    EXPECT_EQ(codec::decode_request(59, 0, empty, n(1), cluster).error(), request_errc::malformed);
+    EXPECT_EQ(codec::decode_request(60, 0, empty, n(1), cluster).error(), request_errc::malformed);
     EXPECT_EQ(codec::decode_request(52, 2, empty, n(1), cluster).error(), request_errc::malformed);
 }
 
@@ -438,6 +441,78 @@ TEST(raft_codec, fetch_responses_round_trip_at_every_version) {
             EXPECT_EQ(*back, message_body(r)) << "v" << v;
         }
     }
+}
+
+fetch_snapshot_response full_snapshot_response() {
+    fetch_snapshot_response r;
+    r.leader_id = n(1);
+    r.leader_epoch = ep(5);
+    r.snapshot_id = {off(500), ep(3)};
+    r.bytes = std::string("snap\0shot\xff", 10);
+    return r;
+}
+
+TEST(raft_codec, fetch_snapshot_responses_round_trip_at_every_version) {
+    std::vector<fetch_snapshot_response> cases{full_snapshot_response()};
+    for (raft_error e : all_errors) {
+        fetch_snapshot_response failed;
+        failed.error = e;
+        failed.leader_id = n(2);
+        failed.leader_epoch = ep(6);
+        failed.snapshot_id = {off(500), ep(3)};
+        cases.push_back(failed);
+    }
+    for (int16_t v = 0; v <= msg::fetch_snapshot_response::max_version; ++v) {
+        for (const auto& r : cases) {
+            auto back = response_round_trip(fetch_snapshot_request{n(2), ep(5), {off(500), ep(3)}},
+                                            r, 59, v);
+            ASSERT_TRUE(back) << "v" << v;
+            EXPECT_EQ(*back, message_body(r)) << "v" << v;
+        }
+    }
+}
+
+TEST(raft_codec, fetch_snapshot_moves_whole_snapshots_only) {
+    // The leader answers with all of it, from position 0.
+    protocol::writer w;
+    codec::encode_response(full_snapshot_response(), 59, 0, w);
+    auto wire = decode<msg::fetch_snapshot_response>(w.buffer(), 0);
+    ASSERT_EQ(wire.topics.size(), 1u);
+    EXPECT_EQ(wire.topics[0].name, "__cluster_metadata");
+    const auto& p = wire.topics[0].partitions.at(0);
+    EXPECT_EQ(p.size, 10);
+    EXPECT_EQ(p.position, 0);
+    EXPECT_EQ(p.unaligned_records.size_bytes(), 10u);
+    EXPECT_EQ(p.snapshot_id.end_offset, 500);
+    EXPECT_EQ(p.snapshot_id.epoch, 3);
+    // Part of a snapshot (another implementation's chunks) is not usable.
+    fetch_snapshot_request request{n(2), ep(5), {off(500), ep(3)}};
+    auto answer = [&](auto mutate) {
+        auto r = wire;
+        mutate(r.topics[0].partitions[0]);
+        return codec::decode_response(request, 0, encode(r, 0));
+    };
+    EXPECT_TRUE(answer([](auto&) {}));
+    EXPECT_FALSE(answer([](auto& q) { q.size = 20; }));
+    EXPECT_FALSE(answer([](auto& q) { q.position = 4; }));
+    EXPECT_FALSE(answer([](auto& q) { q.snapshot_id.end_offset = -1; }));
+    EXPECT_FALSE(answer([](auto& q) { q.index = 1; }));
+    // A request for a position past 0 is refused, as is a negative snapshot id.
+    auto asked = codec::encode_request(message{n(2), n(1), 0, request}, cluster);
+    ASSERT_TRUE(asked);
+    auto req = decode<msg::fetch_snapshot_request>(asked->body.buffer(), 0);
+    EXPECT_EQ(req.topics.at(0).partitions.at(0).position, 0);
+    req.topics[0].partitions[0].position = 4;
+    EXPECT_EQ(codec::decode_request(59, 0, encode(req, 0), n(1), cluster).error(),
+              request_errc::invalid_request);
+    req.topics[0].partitions[0].position = 0;
+    req.topics[0].partitions[0].snapshot_id.epoch = -1;
+    EXPECT_EQ(codec::decode_request(59, 0, encode(req, 0), n(1), cluster).error(),
+              request_errc::invalid_request);
+    req.topics[0].partitions[0].snapshot_id.epoch = 3;
+    req.topics[0].name = "orders";
+    EXPECT_EQ(codec::decode_request(59, 0, encode(req, 0), n(1), cluster).error(),
+              request_errc::invalid_request);
 }
 
 TEST(raft_codec, fetch_response_fields_on_the_wire) {
@@ -545,6 +620,7 @@ TEST(raft_codec, every_truncated_response_decodes_to_nothing) {
         {begin_quorum_epoch_request{}, begin_quorum_epoch_response{}, 53, 0},
         {end_quorum_epoch_request{}, end_quorum_epoch_response{}, 54, 1},
         {fetch_request{}, full_fetch_response(), 1, 12},
+        {fetch_snapshot_request{}, full_snapshot_response(), 59, 0},
     };
     for (const auto& s : samples) {
         protocol::writer w;
@@ -575,6 +651,9 @@ TEST(raft_codec, error_responses_carry_the_top_level_error) {
     protocol::writer f;
     codec::encode_error_response(1, 13, request_errc::inconsistent_cluster_id, f);
     EXPECT_EQ(decode<msg::fetch_response>(f.buffer(), 13).error_code, 104);
+    protocol::writer snap;
+    codec::encode_error_response(59, 1, request_errc::inconsistent_cluster_id, snap);
+    EXPECT_EQ(decode<msg::fetch_snapshot_response>(snap.buffer(), 1).error_code, 104);
     protocol::writer d;
     codec::encode_error_response(55, 2, request_errc::invalid_request, d);
     EXPECT_EQ(decode<msg::describe_quorum_response>(d.buffer(), 2).error_code, 42);
@@ -768,9 +847,9 @@ TEST(raft_codec, describe_quorum_requests_are_checked) {
 // ---------------------------------------------------------------- API catalog
 
 TEST(raft_codec, the_quorums_own_apis_are_controller_only) {
-    for (int16_t key :
-         {protocol::api_keys::vote, protocol::api_keys::begin_quorum_epoch,
-          protocol::api_keys::end_quorum_epoch, protocol::api_keys::controller_write}) {
+    for (int16_t key : {protocol::api_keys::vote, protocol::api_keys::begin_quorum_epoch,
+                        protocol::api_keys::end_quorum_epoch, protocol::api_keys::fetch_snapshot,
+                        protocol::api_keys::controller_write}) {
         const auto* api = protocol::find_api(key);
         ASSERT_NE(api, nullptr) << key;
         EXPECT_TRUE(api->controller_only) << api->name;
@@ -786,7 +865,7 @@ TEST(raft_codec, the_quorums_own_apis_are_controller_only) {
             ++advertised;
         }
     }
-    EXPECT_EQ(advertised, protocol::all_apis().size() - 4);
+    EXPECT_EQ(advertised, protocol::all_apis().size() - 5);
     EXPECT_FALSE(protocol::find_api(protocol::api_keys::fetch)->controller_only);
     EXPECT_FALSE(protocol::find_api(protocol::api_keys::api_versions)->controller_only);
 }
@@ -841,7 +920,11 @@ TEST(raft_codec, replicas_elect_and_commit_over_the_wire) {
     };
     std::map<std::pair<int32_t, uint64_t>, sent> in_flight;
     size_t carried = 0;
+    std::set<int32_t> cut_off;  // nodes whose messages are lost
     auto deliver = [&](const message& m) {
+        if (cut_off.count(m.from.value()) != 0 || cut_off.count(m.to.value()) != 0) {
+            return;
+        }
         bool is_request = std::visit(
             [](const auto& b) {
                 using T = std::decay_t<decltype(b)>;
@@ -916,6 +999,30 @@ TEST(raft_codec, replicas_elect_and_commit_over_the_wire) {
         EXPECT_EQ(entries[2].data, "create topic b");
     }
     EXPECT_GT(carried, 10u);
+
+    // A follower away while the leader snapshots and trims its log comes back through
+    // FetchSnapshot.
+    node_id away = *leader == n(3) ? n(2) : n(3);
+    cut_off.insert(away.value());
+    auto more = at(*leader).r->append({"create topic c", "create topic d"}, now);
+    ASSERT_TRUE(more.has_value());
+    for (int i = 0; i < 20; ++i) {
+        step(5ms);
+    }
+    kafka_offset end = at(*leader).r->high_watermark();
+    ASSERT_EQ(end, *more + 2);
+    at(*leader).r->take_snapshot({end, at(*leader).log.read(end - 1, 1).at(0).epoch}, "image");
+    EXPECT_EQ(at(*leader).log.log_start_offset(), end);
+    cut_off.clear();
+    for (int i = 0; i < 100; ++i) {
+        step(5ms);
+    }
+    auto& back = at(away);
+    EXPECT_EQ(back.log.installs, 1);
+    ASSERT_TRUE(back.log.latest_snapshot());
+    EXPECT_EQ(back.log.latest_snapshot()->offset, end);
+    EXPECT_EQ(back.log.read_snapshot(*back.log.latest_snapshot()), "image");
+    EXPECT_GE(back.r->high_watermark(), end);
 }
 
 }  // namespace
