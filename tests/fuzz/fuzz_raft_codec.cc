@@ -1,7 +1,7 @@
 // libFuzzer target for the metadata quorum's wire codec (raft/codec.h): decode_request,
-// decode_response, check_describe_quorum_request and decode_entries on arbitrary bytes must
-// return a result, never crash or over-read. The first byte picks the decoder, the second the
-// version; the rest is the body. Random bytes almost never carry a valid CRC, so record bytes
+// decode_response, check_describe_quorum_request and decode_entries on arbitrary bytes (of
+// every API, FetchSnapshot included) must return a result, never crash or over-read. The first
+// byte picks the decoder, the second the version; the rest is the body. Random bytes almost never carry a valid CRC, so record bytes
 // are also tried with each batch's CRC fixed up. Entries that decode must encode again and
 // decode to the same entries (what a follower appends is what the leader sent).
 #include "protocol/record_batch.h"
@@ -64,12 +64,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         vote_request{}, begin_quorum_epoch_request{}, end_quorum_epoch_request{},
         fetch_request{node_id(2), leader_epoch(3), kafka_offset(9), leader_epoch(2)}};
     const int16_t request_keys[] = {52, 53, 54, 1};
-    switch (data[0] % 10) {
+    const int selector = data[0] % 12;
+    switch (selector) {
         case 0:
         case 1:
         case 2:
         case 3: {
-            auto m = codec::decode_request(request_keys[data[0] % 10], version, body, node_id(1),
+            auto m = codec::decode_request(request_keys[selector], version, body, node_id(1),
                                            "fuzz-cluster");
             if (m) {
                 // Whatever decodes can be sent on.
@@ -83,7 +84,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         case 5:
         case 6:
         case 7:
-            (void)codec::decode_response(requests[data[0] % 10 - 4], version, body);
+            (void)codec::decode_response(requests[selector - 4], version, body);
+            break;
+        case 10: {
+            auto m = codec::decode_request(59, version, body, node_id(1), "fuzz-cluster");
+            if (m && !codec::encode_request(*m, "fuzz-cluster")) {
+                std::abort();
+            }
+            break;
+        }
+        case 11:
+            (void)codec::decode_response(
+                fetch_snapshot_request{node_id(2), leader_epoch(3), {kafka_offset(9), leader_epoch(2)}},
+                version, body);
             break;
         case 8:
             (void)codec::check_describe_quorum_request(static_cast<int16_t>(version % 3), body);
