@@ -7,7 +7,9 @@ time for RIACHO_FAULT_SECONDS (default 45) per test:
   third), cut one direction only, or kill -9 a node. Clients always reach every node.
 Afterwards a checker reads every partition through two different nodes and proves: every
 acknowledged record is there, no record is there twice, offsets only grow, and both readers
-see the same sequence. RIACHO_FAULT_SEED replays a run's faults."""
+see the same sequence. Every node snapshots its metadata every kilobyte of changes (the ISR
+changes the faults cause), so snapshots are taken, and followers fetch them, under the same
+faults; each node must have one at the end. RIACHO_FAULT_SEED replays a run's faults."""
 import os
 import random
 import signal
@@ -28,6 +30,14 @@ pytestmark = pytest.mark.skipif(is_kafka(),
 TOPIC = "faults"
 PARTITIONS = 3
 FAULT_SECONDS = float(os.environ.get("RIACHO_FAULT_SECONDS", "45"))
+SETTINGS = {"replica.lag.time.max.ms": "3000",
+            "metadata.log.max.record.bytes.between.snapshots": "1024"}
+
+
+def assert_every_node_snapshotted(cluster):
+    for n in cluster.nodes:
+        assert list((n.data_dir / "__cluster_metadata-0").glob("*.checkpoint")), \
+            f"{n.name} took no metadata snapshot"
 
 
 def read_partition(bootstrap, partition, until_offset, timeout=90):
@@ -127,7 +137,7 @@ def fault_rng():
 
 def test_acknowledged_records_survive_kills_and_freezes():
     rng = fault_rng()
-    cluster = Cluster(settings={"replica.lag.time.max.ms": "3000"}).start()
+    cluster = Cluster(settings=SETTINGS).start()
 
     def inject():
         time.sleep(rng.uniform(2, 5))
@@ -144,6 +154,7 @@ def test_acknowledged_records_survive_kills_and_freezes():
 
     try:
         run_under_faults(cluster, inject)
+        assert_every_node_snapshotted(cluster)
     finally:
         cluster.stop()
 
@@ -155,7 +166,7 @@ def test_acknowledged_records_survive_network_partitions():
     rng = fault_rng()
     cluster = None
     try:
-        cluster = Cluster(settings={"replica.lag.time.max.ms": "3000"}, network=network).start()
+        cluster = Cluster(settings=SETTINGS, network=network).start()
 
         def inject():
             time.sleep(rng.uniform(2, 5))
@@ -181,6 +192,7 @@ def test_acknowledged_records_survive_network_partitions():
             return what
 
         run_under_faults(cluster, inject)
+        assert_every_node_snapshotted(cluster)
     finally:
         if cluster:
             cluster.stop()
