@@ -524,6 +524,8 @@ broker_config build_broker_config(const std::map<std::string, std::string>& set)
     }
     cfg.log_cleaner_backoff_ms = num("log.cleaner.backoff.ms");
     cfg.min_insync_replicas = static_cast<int32_t>(num("min.insync.replicas"));
+    cfg.leader_replication_throttled_rate = num("leader.replication.throttled.rate");
+    cfg.follower_replication_throttled_rate = num("follower.replication.throttled.rate");
     cfg.log_level = get("riacho.log.level");
     check_enum("riacho.log.level", cfg.log_level, {"debug", "info", "warn", "error"});
     if (cfg.message_max_bytes > cfg.socket_request_max_bytes) {

@@ -69,6 +69,10 @@ struct broker_config {
     std::string log_message_timestamp_type = "CreateTime";
     std::string log_cleanup_policy = "delete";
     int32_t min_insync_replicas = 1;
+    // Replication throttles (bytes per second; INT64_MAX: none), read on every throttled
+    // replica fetch.
+    int64_t leader_replication_throttled_rate = INT64_MAX;
+    int64_t follower_replication_throttled_rate = INT64_MAX;
     std::string log_level = "info";
 
     // Every key as the operator set it (or its default), for DescribeConfigs.

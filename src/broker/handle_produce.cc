@@ -6,6 +6,7 @@
 #include "broker/log_errors.h"
 #include "broker/replica_manager.h"
 #include "broker/txn_runtime.h"
+#include "cluster/eligible_leaders.h"
 #include "cluster/topic_config.h"
 #include "protocol/messages/produce.h"
 #include "protocol/record_batch.h"
@@ -82,11 +83,14 @@ struct append_outcome {
     int64_t log_end = -1;  // after the append: acks=-1 waits for the high watermark to reach it
 };
 
-// min.insync.replicas of a topic (its override, else the broker's).
-size_t min_insync_replicas(const broker_context& ctx, const cluster::topic_info& topic) {
-    auto value = cluster::effective_topic_config(
-        topic.configs, ctx.config.values, *cluster::find_topic_config_key("min.insync.replicas"));
-    return static_cast<size_t>(std::max(1LL, std::stoll(value)));
+// min.insync.replicas of a partition (the topic's override, else the broker's), capped at its
+// replica count as Kafka caps it (Partition.effectiveMinIsr).
+size_t min_insync_replicas(const broker_context& ctx,
+                           const cluster::topic_info& topic,
+                           int32_t partition) {
+    size_t replicas =
+        topic.has_partition(partition) ? topic.partitions[partition].replicas.size() : 1;
+    return static_cast<size_t>(cluster::effective_min_isr(topic, ctx.config.values, replicas));
 }
 
 append_outcome append_partition(broker_context& ctx,
@@ -135,7 +139,7 @@ append_outcome append_partition(broker_context& ctx,
     storage::topic_partition tp{topic_name, partition_id(data.index)};
     if (acks == -1) {
         size_t isr = ctx.replicas->isr_size(tp);
-        size_t wanted = min_insync_replicas(ctx, *topic);
+        size_t wanted = min_insync_replicas(ctx, *topic, data.index);
         if (isr < wanted) {
             return fail(error_code::not_enough_replicas,
                         fmt::format("The ISR of {}-{} has {} replica(s); min.insync.replicas is "
@@ -395,7 +399,7 @@ asio::awaitable<net::reply> handle_produce(broker_context& ctx, net::request& re
                     bool leading =
                         topic && topic->has_partition(p.index) && ctx.leads(*topic, p.index);
                     bool isr_short =
-                        topic && ctx.replicas->isr_size(tp) < min_insync_replicas(ctx, *topic);
+                        topic && ctx.replicas->isr_size(tp) < min_insync_replicas(ctx, *topic, p.index);
                     auto e = !leading    ? error_code::not_leader_or_follower
                              : isr_short ? error_code::not_enough_replicas_after_append
                                          : error_code::request_timed_out;

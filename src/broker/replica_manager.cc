@@ -29,7 +29,6 @@ constexpr auto replica_fetch_timeout = std::chrono::milliseconds(5000);
 constexpr auto timer_period = std::chrono::milliseconds(250);
 constexpr int64_t checkpoint_interval_ms = 5000;
 constexpr const char* checkpoint_file = "replication-offset-checkpoint";
-constexpr int64_t no_quota = INT64_MAX;  // Kafka's unlimited replication rate
 
 // Whether `topic` lists `partition` on `broker` in its throttled-replicas config `key`.
 bool throttled_replica(const cluster::topic_info& topic,
@@ -369,13 +368,11 @@ bool replica_manager::leader_throttled(const cluster::topic_info& topic,
 }
 
 bool replica_manager::leader_quota_exceeded() {
-    return _leader_quota.exceeded(_ctx.config.number("leader.replication.throttled.rate", no_quota),
-                                  wall_ms());
+    return _leader_quota.exceeded(_ctx.config.leader_replication_throttled_rate, wall_ms());
 }
 
 void replica_manager::record_leader_throttled(size_t bytes) {
-    _leader_quota.record(static_cast<int64_t>(bytes),
-                         _ctx.config.number("leader.replication.throttled.rate", no_quota),
+    _leader_quota.record(static_cast<int64_t>(bytes), _ctx.config.leader_replication_throttled_rate,
                          wall_ms());
 }
 
@@ -411,7 +408,7 @@ asio::awaitable<bool> replica_manager::fetch_once(fetcher& f) {
     std::vector<storage::topic_partition> asked;
     // Out-of-sync replicas under the follower throttle sit this round out while the broker's
     // follower.replication.throttled.rate is used up.
-    int64_t follower_rate = _ctx.config.number("follower.replication.throttled.rate", no_quota);
+    int64_t follower_rate = _ctx.config.follower_replication_throttled_rate;
     bool follower_quota_exceeded = _follower_quota.exceeded(follower_rate, wall_ms());
     std::set<storage::topic_partition> throttled;
     for (const auto& [tp, fol] : _followed) {

@@ -5,6 +5,7 @@
 #include "cluster/eligible_leaders.h"
 #include "cluster/metadata_snapshot.h"
 #include "cluster/reassignment.h"
+#include "cluster/replica_ids.h"
 #include "cluster/replica_placement.h"
 #include "cluster/topic_config.h"
 #include "protocol/record_batch.h"
@@ -530,10 +531,10 @@ change_result controller::change_isr(const std::string& topic_name,
             return {protocol::error_code::none, "", topic};
         }
         for (int32_t id : isr) {
-            bool joins = std::find(p.isr.begin(), p.isr.end(), id) == p.isr.end();
+            bool joins = !contains(p.isr, id);
             if (joins &&
                 (_image->fenced_brokers.count(id) != 0 ||
-                 std::find(p.replicas.begin(), p.replicas.end(), id) == p.replicas.end())) {
+                 !contains(p.replicas, id))) {
                 // KIP-841: a fenced broker (or one that is not a replica) may not rejoin.
                 return {protocol::error_code::ineligible_replica,
                         fmt::format("broker {} may not join the ISR of {}-{}", id, topic_name,
@@ -620,7 +621,7 @@ void controller::plan_elections(const std::set<int32_t>& alive,
                 // them back leads again.
                 next.leader = -1;
                 for (int32_t id : p.replicas) {
-                    if (std::find(isr.begin(), isr.end(), id) != isr.end()) {
+                    if (contains(isr, id)) {
                         next.leader = id;
                         break;
                     }
@@ -703,7 +704,7 @@ std::vector<controller::election_result> controller::elect(
             const auto& p = topic->partitions[static_cast<size_t>(index)];
             auto live = [&](int32_t id) { return alive.count(id) != 0; };
             auto in_isr = [&](int32_t id) {
-                return std::find(p.isr.begin(), p.isr.end(), id) != p.isr.end();
+                return contains(p.isr, id);
             };
             partition_info next = p;
             if (type == election_type::preferred) {
@@ -798,7 +799,7 @@ size_t controller::restore_preferred_leaders(const std::set<int32_t>& alive, dou
                 }
                 int32_t want = p.replicas.front();
                 auto [count, off] = preferred[want];
-                bool in_sync = std::find(p.isr.begin(), p.isr.end(), want) != p.isr.end();
+                bool in_sync = contains(p.isr, want);
                 if (p.leader == want || !in_sync || alive.count(want) == 0 ||
                     _image->fenced_brokers.count(want) != 0 ||
                     static_cast<double>(off) / count <= imbalance_max) {

@@ -1,17 +1,12 @@
 #include "cluster/eligible_leaders.h"
 
+#include "cluster/replica_ids.h"
 #include "cluster/topic_config.h"
 
 #include <algorithm>
 #include <cstdlib>
 
 namespace riacho::cluster {
-
-namespace {
-bool contains(const std::vector<int32_t>& v, int32_t id) {
-    return std::find(v.begin(), v.end(), id) != v.end();
-}
-}  // namespace
 
 int32_t effective_min_isr(const topic_info& topic,
                           const std::map<std::string, std::string>& broker_values,

@@ -1,5 +1,7 @@
 #include "cluster/reassignment.h"
 
+#include "cluster/replica_ids.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -7,20 +9,6 @@
 namespace riacho::cluster {
 
 namespace {
-
-bool contains(const std::vector<int32_t>& v, int32_t id) {
-    return std::find(v.begin(), v.end(), id) != v.end();
-}
-
-std::vector<int32_t> minus(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
-    std::vector<int32_t> out;
-    for (int32_t id : a) {
-        if (!contains(b, id)) {
-            out.push_back(id);
-        }
-    }
-    return out;
-}
 
 // Keeps the leader when it is still in the ISR, else the first ISR member of `replicas`
 // that is alive (any ISR member when none is alive: the liveness check moves it on). A leader

@@ -9,6 +9,7 @@ acks=0 produce answered with nothing, a produced batch stored verbatim (raw
 Fetch returns the same records, offsets assigned), CORRUPT_MESSAGE for a bad
 CRC, each codec's batch (snappy both raw and xerial-framed) stored verbatim and an
 undecodable compressed payload rejected with Kafka's error (UNKNOWN_SERVER_ERROR),
+acks=-1 with min.insync.replicas above the replica count (capped at it),
 OFFSET_OUT_OF_RANGE and UNKNOWN_TOPIC_OR_PARTITION on fetch (empty, not null,
 records), ListOffsets
 earliest/latest, and connection closes (no reply) for an unknown api key, an
@@ -133,6 +134,21 @@ def test_produce_acks0_no_response(broker, wire_topic):
                                         acks=0))
         corr = kwire.parse_api_versions(c.roundtrip(kwire.api_versions_request(32, 0)), 0)[0]
     assert corr == 32  # the next response is the ApiVersions one: acks=0 got none
+
+
+def test_min_insync_replicas_above_the_replica_count_is_capped(broker):
+    """Kafka caps min.insync.replicas at the partition's replica count for acks=-1 (its
+    effectiveMinIsr): on one broker an RF 1 topic with min.insync.replicas=2 takes acks=-1."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin.create_topics([NewTopic("capped-min-isr", num_partitions=1, replication_factor=1,
+                                  config={"min.insync.replicas": "2"})])[
+        "capped-min-isr"].result(30)
+    with Conn(broker.bootstrap) as c:
+        _, res = kwire.parse_produce_v7(c.roundtrip(kwire.produce_v7_request(
+            41, "capped-min-isr", 0, kwire.record_batch([(None, b"safe enough", [])]),
+            acks=-1, timeout_ms=5000)))
+    assert res[("capped-min-isr", 0)]["error"] == 0
 
 
 def test_produce_bad_crc_is_corrupt_message(broker, wire_topic):
