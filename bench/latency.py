@@ -3,14 +3,16 @@
 
 Usage:
   tests/integration/.deps/venv/bin/python bench/latency.py [--rate N] [--seconds S]
-      [--size BYTES] [--acks A] [--riacho-bin PATH] [--load PATH] [--only riacho|kafka] [--out DIR]
+      [--size BYTES] [--acks A] [--linger-ms MS] [--riacho-bin PATH] [--load PATH]
+      [--only riacho|kafka] [--out DIR]
 or `bench/run.sh --suite latency`, which builds the broker and the load generator first.
 
 For each broker (Riacho with riacho.acks.all.fsync=true, its default; Riacho with it false,
 like Kafka's page-cache acks; Apache Kafka): a fresh broker, a 20,000-record warm-up on a
 topic of its own, then `rdkafka_load e2e` (bench/macro/rdkafka_load.cc) on a fresh
 1-partition topic: one librdkafka producer sends --rate records/s of --size bytes for
---seconds (librdkafka defaults otherwise: acks=-1, linger 5 ms), a legacy consumer in the
+--seconds (librdkafka defaults otherwise: acks=-1, linger 5 ms unless --linger-ms), a
+legacy consumer in the
 same process reads them back; latency = consume time - intended send time, the first 2 s
 left out. A producer that cannot keep the schedule shows it as latency (and as
 max_behind_ms); the run fails if a record is never consumed.
@@ -46,7 +48,8 @@ def run_one(broker, load, a) -> dict:
     timeout = int(a.seconds * 3 + 60)
     res = tool([load, "e2e", "--brokers", bs, "--topic", "e2e", "--rate", str(a.rate),
                 "--seconds", str(a.seconds), "--warmup-seconds", str(a.warmup_seconds),
-                "--size", str(a.size), "--acks", a.acks, "--timeout", str(timeout)],
+                "--size", str(a.size), "--acks", a.acks, "--timeout", str(timeout),
+                "--set", f"linger.ms={a.linger_ms}"],
                timeout + 30)
     res["load_before"] = load_before
     res["load_after"] = brokers.loadavg()
@@ -75,7 +78,8 @@ def report(results, meta) -> str:
            f"on {m['fs']}; brokers and the client share it",
            f"- Riacho {meta['commit']} ({meta['build']}); Apache Kafka {brokers.KAFKA_VERSION} "
            f"(KRaft, one JVM, {meta['kafka_heap']}); client librdkafka {m['librdkafka']} "
-           f"(rdkafka_load e2e: acks={meta['acks']}, linger 5 ms, no compression)",
+           f"(rdkafka_load e2e: acks={meta['acks']}, linger {meta['linger_ms']} ms, "
+           f"no compression)",
            f"- Workload: {meta['rate']:,} records/s of {meta['size']} B for {meta['seconds']} s "
            f"to one partition (CreateTopics, RF 1), read back by a legacy consumer in the "
            f"same process; latency = consume time − intended send time; the first "
@@ -116,6 +120,9 @@ def main():
     ap.add_argument("--warmup-seconds", type=float, default=2)
     ap.add_argument("--size", type=int, default=1024)
     ap.add_argument("--acks", default="-1")
+    # librdkafka's default; 0 sends each batch as soon as the previous one is answered, so the
+    # broker's share of the latency is not hidden behind the client's wait.
+    ap.add_argument("--linger-ms", type=float, default=5)
     ap.add_argument("--out")
     ap.add_argument("--build", default="scripts/build.sh release")
     ap.add_argument("--commit", help="what the Riacho binary was built from (default: HEAD)")
@@ -125,7 +132,7 @@ def main():
     meta = {"date": time.strftime("%Y-%m-%dT%H%M%SZ", time.gmtime()),
             "commit": a.commit or brokers.commit_desc(), "build": a.build, "machine": brokers.machine(),
             "rate": a.rate, "seconds": a.seconds, "warmup_seconds": a.warmup_seconds,
-            "size": a.size, "acks": a.acks,
+            "size": a.size, "acks": a.acks, "linger_ms": a.linger_ms,
             "kafka_heap": os.environ.get("KAFKA_HEAP_OPTS", "-Xms256m -Xmx1g")}
     results = {}
     systems = []

@@ -504,15 +504,25 @@ void broker::check_liveness() {
                 }
                 return false;
             };
+            // A broker whose fetch connection closed and that has not fetched again within
+            // this is gone (a crashed process closes its sockets at once), without waiting
+            // out the session; a frozen or unreachable one still gets the whole session.
+            constexpr std::chrono::milliseconds disconnected_max{500};
+            auto disconnected = [&](int32_t id) {
+                auto it = status.disconnected_since.find(raft::node_id(id));
+                return it != status.disconnected_since.end() &&
+                       now - it->second >= disconnected_max;
+            };
             std::set<int32_t> alive;
             for (const auto& [id, b] : image->brokers) {
                 bool voter = std::any_of(status.quorum->voters.begin(), status.quorum->voters.end(),
                                          [&](const auto& v) { return v.id.value() == id; });
                 bool fenced = image->fenced_brokers.count(id) != 0;
                 if (id == _config.node_id ||
-                    heard_within_session(voter ? status.quorum->voters : status.quorum->observers,
-                                         id) ||
-                    (!voter && !fenced && now - _leading_since <= session)) {
+                    (!disconnected(id) &&
+                     (heard_within_session(voter ? status.quorum->voters : status.quorum->observers,
+                                           id) ||
+                      (!voter && !fenced && now - _leading_since <= session)))) {
                     alive.insert(id);  // (an observer gets a session to fetch from a new leader)
                 }
             }

@@ -293,6 +293,74 @@ asio::awaitable<bool> add_partitions_implicitly(broker_context& ctx,
     co_return true;
 }
 
+// Each appended partition's new log end, and the leader epoch it was appended in when the
+// partition has followers (acks=-1 waits for them in that epoch only).
+struct appended_end {
+    storage::topic_partition tp;
+    int64_t end = 0;
+    std::optional<int32_t> replicated_epoch;
+};
+
+// What an acks=-1 produce still waits for once its batches are appended.
+struct acks_all_wait {
+    int16_t version = 0;
+    int32_t timeout_ms = 0;
+    bool flush = false;  // riacho.acks.all.fsync: the appended partitions' fdatasync
+    std::vector<flush_scheduler::partition_key> to_flush;
+    std::vector<appended_end> appended_ends;
+    produce_response response;
+};
+
+// The deferred answer of an acks=-1 produce: after the group commit (when fsync is on) and
+// once every ISR member has the batches, or the request's timeout.
+asio::awaitable<net::reply> finish_acks_all(broker_context& ctx, acks_all_wait wait) {
+    if (wait.flush) {
+        bool flushed = co_await ctx.flusher.flush(std::move(wait.to_flush));
+        if (!flushed) {
+            for (auto& t : wait.response.responses) {
+                for (auto& p : t.partition_responses) {
+                    if (p.error_code == 0) {
+                        p.error_code = protocol::code(error_code::kafka_storage_error);
+                        p.error_message = "fdatasync failed";
+                    }
+                }
+            }
+        }
+    }
+    // Replicated partitions: acknowledged once every ISR member has the batch (the high
+    // watermark passed it), as Kafka's delayed produce.
+    auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(wait.timeout_ms, 0));
+    for (const auto& [tp, end, replicated_epoch] : wait.appended_ends) {
+        if (!replicated_epoch ||
+            co_await ctx.replicas->wait_replicated(tp, end, *replicated_epoch, deadline)) {
+            continue;
+        }
+        for (auto& t : wait.response.responses) {
+            if (t.name != tp.topic) {
+                continue;
+            }
+            for (auto& p : t.partition_responses) {
+                if (p.index != tp.partition.value() || p.error_code != 0) {
+                    continue;
+                }
+                auto topic = ctx.controller.image()->find_topic(tp.topic);
+                bool leading = topic && topic->has_partition(p.index) && ctx.leads(*topic, p.index);
+                bool isr_short =
+                    topic && ctx.replicas->isr_size(tp) < min_insync_replicas(ctx, *topic, p.index);
+                auto e = !leading    ? error_code::not_leader_or_follower
+                         : isr_short ? error_code::not_enough_replicas_after_append
+                                     : error_code::request_timed_out;
+                p.error_code = protocol::code(e);
+                p.error_message = "The batch was not replicated to the ISR in time";
+            }
+        }
+    }
+    net::reply out;
+    wait.response.encode(out.body, wait.version);
+    co_return out;
+}
+
 }  // namespace
 
 asio::awaitable<net::reply> handle_produce(broker_context& ctx, net::request& req) {
@@ -315,13 +383,6 @@ asio::awaitable<net::reply> handle_produce(broker_context& ctx, net::request& re
     bool any_error = false;
     bool any_appended = false;
     std::vector<flush_scheduler::partition_key> to_flush;
-    // Each appended partition's new log end, and the leader epoch it was appended in when the
-    // partition has followers (acks=-1 waits for them in that epoch only).
-    struct appended_end {
-        storage::topic_partition tp;
-        int64_t end = 0;
-        std::optional<int32_t> replicated_epoch;
-    };
     std::vector<appended_end> appended_ends;
     bool valid_acks = request.acks == 0 || request.acks == 1 || request.acks == -1;
     for (auto& topic : request.topic_data) {
@@ -364,52 +425,24 @@ asio::awaitable<net::reply> handle_produce(broker_context& ctx, net::request& re
         }
         co_return net::reply::none();
     }
-    if (request.acks == -1 && ctx.config.acks_all_fsync && !to_flush.empty()) {
-        bool flushed = co_await ctx.flusher.flush(std::move(to_flush));
-        if (!flushed) {
-            for (auto& t : response.responses) {
-                for (auto& p : t.partition_responses) {
-                    if (p.error_code == 0) {
-                        p.error_code = protocol::code(error_code::kafka_storage_error);
-                        p.error_message = "fdatasync failed";
-                    }
-                }
-            }
-        }
+    bool wait_flush = request.acks == -1 && ctx.config.acks_all_fsync && !to_flush.empty();
+    bool wait_isr = request.acks == -1 && std::any_of(appended_ends.begin(), appended_ends.end(),
+                                                      [](const appended_end& a) {
+                                                          return a.replicated_epoch.has_value();
+                                                      });
+    if (!wait_flush && !wait_isr) {
+        co_return encode_response(req, response);
     }
-    if (request.acks == -1) {
-        // Replicated partitions: acknowledged once every ISR member has the batch (the high
-        // watermark passed it), as Kafka's delayed produce.
-        auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::milliseconds(std::max(request.timeout_ms, 0));
-        for (const auto& [tp, end, replicated_epoch] : appended_ends) {
-            if (!replicated_epoch ||
-                co_await ctx.replicas->wait_replicated(tp, end, *replicated_epoch, deadline)) {
-                continue;
-            }
-            for (auto& t : response.responses) {
-                if (t.name != tp.topic) {
-                    continue;
-                }
-                for (auto& p : t.partition_responses) {
-                    if (p.index != tp.partition.value() || p.error_code != 0) {
-                        continue;
-                    }
-                    auto topic = ctx.controller.image()->find_topic(tp.topic);
-                    bool leading =
-                        topic && topic->has_partition(p.index) && ctx.leads(*topic, p.index);
-                    bool isr_short =
-                        topic && ctx.replicas->isr_size(tp) < min_insync_replicas(ctx, *topic, p.index);
-                    auto e = !leading    ? error_code::not_leader_or_follower
-                             : isr_short ? error_code::not_enough_replicas_after_append
-                                         : error_code::request_timed_out;
-                    p.error_code = protocol::code(e);
-                    p.error_message = "The batch was not replicated to the ISR in time";
-                }
-            }
-        }
-    }
-    co_return encode_response(req, response);
+    // The batches are appended: the answer waits for the flush and the ISR while the
+    // connection's next requests go on (net::reply_kind::deferred).
+    acks_all_wait wait{version,
+                       request.timeout_ms,
+                       wait_flush,
+                       std::move(to_flush),
+                       std::move(appended_ends),
+                       std::move(response)};
+    co_return net::reply::deferred(
+        [&ctx, wait = std::move(wait)]() mutable { return finish_acks_all(ctx, std::move(wait)); });
 }
 
 }  // namespace riacho::broker

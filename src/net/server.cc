@@ -1,17 +1,21 @@
 #include "net/server.h"
 
+#include "base/log.h"
+#include "protocol/messages/api_catalog.h"
+
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/read.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
-#include <sys/sendfile.h>
 
+#include <array>
 #include <cerrno>
-
-#include "base/log.h"
-#include "protocol/messages/api_catalog.h"
+#include <deque>
+#include <optional>
+#include <sys/sendfile.h>
 
 namespace riacho::net {
 
@@ -19,12 +23,29 @@ namespace {
 constexpr auto use_nothrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr int16_t api_versions_key = 18;
 constexpr int16_t api_versions_first_flexible = 3;
+// Requests of one connection whose answers may wait at once (pipelined acks=-1 produces);
+// past this the connection reads no more until one is answered.
+constexpr size_t answers_queued_max = 64;
 }  // namespace
 
+struct server::queued_answer {
+    request_header header;
+    std::optional<reply> answer;  // set once the request's answer is ready
+};
+
 struct server::connection {
-    explicit connection(asio::ip::tcp::socket s) : socket(std::move(s)) {}
+    explicit connection(asio::ip::tcp::socket s)
+        : socket(std::move(s)),
+          answer_ready(socket.get_executor()),
+          answer_sent(socket.get_executor()) {}
     asio::ip::tcp::socket socket;
     std::string peer;
+    // Answers not sent yet, in request order (empty unless an answer was deferred), and
+    // whether write_queued is sending them.
+    std::deque<std::shared_ptr<queued_answer>> answers;
+    bool writing = false;
+    asio::steady_timer answer_ready;  // cancelled when a queued answer becomes ready
+    asio::steady_timer answer_sent;   // cancelled when the writer sent one, or ended
 };
 
 server::server(asio::io_context& io, request_handler& handler, server_limits limits)
@@ -67,6 +88,7 @@ result<uint16_t, std::string> server::listen(const std::string& host, uint16_t p
 
 void server::stop() {
     _stopping = true;
+    *_stopped = true;
     asio::error_code ignored;
     for (auto& a : _acceptors) {
         a->close(ignored);
@@ -139,7 +161,9 @@ bool parse_request_header(request& req) {
 namespace {
 
 // Writes `n` bytes of a file to the socket with sendfile, waiting for writability as needed.
-asio::awaitable<bool> send_file(asio::ip::tcp::socket& socket, int fd, uint64_t position,
+asio::awaitable<bool> send_file(asio::ip::tcp::socket& socket,
+                                int fd,
+                                uint64_t position,
                                 size_t n) {
     auto offset = static_cast<off_t>(position);
     while (n > 0) {
@@ -192,11 +216,102 @@ void server::byte_budget::release(size_t n) {
     }
 }
 
+namespace {
+
+// Writes one answer: the response header (v0: correlation id; v1: and an empty tag section;
+// ApiVersions always v0), the body from memory, and its file ranges with sendfile.
+asio::awaitable<bool> write_reply(asio::ip::tcp::socket& socket,
+                                  const request_header& header,
+                                  const reply& rep) {
+    bool flexible_header = header.flexible && header.api_key != api_versions_key;
+    protocol::writer head;
+    head.write_int32(static_cast<int32_t>(rep.body.size_bytes() + 4 + (flexible_header ? 1 : 0)));
+    head.write_int32(header.correlation_id);
+    if (flexible_header) {
+        head.write_empty_tagged_fields();
+    }
+    const auto& body = rep.body.buffer();
+    const auto& splices = rep.body.splices();
+    if (splices.empty()) {
+        std::array<asio::const_buffer, 2> bufs{asio::buffer(head.buffer()), asio::buffer(body)};
+        auto [ec, n] = co_await asio::async_write(socket, bufs, use_nothrow);
+        co_return !ec;
+    }
+    auto [ec1, n1] = co_await asio::async_write(socket, asio::buffer(head.buffer()), use_nothrow);
+    if (ec1) {
+        co_return false;
+    }
+    size_t body_pos = 0;
+    for (const auto& sp : splices) {
+        if (sp.buffer_position > body_pos) {
+            auto [ec2, n2] = co_await asio::async_write(
+                socket, asio::buffer(body.data() + body_pos, sp.buffer_position - body_pos),
+                use_nothrow);
+            if (ec2) {
+                co_return false;
+            }
+            body_pos = sp.buffer_position;
+        }
+        if (!co_await send_file(socket, sp.records.file->fd, sp.records.file_position,
+                                sp.records.file_size_bytes)) {
+            co_return false;
+        }
+    }
+    if (body_pos < body.size()) {
+        auto [ec3, n3] = co_await asio::async_write(
+            socket, asio::buffer(body.data() + body_pos, body.size() - body_pos), use_nothrow);
+        co_return !ec3;
+    }
+    co_return true;
+}
+
+}  // namespace
+
+// Sends the queued answers in request order, each once it is ready; ends when the queue is
+// empty. Touches only the connection (it may outlive the server).
+asio::awaitable<void> server::write_queued(std::shared_ptr<connection> conn) {
+    asio::error_code ignored;
+    while (!conn->answers.empty() && conn->socket.is_open()) {
+        auto front = conn->answers.front();
+        if (!front->answer) {
+            conn->answer_ready.expires_at(asio::steady_timer::time_point::max());
+            co_await conn->answer_ready.async_wait(use_nothrow);
+            continue;
+        }
+        conn->answers.pop_front();
+        conn->answer_sent.cancel();  // the reader may wait for room in the queue
+        const reply& rep = *front->answer;
+        if (rep.kind == reply_kind::no_response) {
+            continue;
+        }
+        if (rep.kind == reply_kind::close ||
+            !co_await write_reply(conn->socket, front->header, rep)) {
+            conn->answers.clear();
+            conn->socket.close(ignored);
+            break;
+        }
+    }
+    conn->writing = false;
+    conn->answer_sent.cancel();
+}
+
+void server::queue_answer(const std::shared_ptr<connection>& conn,
+                          std::shared_ptr<queued_answer> answer) {
+    conn->answers.push_back(std::move(answer));
+    conn->answer_ready.cancel();
+    if (!conn->writing) {
+        conn->writing = true;
+        asio::co_spawn(_io, write_queued(conn), asio::detached);
+    }
+}
+
 asio::awaitable<void> server::serve(std::shared_ptr<connection> conn) {
     auto& socket = conn->socket;
+    auto stopped = _stopped;
     asio::error_code ignored;
     socket.native_non_blocking(true, ignored);
     uint8_t size_prefix[4];
+    bool closing = false;  // a request asked for the connection to close after earlier answers
     for (;;) {
         auto [ec1, n1] = co_await asio::async_read(socket, asio::buffer(size_prefix), use_nothrow);
         if (ec1) {
@@ -233,64 +348,54 @@ asio::awaitable<void> server::serve(std::shared_ptr<connection> conn) {
             break;
         }
         reply rep = co_await _handler.handle(req);
+        if (rep.kind == reply_kind::deferred || conn->writing) {
+            // Answered in order behind earlier answers still waiting; meanwhile the next
+            // request is read (a pipelined acks=-1 produce appends while this one waits).
+            auto answer = std::make_shared<queued_answer>();
+            answer->header = req.header;
+            if (rep.kind == reply_kind::deferred) {
+                asio::co_spawn(_io, rep.finish(),
+                               [answer, conn](std::exception_ptr e, reply finished) {
+                                   answer->answer = e ? reply::close() : std::move(finished);
+                                   conn->answer_ready.cancel();
+                               });
+            } else {
+                answer->answer = std::move(rep);
+            }
+            closing = answer->answer && answer->answer->kind == reply_kind::close;
+            queue_answer(conn, std::move(answer));
+            if (closing) {
+                break;
+            }
+            while (conn->answers.size() >= answers_queued_max && socket.is_open()) {
+                conn->answer_sent.expires_at(asio::steady_timer::time_point::max());
+                co_await conn->answer_sent.async_wait(use_nothrow);
+            }
+            if (!socket.is_open()) {
+                break;
+            }
+            continue;
+        }
         if (rep.kind == reply_kind::close) {
             break;
         }
         if (rep.kind == reply_kind::no_response) {
             continue;
         }
-
-        // Response header v0 (correlation id) or v1 (+ empty tag section). ApiVersions always
-        // answers with header v0.
-        bool flexible_header = req.header.flexible && req.header.api_key != api_versions_key;
-        protocol::writer head;
-        head.write_int32(static_cast<int32_t>(rep.body.size_bytes() + 4 + (flexible_header ? 1 : 0)));
-        head.write_int32(req.header.correlation_id);
-        if (flexible_header) {
-            head.write_empty_tagged_fields();
-        }
-        const auto& body = rep.body.buffer();
-        const auto& splices = rep.body.splices();
-        size_t body_pos = 0;
-        bool failed = false;
-        if (splices.empty()) {
-            std::array<asio::const_buffer, 2> bufs{asio::buffer(head.buffer()),
-                                                   asio::buffer(body)};
-            auto [ec3, n3] = co_await asio::async_write(socket, bufs, use_nothrow);
-            failed = static_cast<bool>(ec3);
-        } else {
-            auto [ec3, n3] = co_await asio::async_write(socket, asio::buffer(head.buffer()),
-                                                        use_nothrow);
-            failed = static_cast<bool>(ec3);
-            for (const auto& sp : splices) {
-                if (failed) {
-                    break;
-                }
-                if (sp.buffer_position > body_pos) {
-                    auto [ec4, n4] = co_await asio::async_write(
-                        socket, asio::buffer(body.data() + body_pos, sp.buffer_position - body_pos),
-                        use_nothrow);
-                    failed = static_cast<bool>(ec4);
-                    body_pos = sp.buffer_position;
-                }
-                if (!failed) {
-                    failed = !co_await send_file(socket, sp.records.file->fd,
-                                                 sp.records.file_position,
-                                                 sp.records.file_size_bytes);
-                }
-            }
-            if (!failed && body_pos < body.size()) {
-                auto [ec5, n5] = co_await asio::async_write(
-                    socket, asio::buffer(body.data() + body_pos, body.size() - body_pos),
-                    use_nothrow);
-                failed = static_cast<bool>(ec5);
-            }
-        }
-        if (failed) {
+        if (!co_await write_reply(socket, req.header, rep)) {
             break;
         }
     }
+    // Earlier answers go out before a requested close; any other end closes at once.
+    while (closing && conn->writing && socket.is_open()) {
+        conn->answer_sent.expires_at(asio::steady_timer::time_point::max());
+        co_await conn->answer_sent.async_wait(use_nothrow);
+    }
     socket.close(ignored);
+    conn->answer_ready.cancel();
+    if (!*stopped) {
+        _handler.on_connection_closed(conn->peer);
+    }
 }
 
 }  // namespace riacho::net

@@ -17,6 +17,7 @@
 #include <asio/steady_timer.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -63,15 +64,29 @@ struct request {
     std::string peer;           // "ip:port" of the client, for logs
 };
 
-enum class reply_kind { respond, no_response, close };
+// respond: send `body`; no_response: send nothing (acks=0); close: close the connection;
+// deferred: the request took effect but its answer waits (an acks=-1 produce waiting for the
+// flush and the ISR): `finish` is started at once and its reply is sent when it completes, in
+// request order, while the connection's next requests are read and handled.
+enum class reply_kind { respond, no_response, close, deferred };
 
 struct reply {
     reply_kind kind = reply_kind::respond;
     protocol::writer body;
+    // With deferred: starts the coroutine that produces the answer (its kind respond,
+    // no_response or close). The coroutine must own what it uses (take it as by-value
+    // parameters: a lambda's captures die with the lambda, the request with its iteration).
+    std::function<asio::awaitable<reply>()> finish;
 
     static reply close() {
         reply r;
         r.kind = reply_kind::close;
+        return r;
+    }
+    static reply deferred(std::function<asio::awaitable<reply>()> finish) {
+        reply r;
+        r.kind = reply_kind::deferred;
+        r.finish = std::move(finish);
         return r;
     }
     static reply none() {
@@ -86,6 +101,9 @@ public:
     virtual ~request_handler() = default;
     // Called once per request, in order per connection. May suspend (long poll, acks=-1).
     virtual asio::awaitable<reply> handle(request& req) = 0;
+    // Called once when a connection is gone (the peer closed it, or it was closed after an
+    // error or a bad request), with the `peer` its requests carried.
+    virtual void on_connection_closed(const std::string& peer) { (void)peer; }
 };
 
 struct server_limits {
@@ -108,8 +126,12 @@ public:
 
 private:
     struct connection;
+    struct queued_answer;
     asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor);
     asio::awaitable<void> serve(std::shared_ptr<connection> conn);
+    void queue_answer(const std::shared_ptr<connection>& conn,
+                      std::shared_ptr<queued_answer> answer);
+    static asio::awaitable<void> write_queued(std::shared_ptr<connection> conn);
     // Shared with every connection so a connection that outlives the server (its coroutine
     // frame destroyed with the io_context) releases into live memory.
     struct byte_budget {
@@ -125,6 +147,9 @@ private:
     std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> _acceptors;
     std::vector<std::weak_ptr<connection>> _connections;
     bool _stopping = false;
+    // Set by stop() (which ~server calls); a connection's coroutine may resume after the
+    // server is gone, so it reads this rather than `_stopping` before calling the handler.
+    std::shared_ptr<bool> _stopped = std::make_shared<bool>(false);
     std::shared_ptr<byte_budget> _budget = std::make_shared<byte_budget>();
 };
 

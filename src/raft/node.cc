@@ -148,6 +148,15 @@ public:
                         bool leader_only);
 
     asio::awaitable<net::reply> handle(net::request& req) override;
+    void on_connection_closed(const std::string& peer) override {
+        auto it = _fetching_peers.find(peer);
+        if (it == _fetching_peers.end()) {
+            return;
+        }
+        _disconnected_since[it->second] = steady_now();
+        _fetching_peers.erase(it);
+        publish_status();
+    }
     std::optional<std::vector<uint8_t>> answer_describe_quorum(int16_t api_version,
                                                                std::span<const uint8_t> body) {
         // Shared: after a timeout (a stopping node) the posted work may still run later.
@@ -228,6 +237,11 @@ private:
     uint64_t _capture_request_id = 0;
     std::optional<message_body> _captured;
     uint64_t _next_inbound_id = 1;
+
+    // Inbound connections that carried fetches, by peer address, with the fetching node; and
+    // the nodes whose fetch connection closed, with no fetch since (node_status).
+    std::map<std::string, node_id> _fetching_peers;
+    std::map<node_id, time_ms> _disconnected_since;
 
     kafka_offset _pushed_end{0};  // committed entries below this went to _committed
     std::optional<kafka_offset> _leader_high_watermark;  // as last reported by a fetch
@@ -389,6 +403,7 @@ void node::impl::publish_status() {
     if (s.current_role == role::leader) {
         s.caught_up = s.high_watermark > _replica->epoch_start_offset();
         s.quorum = _replica->describe_quorum();
+        s.disconnected_since = _disconnected_since;
     } else {
         s.caught_up =
             s.leader && _leader_high_watermark && s.high_watermark >= *_leader_high_watermark;
@@ -692,6 +707,10 @@ asio::awaitable<net::reply> node::impl::handle(net::request& req) {
         net::reply refused;
         codec::encode_error_response(key, version, msg.error(), refused.body);
         co_return refused;
+    }
+    if (const auto* fetch = std::get_if<fetch_request>(&msg->body)) {
+        _fetching_peers[req.peer] = fetch->replica_id;
+        _disconnected_since.erase(fetch->replica_id);
     }
     msg->request_id = (uint64_t(1) << 63) | _next_inbound_id++;
     _capture_request_id = msg->request_id;

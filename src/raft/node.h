@@ -26,6 +26,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -86,6 +87,9 @@ struct node_status {
     bool caught_up =
         false;  // leader: its epoch's first entry committed; follower: at the leader's HW
     std::optional<quorum_description> quorum;  // leader only
+    // Peers whose fetch connection to this node closed (a process that died closes its
+    // sockets at once) and that have not fetched since: when it closed (steady clock).
+    std::map<node_id, time_ms> disconnected_since;
 };
 
 class node {

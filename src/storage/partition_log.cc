@@ -351,6 +351,33 @@ void partition_log::flush() {
     _unflushed_records = 0;
 }
 
+partition_log::flush_ticket partition_log::prepare_flush() {
+    INVARIANT(!_closed, "flush of closed log {}", _dir.string());
+    return {active().log_file(), active().log_path(), _log_end_offset};
+}
+
+void partition_log::flushed(const flush_ticket& ticket) {
+    if (_closed) {
+        return;
+    }
+    // Only a ticket of this log counts (not one of a log deleted and made again meanwhile).
+    bool ours = std::any_of(_segments.rbegin(), _segments.rend(), [&](const auto& entry) {
+        return entry.second->log_file() == ticket.file;
+    });
+    if (!ours) {
+        return;
+    }
+    // Aborted-transaction entries are rare and small: synced here, on the owning thread.
+    _aborted.sync();
+    kafka_offset end = std::min(ticket.end, _log_end_offset);
+    if (end > _recovery_point) {
+        _recovery_point = end;
+    }
+    if (end == _log_end_offset) {
+        _unflushed_records = 0;
+    }
+}
+
 status partition_log::truncate_fully_and_start_at(kafka_offset offset) {
     INVARIANT(!_closed, "truncate of closed log {}", _dir.string());
     return reset_to(offset);

@@ -116,6 +116,19 @@ public:
 
     // fdatasync the active segment; recovery_point() becomes log_end_offset().
     void flush();
+    // flush() in two steps, so the fdatasync can run off the thread that owns the log:
+    // prepare_flush() names the active segment's file and the log end it covers (segments
+    // before it were synced when they rolled); anyone may then fdatasync that file; then
+    // flushed(ticket) on the owning thread moves the recovery point up to that end (no further
+    // than the log's end, which a truncation meanwhile may have lowered; not at all when the
+    // ticket's file is none of this log's segments).
+    struct flush_ticket {
+        std::shared_ptr<const protocol::file_ref> file;
+        std::filesystem::path path;
+        kafka_offset end{0};
+    };
+    flush_ticket prepare_flush();
+    void flushed(const flush_ticket& ticket);
     // Removes every batch at or after the one containing `offset` (replication truncation).
     // Below the log start offset, the log is emptied and restarts at `offset`.
     status truncate_to(kafka_offset offset);

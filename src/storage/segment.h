@@ -81,6 +81,10 @@ public:
                                                                bool contiguous_offsets = true);
 
     kafka_offset base_offset() const { return _base; }
+    // The .log file's descriptor (kept open while shared) and path: a flush may run on
+    // another thread (partition_log::prepare_flush).
+    std::shared_ptr<const protocol::file_ref> log_file() const { return _file; }
+    std::filesystem::path log_path() const { return _dir / offset_file_name(_base, ".log"); }
     // One past the last offset stored; base_offset() when empty.
     kafka_offset next_offset() const { return _next_offset; }
     uint64_t size_bytes() const { return _size_bytes; }

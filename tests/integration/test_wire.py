@@ -9,7 +9,8 @@ acks=0 produce answered with nothing, a produced batch stored verbatim (raw
 Fetch returns the same records, offsets assigned), CORRUPT_MESSAGE for a bad
 CRC, each codec's batch (snappy both raw and xerial-framed) stored verbatim and an
 undecodable compressed payload rejected with Kafka's error (UNKNOWN_SERVER_ERROR),
-acks=-1 with min.insync.replicas above the replica count (capped at it),
+acks=-1 with min.insync.replicas above the replica count (capped at it), pipelined acks=-1
+produces answered in order,
 OFFSET_OUT_OF_RANGE and UNKNOWN_TOPIC_OR_PARTITION on fetch (empty, not null,
 records), ListOffsets
 earliest/latest, and connection closes (no reply) for an unknown api key, an
@@ -149,6 +150,31 @@ def test_min_insync_replicas_above_the_replica_count_is_capped(broker):
             41, "capped-min-isr", 0, kwire.record_batch([(None, b"safe enough", [])]),
             acks=-1, timeout_ms=5000)))
     assert res[("capped-min-isr", 0)]["error"] == 0
+
+
+def test_pipelined_acks_all_produces_are_answered_in_order(broker, wire_topic):
+    """acks=-1 produces sent back to back on one connection, with a Metadata request and an
+    acks=1 produce behind them: every answer comes, in request order, the batches at
+    consecutive offsets (Riacho appends the next while the previous waits for its flush)."""
+    batches = [kwire.record_batch([(None, b"pipelined-%d-%d" % (i, j), []) for j in range(3)])
+               for i in range(6)]
+    with Conn(broker.bootstrap) as c:
+        frames = [kwire.produce_v7_request(100 + i, wire_topic, 0, b, acks=-1, timeout_ms=5000)
+                  for i, b in enumerate(batches[:5])]
+        frames.append(kwire.metadata_v1_request(105, [wire_topic]))
+        frames.append(kwire.produce_v7_request(106, wire_topic, 0, batches[5], acks=1))
+        c.send(b"".join(frames))
+        answers = [c.recv_frame() for _ in frames]
+    offsets = []
+    for i, frame in enumerate(answers):
+        if i == 5:
+            assert kwire.parse_metadata_v1(frame)["corr"] == 105
+            continue
+        corr, res = kwire.parse_produce_v7(frame)
+        assert corr == 100 + i
+        assert res[(wire_topic, 0)]["error"] == 0
+        offsets.append(res[(wire_topic, 0)]["base_offset"])
+    assert offsets == [offsets[0] + 3 * i for i in range(6)]
 
 
 def test_produce_bad_crc_is_corrupt_message(broker, wire_topic):
