@@ -656,7 +656,12 @@ void replica::raise_high_watermark(kafka_offset hw) {
 }
 
 void replica::check_quorum(time_ms now) {
-    if (now < _check_quorum_at || _config.voters.size() == 1) {
+    if (_config.voters.size() == 1) {
+        // Alone, the leader is its own quorum: nothing to check, and no deadline to wake for.
+        _check_quorum_at = time_ms::max();
+        return;
+    }
+    if (now < _check_quorum_at) {
         return;
     }
     // A leader cut off from a majority resigns, so that clients stop waiting on it and the
