@@ -11,6 +11,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include <unistd.h>
 
 namespace riacho::storage {
@@ -387,6 +389,45 @@ TEST(partition_log, rejects_batches_it_cannot_store) {
     auto e = empty.build();  // records_count 0, last_offset_delta -1
     EXPECT_EQ(log->append(e, leader_epoch(0), 0).error(), storage_errc::invalid_batch);
     EXPECT_EQ(log->log_end_offset(), kafka_offset(0));
+}
+
+}  // namespace
+}  // namespace riacho::storage
+
+namespace riacho::storage {
+namespace {
+
+// flush() in two steps, the fdatasync off the owning thread (broker::flush_scheduler).
+TEST(partition_log, a_flush_ticket_moves_the_recovery_point_to_its_end_only) {
+    temp_dir tmp;
+    auto log = open_log(tmp.path() / "t-0", small_config());
+    auto first = make_batch(3);
+    ASSERT_TRUE(log->append(first, leader_epoch(1), 0).has_value());
+    auto ticket = log->prepare_flush();
+    EXPECT_EQ(ticket.end, kafka_offset(3));
+    ASSERT_TRUE(ticket.file);
+    EXPECT_EQ(ticket.path.filename(), "00000000000000000000.log");
+    // Appended after the ticket was taken: not covered by it.
+    auto second = make_batch(2);
+    ASSERT_TRUE(log->append(second, leader_epoch(1), 0).has_value());
+    std::thread([&] { EXPECT_EQ(::fdatasync(ticket.file->fd), 0); }).join();
+    log->flushed(ticket);
+    EXPECT_EQ(log->recovery_point(), kafka_offset(3));
+    // A truncation meanwhile lowers what a ticket can claim.
+    auto later = log->prepare_flush();
+    ASSERT_TRUE(log->truncate_to(kafka_offset(3)).has_value());
+    log->flushed(later);
+    EXPECT_EQ(log->recovery_point(), kafka_offset(3));
+
+    // A ticket of another log (one deleted and made again under the same name) is ignored.
+    auto other = open_log(tmp.path() / "t-1", small_config());
+    auto third = make_batch(4);
+    ASSERT_TRUE(other->append(third, leader_epoch(1), 0).has_value());
+    auto foreign = other->prepare_flush();
+    auto more = make_batch(4);
+    ASSERT_TRUE(log->append(more, leader_epoch(1), 0).has_value());
+    log->flushed(foreign);
+    EXPECT_EQ(log->recovery_point(), kafka_offset(3));
 }
 
 }  // namespace
