@@ -499,7 +499,23 @@ change_result controller::alter_broker_configs(
         // Setting values is the same change on any newer image: retry a stale one as is.
         auto status = commit_status::stale;
         for (int i = 0; i < 5 && status == commit_status::stale; ++i) {
-            status = commit(config_records(config_resource::broker, resource_name, changes));
+            auto records = config_records(config_resource::broker, resource_name, changes);
+            if (changes.count("min.insync.replicas") != 0) {
+                // KIP-966, as for a topic's own value: eligibility was judged against the old
+                // minimum wherever the broker value applies (topics without an override).
+                for (const auto& [name, topic] : _image->topics_by_name) {
+                    if (topic->configs.count("min.insync.replicas") != 0) {
+                        continue;
+                    }
+                    for (auto p : topic->partitions) {
+                        if (!p.elr.empty()) {
+                            p.elr.clear();
+                            records.push_back(partition_record(topic->topic_id, p));
+                        }
+                    }
+                }
+            }
+            status = commit(std::move(records));
         }
         if (status != commit_status::ok) {
             return failure(status);

@@ -506,5 +506,29 @@ TEST(controller, an_eligible_replica_leads_when_no_isr_member_lives) {
     EXPECT_TRUE(c.image()->find_topic("t")->partitions[0].elr.empty());
 }
 
+TEST(controller, a_new_cluster_wide_min_isr_clears_the_elr_of_topics_without_their_own) {
+    memory_metadata_log log;
+    controller c(log, 1);
+    c.set_broker_config({{"min.insync.replicas", "2"}});
+    for (int32_t id : {1, 2, 3}) {
+        ASSERT_EQ(c.register_broker({id, "localhost", 9090 + id, std::nullopt}).error,
+                  error_code::none);
+    }
+    ASSERT_EQ(c.create_topic("plain", 1, 2, {}, false, {{1, 2}}).error, error_code::none);
+    ASSERT_EQ(c.create_topic("own", 1, 2, {{"min.insync.replicas", "2"}}, false, {{1, 2}}).error,
+              error_code::none);
+    c.elect_leaders({1, 3}, {}, true);  // broker 2 dies: both ISRs [1], below min ISR 2
+    EXPECT_EQ(c.image()->find_topic("plain")->partitions[0].elr, ids_t{2});
+    EXPECT_EQ(c.image()->find_topic("own")->partitions[0].elr, ids_t{2});
+    ASSERT_EQ(c.alter_broker_configs("", {{"min.insync.replicas", "1"}}).error, error_code::none);
+    EXPECT_TRUE(c.image()->find_topic("plain")->partitions[0].elr.empty());
+    EXPECT_EQ(c.image()->find_topic("own")->partitions[0].elr, ids_t{2})
+        << "a topic with its own value is not affected";
+    // Other broker configs leave the ELR alone.
+    c.elect_leaders({1, 3}, {}, true);
+    ASSERT_EQ(c.alter_broker_configs("", {{"log.retention.ms", "1000"}}).error, error_code::none);
+    EXPECT_EQ(c.image()->find_topic("own")->partitions[0].elr, ids_t{2});
+}
+
 }  // namespace
 }  // namespace riacho::cluster
