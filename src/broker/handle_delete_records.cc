@@ -4,8 +4,9 @@
 // Kafka, topics whose cleanup.policy lacks "delete" refuse with POLICY_VIOLATION. Whole
 // segments below the new start are deleted at once; reads below it get OFFSET_OUT_OF_RANGE.
 // Only the partition's leader takes it, up to the high watermark; followers move their log
-// start to the leader's as they fetch. The answer does not wait for them (Kafka's low
-// watermark waits until every replica moved).
+// start to the leader's as they fetch. As in Kafka, the answer waits until every replica on a
+// live broker moved its log start there (the low watermark, which the answer carries), or the
+// request's timeout passes (REQUEST_TIMED_OUT).
 #include "base/log.h"
 #include "broker/handlers.h"
 #include "broker/log_errors.h"
@@ -34,6 +35,8 @@ asio::awaitable<net::reply> handle_delete_records(broker_context& ctx, net::requ
         co_return net::reply::close();
     }
     delete_records_response response;
+    auto deadline = std::chrono::steady_clock::now() +
+                    std::chrono::milliseconds(std::max(request.timeout_ms, 0));
     auto image = ctx.controller.image();
     for (const auto& topic : request.topics) {
         delete_records_response::delete_records_topic_result tr;
@@ -67,8 +70,19 @@ asio::awaitable<net::reply> handle_delete_records(broker_context& ctx, net::requ
                              topic.name, p.partition_index, target,
                              log->log_start_offset().value());
                 }
-                if (pr.error_code == 0) {
-                    pr.low_watermark = log->log_start_offset().value();
+                storage::topic_partition tp{topic.name, partition_id(p.partition_index)};
+                if (auto epoch = ctx.replicas->replicated_epoch(tp);
+                    pr.error_code == 0 && epoch &&
+                    !co_await ctx.replicas->wait_low_watermark(tp, target, *epoch, deadline)) {
+                    bool still_leading = ctx.replicas->replicated_epoch(tp) == epoch;
+                    pr.error_code = protocol::code(still_leading
+                                                       ? error_code::request_timed_out
+                                                       : error_code::not_leader_or_follower);
+                }
+                // The log may have gone while this waited.
+                if (auto* now_log = ctx.log(topic.name, p.partition_index);
+                    pr.error_code == 0 && now_log != nullptr) {
+                    pr.low_watermark = ctx.replicas->low_watermark(tp, *now_log);
                 }
             }
             tr.partitions.push_back(std::move(pr));

@@ -27,6 +27,7 @@ struct fetch_target {
     int64_t fetch_offset = 0;
     int32_t partition_max_bytes = 0;
     int32_t last_fetched_epoch = -1;  // followers: the epoch of their last batch
+    int64_t follower_log_start = -1;  // followers: their log start (-1: not sent)
 };
 
 // Reads one partition into `out`. Returns the bytes added.
@@ -81,7 +82,7 @@ size_t read_partition(broker_context& ctx,
             return 0;
         }
         // A follower's fetch offset is its log end: it has everything below.
-        ctx.replicas->on_follower_fetch(tp, replica, t.fetch_offset, *log);
+        ctx.replicas->on_follower_fetch(tp, replica, t.fetch_offset, t.follower_log_start, *log);
         throttled = ctx.replicas->leader_throttled(*topic, t.partition, replica);
     }
     // Consumers read below the high watermark; followers read up to the log end.
@@ -139,19 +140,21 @@ size_t read_partition(broker_context& ctx,
     return read->size_bytes;
 }
 
-// A follower's LastFetchedEpoch for a partition of its (sessionless) request.
-int32_t last_fetched_epoch_of(const fetch_request& request, const fetch_target& t, bool use_ids) {
+// A follower's entry for a partition in its (sessionless) request: LastFetchedEpoch and its
+// log start come from there.
+const fetch_request::fetch_topic::fetch_partition* request_partition_of(
+    const fetch_request& request, const fetch_target& t, bool use_ids) {
     for (const auto& topic : request.topics) {
         if (use_ids ? topic.topic_id != t.topic_id : topic.topic != t.topic_name) {
             continue;
         }
         for (const auto& p : topic.partitions) {
             if (p.partition == t.partition) {
-                return p.last_fetched_epoch;
+                return &p;
             }
         }
     }
-    return -1;
+    return nullptr;
 }
 
 }  // namespace
@@ -185,7 +188,10 @@ asio::awaitable<net::reply> handle_fetch(broker_context& ctx, net::request& req)
         t.fetch_offset = entry.fetch_offset;
         t.partition_max_bytes = entry.partition_max_bytes;
         if (replica >= 0) {
-            t.last_fetched_epoch = last_fetched_epoch_of(request, t, use_ids);
+            if (const auto* p = request_partition_of(request, t, use_ids)) {
+                t.last_fetched_epoch = p->last_fetched_epoch;
+                t.follower_log_start = p->log_start_offset;
+            }
         }
         targets.push_back(std::move(t));
     }

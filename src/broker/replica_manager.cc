@@ -229,10 +229,18 @@ void replica_manager::on_append(const storage::topic_partition& tp,
 void replica_manager::on_follower_fetch(const storage::topic_partition& tp,
                                         int32_t follower,
                                         int64_t fetch_offset,
+                                        int64_t log_start_offset,
                                         const storage::partition_log& log) {
     auto it = _led.find(tp);
     if (it == _led.end()) {
         return;
+    }
+    if (log_start_offset >= 0) {
+        auto [start, fresh] = it->second.follower_log_starts.try_emplace(follower, log_start_offset);
+        if (fresh || start->second != log_start_offset) {
+            start->second = log_start_offset;
+            _ctx.appends.notify_all();  // DeleteRecords waiting for the low watermark
+        }
     }
     if (it->second.state.on_follower_fetch(follower, fetch_offset, log.log_end_offset().value(),
                                            wall_ms())) {
@@ -321,6 +329,45 @@ asio::awaitable<bool> replica_manager::wait_replicated(
             co_return false;  // leadership moved, maybe away and back
         }
         if (it->second.state.high_watermark() >= end_offset) {
+            co_return true;
+        }
+        if (std::chrono::steady_clock::now() >= deadline || _stopped) {
+            co_return false;
+        }
+        co_await _ctx.appends.wait_until(deadline);
+    }
+}
+
+int64_t replica_manager::low_watermark(const storage::topic_partition& tp,
+                                       const storage::partition_log& log) const {
+    int64_t low = log.log_start_offset().value();
+    auto it = _led.find(tp);
+    if (it == _led.end()) {
+        return low;
+    }
+    auto alive = _ctx.controller.image()->unfenced_brokers();
+    for (int32_t replica : it->second.state.replicas()) {
+        if (replica == _ctx.node_id() || alive.count(replica) == 0) {
+            continue;
+        }
+        auto start = it->second.follower_log_starts.find(replica);
+        low = std::min(low, start == it->second.follower_log_starts.end() ? -1 : start->second);
+    }
+    return low;
+}
+
+asio::awaitable<bool> replica_manager::wait_low_watermark(
+    storage::topic_partition tp,
+    int64_t offset,
+    int32_t leader_epoch,
+    std::chrono::steady_clock::time_point deadline) {
+    for (;;) {
+        auto it = _led.find(tp);
+        auto* log = _ctx.log(tp.topic, tp.partition.value());
+        if (it == _led.end() || it->second.leader_epoch != leader_epoch || log == nullptr) {
+            co_return false;
+        }
+        if (low_watermark(tp, *log) >= offset) {
             co_return true;
         }
         if (std::chrono::steady_clock::now() >= deadline || _stopped) {

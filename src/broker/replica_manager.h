@@ -91,11 +91,25 @@ public:
                                                     int64_t fetch_offset,
                                                     int32_t last_fetched_epoch,
                                                     const storage::partition_log& log);
-    // A follower fetched `tp` from `fetch_offset` (its log end).
+    // A follower fetched `tp` from `fetch_offset` (its log end); `log_start_offset` is its
+    // log start (-1 when its request did not say).
     void on_follower_fetch(const storage::topic_partition& tp,
                            int32_t follower,
                            int64_t fetch_offset,
+                           int64_t log_start_offset,
                            const storage::partition_log& log);
+    // DeleteRecords' low watermark of a partition this node leads: the lowest log start of
+    // its own log and of every replica on a live (unfenced) broker, as Kafka's; -1 while a
+    // live follower has not said its log start since this node took the lead.
+    int64_t low_watermark(const storage::topic_partition& tp,
+                          const storage::partition_log& log) const;
+    // DeleteRecords: waits until the low watermark of `tp` reaches `offset` in
+    // `leader_epoch`. false when the deadline passes or this node no longer leads the
+    // partition in that epoch.
+    asio::awaitable<bool> wait_low_watermark(storage::topic_partition tp,
+                                             int64_t offset,
+                                             int32_t leader_epoch,
+                                             std::chrono::steady_clock::time_point deadline);
     // acks=-1: waits until the high watermark of `tp` reaches `end_offset` in `leader_epoch`
     // (the epoch the batch was appended in). false when the deadline passes or this node no
     // longer leads the partition in that epoch: a leadership lost and regained meanwhile may
@@ -118,6 +132,7 @@ private:
     struct led {
         int32_t leader_epoch = 0;
         replication::partition_replicas state;
+        std::map<int32_t, int64_t> follower_log_starts;  // as their fetches say
     };
     struct followed {
         int32_t leader = -1;
