@@ -27,6 +27,17 @@ constexpr int64_t default_snapshot_bytes = 20 << 20;
 constexpr int64_t default_snapshot_interval_ms = 3600 * 1000;
 constexpr size_t topic_name_max_length = 249;
 
+// The records that empty the ELR of each partition of `topic` that has one.
+void add_elr_clearing(const topic_info& topic,
+                      std::vector<protocol::msg::metadata_record>& records) {
+    for (auto p : topic.partitions) {
+        if (!p.elr.empty()) {
+            p.elr.clear();
+            records.push_back(partition_record(topic.topic_id, p));
+        }
+    }
+}
+
 int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())
@@ -477,12 +488,7 @@ change_result controller::alter_topic_configs_once(
     auto records = config_records(config_resource::topic, name, changes);
     if (changes.count("min.insync.replicas") != 0) {
         // KIP-966: eligibility was judged against the old minimum; Kafka clears it.
-        for (auto p : topic->partitions) {
-            if (!p.elr.empty()) {
-                p.elr.clear();
-                records.push_back(partition_record(topic->topic_id, p));
-            }
-        }
+        add_elr_clearing(*topic, records);
     }
     if (auto status = commit(std::move(records)); status != commit_status::ok) {
         return failure(status);
@@ -504,14 +510,8 @@ change_result controller::alter_broker_configs(
                 // KIP-966, as for a topic's own value: eligibility was judged against the old
                 // minimum wherever the broker value applies (topics without an override).
                 for (const auto& [name, topic] : _image->topics_by_name) {
-                    if (topic->configs.count("min.insync.replicas") != 0) {
-                        continue;
-                    }
-                    for (auto p : topic->partitions) {
-                        if (!p.elr.empty()) {
-                            p.elr.clear();
-                            records.push_back(partition_record(topic->topic_id, p));
-                        }
+                    if (topic->configs.count("min.insync.replicas") == 0) {
+                        add_elr_clearing(*topic, records);
                     }
                 }
             }
