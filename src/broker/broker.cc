@@ -352,23 +352,11 @@ bool broker::apply_dynamic_configs(const cluster::metadata_image& image) {
     }
 }
 
-bool broker::moved_away(const storage::topic_partition& tp,
-                        const cluster::topic_info& topic) const {
-    auto was = _reconciled_topics.find(tp.topic);
-    if (was == _reconciled_topics.end() || was->second->topic_id != topic.topic_id ||
-        !was->second->has_partition(tp.partition.value())) {
-        return false;
-    }
-    auto names_self = [&](const cluster::topic_info& t) {
-        const auto& replicas = t.partitions[static_cast<size_t>(tp.partition.value())].replicas;
-        return std::find(replicas.begin(), replicas.end(), _config.node_id) != replicas.end();
-    };
-    return names_self(*was->second) && !names_self(topic);
-}
-
 // Makes the local logs match the image: a log for every partition, none for deleted topics
-// or for partitions reassigned away from this node, and a fresh log where a topic of the same
-// name was deleted and created again; every log gets its topic's current configs.
+// or for partitions whose replicas do not name this node, and a fresh log where a topic of the
+// same name was deleted and created again; every log gets its topic's current configs.
+// At start the image is the caught-up one, so a log whose partition was reassigned away while
+// this node was down is found stray here and removed, as Kafka does (KAFKA-14616).
 void broker::reconcile(const cluster::metadata_image& image) {
     bool defaults_changed = apply_dynamic_configs(image);
     // The image is copy-on-write: a topic whose topic_info is the one reconciled last time is
@@ -379,6 +367,9 @@ void broker::reconcile(const cluster::metadata_image& image) {
         auto it = _reconciled_topics.find(name);
         return it != _reconciled_topics.end() && it->second == topic;
     };
+    auto names_self = [&](const cluster::partition_info& p) {
+        return std::find(p.replicas.begin(), p.replicas.end(), _config.node_id) != p.replicas.end();
+    };
     for (const auto& tp : _logs->partitions()) {
         auto topic = image.find_topic(tp.topic);
         bool keep = topic && static_cast<size_t>(tp.partition.value()) < topic->partitions.size();
@@ -386,10 +377,11 @@ void broker::reconcile(const cluster::metadata_image& image) {
             auto* log = _logs->get(tp);
             std::string on_disk = topic_id_on_disk(log->dir());
             keep = (on_disk.empty() || on_disk == topic->topic_id.to_base64()) &&
-                   !moved_away(tp, *topic);
+                   names_self(topic->partitions[static_cast<size_t>(tp.partition.value())]);
         }
         if (!keep) {
-            LOG_INFO("broker", "removing log {}-{}", tp.topic, tp.partition.value());
+            LOG_INFO("broker", "removing log {}-{}{}", tp.topic, tp.partition.value(),
+                     _reconciled_topics.empty() ? " (found stray at start)" : "");
             auto removed = _logs->remove(tp);
             if (!removed) {
                 LOG_ERROR("broker", "cannot remove log {}-{}: {}", tp.topic, tp.partition.value(),
@@ -409,8 +401,7 @@ void broker::reconcile(const cluster::metadata_image& image) {
             return *cfg;
         };
         for (const auto& p : topic->partitions) {
-            if (std::find(p.replicas.begin(), p.replicas.end(), _config.node_id) ==
-                p.replicas.end()) {
+            if (!names_self(p)) {
                 continue;  // another broker's partition
             }
             storage::topic_partition tp{name, partition_id(p.partition)};

@@ -56,12 +56,9 @@ private:
                    ? std::nullopt
                    : std::optional<std::string>(it->second);
     }
-    // A reassignment took `tp` away from this node since the last reconcile (its log goes;
-    // a node that was down when it happened keeps the stray log, unserved).
     // Writes the ready file and installs the signal handlers: the last step of start().
     std::optional<std::string> finish_start(const std::optional<std::string>& ready_file,
                                             const std::string& ready_address);
-    bool moved_away(const storage::topic_partition& tp, const cluster::topic_info& topic) const;
     void reconcile(const cluster::metadata_image& image);
     // Puts the image's dynamic broker configs over the static ones (before logs reconcile,
     // so topic defaults they change reach every log).

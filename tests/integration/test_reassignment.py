@@ -175,6 +175,32 @@ def test_a_throttled_reassignment_is_listed_held_to_its_rate_and_cancelled(tmp_p
         c.stop()
 
 
+@riacho_only
+def test_a_broker_down_during_a_move_away_drops_its_stray_copy_at_start(cluster):
+    """[1, 2] -> [2, 3] while broker 1 is killed: the move completes without it, and broker 1,
+    started again, finds its copy of the partition stray (the caught-up metadata names it no
+    replica) and removes it, as Kafka does, instead of keeping the disk space forever."""
+    create_placed(cluster, "strayed", [1, 2])
+    producer = Producer({"bootstrap.servers": cluster.bootstrap(), "acks": "all"})
+    for i in range(100):
+        producer.produce("strayed", value=f"r{i}")
+    assert producer.flush(30) == 0
+    broker1 = cluster.node_by_id(1)
+    wait_until(lambda: partition_bytes(broker1, "strayed"), 10, what="broker 1's copy")
+    broker1.kill()
+    survivor = cluster.node_by_id(2).bootstrap
+    assert alter_reassignments(survivor, {("strayed", 0): [2, 3]}) == {("strayed", 0): 0}
+    wait_until(lambda: partitions_of(cluster.node_by_id(2), "strayed")[0]["replicas"] == [2, 3],
+               60, interval=0.5, what="the move to [2, 3] to complete")
+    assert partition_bytes(broker1, "strayed") is not None, "the copy is there while down"
+    broker1.start()
+    wait_until(lambda: partition_bytes(broker1, "strayed") is None, 20,
+               what="broker 1 removed its stray copy")
+    assert "removing log strayed-0 (found stray at start)" in broker1.stderr_path.read_text()
+    assert [v for _, _, _, v in consume_all(cluster.bootstrap(), "strayed", 100, partitions=1)] \
+        == [f"r{i}" for i in range(100)]
+
+
 def alter_reassignments(addr, partitions):
     """AlterPartitionReassignments v0: {(topic, partition): replicas or None (cancel)} ->
     {(topic, partition): error code}."""
