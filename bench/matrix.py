@@ -3,7 +3,8 @@
 
 Usage:
   tests/integration/.deps/venv/bin/python bench/matrix.py [--quick] [--mb-per-cell MB]
-      [--riacho-bin PATH] [--load PATH] [--sendfile PATH] [--only riacho|kafka] [--out DIR]
+      [--riacho-bin PATH] [--load PATH] [--sendfile PATH] [--fetch-rate PATH]
+      [--only riacho|kafka] [--out DIR]
 or `bench/run.sh --suite matrix [--quick]`, which builds the broker and the tools first.
 
 Cells: a baseline — 1 KiB records, 1 partition, 1 producer, no key, no compression,
@@ -37,10 +38,16 @@ Two rows against a ceiling, not against Kafka:
            a fresh topic: median Riacho / median mock (issue 6: >= 0.8).
   sendfile `sendfile_rate` (bench/macro/sendfile_rate.cc) on the very segment files Riacho
            wrote for the baseline and the 100 KiB cells (page-cached: just written and read
-           once more), sendfile(2) to a loopback socket a reader drains: the machine's rate
-           for those bytes. Riacho's consume rate over the same bytes = segment bytes /
+           once more), sendfile(2) to a loopback socket a reader drains (streaming) or
+           asks chunk by chunk (lockstep, as fetches do), the better of the two: the
+           machine's rate for those bytes. Riacho's consume rate over the same bytes = segment bytes /
            consume streaming seconds (median of the cell's consume and two more of the same
            topic). Riacho / sendfile (issue 6: >= 0.8).
+  fetch    `fetch_rate` (bench/macro/fetch_rate.cc), a client-free consumer, on both
+           brokers right after the baseline and the 100 KiB cells: Fetch requests one at a
+           time (1 MiB per partition, the consumers' default), record-batch bytes counted and
+           dropped, median of 5 passes: the broker's own serving rate without librdkafka's
+           per-record work, against Kafka and against the sendfile ceiling.
 
 Writes <out>/matrix.md, matrix.json and matrix.png (grouped bars, log scale), prints the
 Markdown.
@@ -61,6 +68,8 @@ from brokers import log, run_tool as tool  # noqa: E402
 BUILD = brokers.ROOT / "build-bench" / "load"
 DEFAULT_LOAD = str(BUILD / "rdkafka_load")
 DEFAULT_SENDFILE = str(BUILD / "sendfile_rate")
+DEFAULT_FETCH_RATE = str(BUILD / "fetch_rate")
+FETCH_RATE_CELLS = ("baseline", "size-100KiB")
 
 WARMUP_RECORDS = 200000  # 1 KiB each, produced and consumed on each broker before the cells
 MOCK_ROUNDS = 3        # Riacho / mock pairs, interleaved, for the mock row (medians)
@@ -300,14 +309,38 @@ def report(results, meta) -> str:
         else:
             rv, cv = median(sf["riacho_consume_log_mb_per_s"]), sf["median_mb_per_s"]
             out.append(f"| {label} | {rv:,.1f} | {cv:,.1f} | {rv / cv:.2f} | ≥ 0.8 |")
+    for name in FETCH_RATE_CELLS:
+        label = (f"consume from the page cache without a client library "
+                 f"({'1 KiB' if name == 'baseline' else '100 KiB'} records): `fetch_rate` "
+                 f"MB/s (median of 5 passes) vs sendfile(2) of the same files")
+        fr = ((R or {}).get("cells", {}).get(name) or {}).get("fetch_rate")
+        sf = (results.get("sendfile") or {}).get(name)
+        if not fr or not sf or not sf.get("ok"):
+            out.append(f"| {label} | not run | not run | — | ≥ 0.8 |")
+        elif not fr.get("ok"):
+            out.append(f"| {label} | FAILED: {fr.get('error')} | — | — | ≥ 0.8 |")
+        else:
+            rv, cv = fr["median_mb_per_s"], sf["median_mb_per_s"]
+            out.append(f"| {label} | {rv:,.1f} | {cv:,.1f} | {rv / cv:.2f} | ≥ 0.8 |")
+    out += ["", "### Serving rate without a client library (`fetch_rate`, both brokers)", "",
+            "| records | Riacho MB/s | Kafka MB/s | Riacho / Kafka |", "|---|---:|---:|---:|"]
+    for name in FETCH_RATE_CELLS:
+        figs = []
+        for sys_res in (R, K):
+            fr = ((sys_res or {}).get("cells", {}).get(name) or {}).get("fetch_rate") or {}
+            figs.append(fr.get("median_mb_per_s") if fr.get("ok") else None)
+        ratio = f"{figs[0] / figs[1]:.2f}" if None not in figs else "—"
+        out.append(f"| {'1 KiB' if name == 'baseline' else '100 KiB'} | {fig(figs[0])} | "
+                   f"{fig(figs[1])} | {ratio} |")
     out += ["",
             "- Mock: the same `rdkafka_load produce` (same records, size, payload, acks=1, "
             "linger) against the in-process mock cluster, interleaved with Riacho produces of "
             "the same records in the same run. The mock keeps records in memory and does no CRC check or disk "
             "write.",
             "- sendfile: `sendfile_rate` over Riacho's own segment files of that cell (median "
-            "of 5 passes of ≥ 1 GB each, 1 MiB per sendfile call, a reader thread draining "
-            "with recv into a 1 MiB buffer). Riacho's figure = the cell's segment bytes "
+            "of 5 passes of ≥ 1 GB each, 1 MiB per sendfile call, a reader thread "
+            "receiving into a 1 MiB buffer, either draining as the bytes come or asking for "
+            "each chunk in turn; the better way's median). Riacho's figure = the cell's segment bytes "
             "(record batches with their headers) / the streaming consume time of `rdkafka_load "
             "consume`, so librdkafka's own parsing and copying of every record is part of "
             "it; the ceiling has no client at all."]
@@ -421,6 +454,7 @@ def main():
     ap.add_argument("--riacho-bin", default=brokers.default_riacho_bin())
     ap.add_argument("--load", default=DEFAULT_LOAD)
     ap.add_argument("--sendfile", default=DEFAULT_SENDFILE)
+    ap.add_argument("--fetch-rate", default=DEFAULT_FETCH_RATE)
     ap.add_argument("--only", choices=["riacho", "kafka"])
     ap.add_argument("--quick", action="store_true", help="200 MB per cell (~1.5 minutes) instead of 1000 MB (~5 minutes)")
     ap.add_argument("--mb-per-cell", type=float)
@@ -521,6 +555,11 @@ def main():
                 res = run_cell(b, data_dirs[label], a, name, c)
                 res["order"] = order.index(label) + 1
                 results[label]["cells"][name] = res
+                if name in FETCH_RATE_CELLS and not res.get("error"):
+                    res["fetch_rate"] = tool(
+                        [a.fetch_rate, "--broker", b.bootstrap, "--topic", f"m-{name}",
+                         "--end-offset", str(c["records"]), "--passes", "5"], 600)
+                    log(f"{label} fetch_rate {name}: {res['fetch_rate']}")
                 if label == "riacho":
                     extras(b, name, res)
     finally:

@@ -45,7 +45,8 @@
 # cache). It prints a Markdown table (figures and Riacho/Kafka ratios) and writes it to
 # bench/results/<date>.md; raw JSON and broker logs go to bench/results/<date>/.
 # Brokers are always stopped on exit (trap EXIT). Default run: ~3-5 minutes.
-# The tools are built with `cmake -S bench -B build-bench/load` (rdkafka_load and sendfile_rate).
+# The tools are built with `cmake -S bench -B build-bench/load` (rdkafka_load, sendfile_rate
+# and fetch_rate).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
