@@ -447,7 +447,7 @@ void broker::controlled_shutdown() {
     if (others.empty()) {
         return;  // alone: nobody to hand anything to
     }
-    size_t moved = _controller->elect_leaders(others);
+    size_t moved = _controller->shut_down_broker(_config.node_id, others);
     LOG_INFO("broker", "controlled shutdown: {} leadership and fencing change(s) recorded", moved);
 }
 
@@ -467,30 +467,17 @@ void broker::check_liveness() {
         if (status.current_role != raft::role::leader || status.epoch != _leading_epoch) {
             _leading_epoch = status.epoch;
             _leading_since = now;  // observers are known from their first fetch on
-            _fenced_seen_at.clear();
         }
         if (status.current_role == raft::role::leader && status.quorum) {
             auto session =
                 std::chrono::milliseconds(_config.number("broker.session.timeout.ms", 9000));
             auto image = _controller->image();
-            std::erase_if(_fenced_seen_at, [&](const auto& kv) {
-                return image->fenced_brokers.count(kv.first) == 0;
-            });
-            for (int32_t id : image->fenced_brokers) {
-                _fenced_seen_at.emplace(id, now);
-            }
-            // A fenced broker is unfenced by fetches made this long after it was fenced: a
-            // broker in controlled shutdown fetches for a moment after its fence is recorded.
-            constexpr std::chrono::milliseconds unfence_after{1000};
+            // (A broker in controlled shutdown still fetches for a moment after it is fenced;
+            // the controller keeps it fenced until it registers again: shut_down_broker.)
             auto heard_within_session = [&](const auto& replicas, int32_t id) {
                 for (const auto& r : replicas) {
                     if (r.id.value() == id) {
-                        if (!r.last_fetch || now - *r.last_fetch > session) {
-                            return false;
-                        }
-                        auto fenced = _fenced_seen_at.find(id);
-                        return fenced == _fenced_seen_at.end() ||
-                               *r.last_fetch >= fenced->second + unfence_after;
+                        return r.last_fetch && now - *r.last_fetch <= session;
                     }
                 }
                 return false;

@@ -98,9 +98,6 @@ private:
     raft::leader_epoch _leading_epoch = raft::no_epoch;
     std::chrono::milliseconds _leading_since{
         0};  // wall clock; the first check waits a full interval
-    // Fenced brokers, and since when this node saw them fenced (steady clock): one unfences
-    // only on fetches made well after that, not on the last fetches of a controlled shutdown.
-    std::map<int32_t, std::chrono::milliseconds> _fenced_seen_at;
     std::unique_ptr<request_router> _router;
     std::unique_ptr<net::server> _server;
     bool _shut_down = false;

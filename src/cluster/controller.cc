@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
 #include <utility>
 
 namespace riacho::cluster {
@@ -578,11 +579,28 @@ change_result controller::change_isr(const std::string& topic_name,
 size_t controller::elect_leaders(const std::set<int32_t>& alive,
                                  const std::map<std::string, std::string>& broker_configs,
                                  bool liveness) {
+    return elect_and_record(alive, broker_configs, liveness, std::nullopt);
+}
+
+size_t controller::shut_down_broker(int32_t broker_id, const std::set<int32_t>& others) {
+    protocol::msg::metadata_record r;
+    r.shut_down_broker = broker_id;
+    return elect_and_record(others, {}, /*liveness=*/false, r);
+}
+
+size_t controller::elect_and_record(const std::set<int32_t>& alive,
+                                    const std::map<std::string, std::string>& broker_configs,
+                                    bool liveness,
+                                    std::optional<protocol::msg::metadata_record> first) {
     constexpr int attempts_max = 5;
     for (int attempt = 0; attempt < attempts_max; ++attempt) {
         catch_up();
         std::vector<protocol::msg::metadata_record> records;
         std::vector<std::string> moved;
+        if (first && _image->shut_down_brokers.count(first->shut_down_broker) == 0) {
+            records.push_back(*first);
+            moved.push_back(fmt::format("broker {} shut down", first->shut_down_broker));
+        }
         plan_elections(alive, broker_configs, liveness, records, moved);
         if (records.empty()) {
             return 0;
@@ -602,11 +620,14 @@ size_t controller::elect_leaders(const std::set<int32_t>& alive,
     return 0;
 }
 
-void controller::plan_elections(const std::set<int32_t>& alive,
+void controller::plan_elections(const std::set<int32_t>& alive_heard,
                                 const std::map<std::string, std::string>& broker_configs,
                                 bool allow_unclean,
                                 std::vector<protocol::msg::metadata_record>& records,
                                 std::vector<std::string>& moved) const {
+    std::set<int32_t> alive;
+    std::set_difference(alive_heard.begin(), alive_heard.end(), _image->shut_down_brokers.begin(),
+                        _image->shut_down_brokers.end(), std::inserter(alive, alive.end()));
     for (const auto& [id, broker] : _image->brokers) {
         bool fenced = _image->fenced_brokers.count(id) != 0;
         if (fenced == (alive.count(id) != 0)) {
@@ -893,8 +914,10 @@ change_result controller::register_broker(const broker_info& broker) {
     auto status = commit_status::stale;
     for (int i = 0; i < 5 && status == commit_status::stale; ++i) {
         catch_up();
+        // Recorded again only when it changed, or to end a controlled shutdown.
         if (auto it = _image->brokers.find(broker.id);
-            it != _image->brokers.end() && it->second == broker) {
+            it != _image->brokers.end() && it->second == broker &&
+            _image->shut_down_brokers.count(broker.id) == 0) {
             return {protocol::error_code::none, "", nullptr};
         }
         status = commit({r});

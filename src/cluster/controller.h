@@ -126,10 +126,16 @@ public:
     // recorded only while it still is, and may be unclean: where unclean.leader.election.enable
     // holds (a topic override, else `broker_configs`), a partition with no live ISR replica
     // gets its first live replica as leader and sole ISR member (records only the dead ISR
-    // had are lost). A controlled shutdown passes false.
+    // had are lost). A broker shut down in a controlled way (shut_down_broker) counts as dead
+    // until it registers again, whatever `alive` says.
     size_t elect_leaders(const std::set<int32_t>& alive,
                          const std::map<std::string, std::string>& broker_configs = {},
                          bool liveness = false);
+    // A broker's controlled shutdown, in one commit: it is recorded as shut down (fenced, and
+    // kept fenced while it still fetches on its way out, until its next start registers it)
+    // and its leaderships and ISR places go to `others` as elect_leaders(others) would move
+    // them. Returns how many partitions and brokers changed.
+    size_t shut_down_broker(int32_t broker_id, const std::set<int32_t>& others);
 
     // ElectLeaders (kafka-leader-election): `preferred` moves each partition to its first
     // replica where that is alive and in the ISR; `unclean` elects a leader for partitions
@@ -179,11 +185,16 @@ private:
     // The records elect_leaders writes for `alive` on the current image, with log lines.
     // `allow_unclean`: liveness elections may be unclean (where the topic allows); a controlled
     // shutdown's never are.
-    void plan_elections(const std::set<int32_t>& alive,
+    void plan_elections(const std::set<int32_t>& alive_heard,
                         const std::map<std::string, std::string>& broker_configs,
                         bool allow_unclean,
                         std::vector<protocol::msg::metadata_record>& records,
                         std::vector<std::string>& moved) const;
+    // elect_leaders, with `first` (if any) recorded ahead of the elections in the same commit.
+    size_t elect_and_record(const std::set<int32_t>& alive,
+                            const std::map<std::string, std::string>& broker_configs,
+                            bool liveness,
+                            std::optional<protocol::msg::metadata_record> first);
     // Runs one attempt of a change, again while it fails only because the image was stale.
     template <typename Attempt>
     change_result retry_stale(Attempt attempt);

@@ -98,6 +98,11 @@ void metadata_image::apply_cluster_parts(const protocol::msg::metadata_record& r
     if (r.broker.broker_id >= 0) {
         brokers[r.broker.broker_id] =
             broker_info{r.broker.broker_id, r.broker.host, r.broker.port, r.broker.rack};
+        shut_down_brokers.erase(r.broker.broker_id);  // registered again: started again
+    }
+    if (r.shut_down_broker >= 0) {
+        fenced_brokers.insert(r.shut_down_broker);
+        shut_down_brokers.insert(r.shut_down_broker);
     }
     if (r.fence_broker >= 0) {
         fenced_brokers.insert(r.fence_broker);
@@ -108,6 +113,7 @@ void metadata_image::apply_cluster_parts(const protocol::msg::metadata_record& r
     if (r.unregister_broker >= 0) {
         brokers.erase(r.unregister_broker);
         fenced_brokers.erase(r.unregister_broker);
+        shut_down_brokers.erase(r.unregister_broker);
     }
     if (r.next_producer_id >= 0) {
         next_producer_id = std::max(next_producer_id, r.next_producer_id);

@@ -79,6 +79,9 @@ struct metadata_image {
     // Brokers the active controller has not heard from within broker.session.timeout.ms:
     // they lead nothing and may not join an ISR until they are heard from again.
     std::set<int32_t> fenced_brokers;
+    // Brokers that shut down in a controlled way and have not registered since: fenced, and
+    // not unfenced by the fetches they still make while stopping.
+    std::set<int32_t> shut_down_brokers;
 
     std::shared_ptr<const topic_info> find_topic(const std::string& name) const;
     std::shared_ptr<const topic_info> find_topic(const protocol::uuid& id) const;

@@ -33,6 +33,9 @@ std::vector<protocol::msg::metadata_record> records_of_image(const metadata_imag
     for (int32_t id : image.fenced_brokers) {
         out.emplace_back().fence_broker = id;
     }
+    for (int32_t id : image.shut_down_brokers) {  // after the registrations, which clear it
+        out.emplace_back().shut_down_broker = id;
+    }
     for (const auto& [resource, configs] : image.broker_configs) {
         for (const auto& [name, value] : configs) {
             out.push_back(config_record(config_resource::broker, resource, name, value));

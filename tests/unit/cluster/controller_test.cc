@@ -214,6 +214,39 @@ TEST(controller, partitions_spread_over_registered_brokers) {
     EXPECT_EQ(c.applied_end(), before);
 }
 
+TEST(controller, a_broker_shut_down_stays_fenced_until_it_registers_again) {
+    memory_metadata_log log;
+    controller c(log, 1);
+    for (int32_t id : {1, 2, 3}) {
+        ASSERT_EQ(c.register_broker({id, "localhost", 9090 + id, std::nullopt}).error,
+                  error_code::none);
+    }
+    ASSERT_EQ(c.create_topic("t", 3, 3, {}, false).error, error_code::none);
+    // Broker 2's controlled shutdown: fenced, out of every ISR, leading nothing, in one commit.
+    EXPECT_GE(c.shut_down_broker(2, {1, 3}), 2u);
+    EXPECT_EQ(c.image()->fenced_brokers, std::set<int32_t>{2});
+    EXPECT_EQ(c.image()->shut_down_brokers, std::set<int32_t>{2});
+    for (const auto& p : c.image()->find_topic("t")->partitions) {
+        EXPECT_NE(p.leader, 2);
+        EXPECT_EQ(std::count(p.isr.begin(), p.isr.end(), 2), 0);
+    }
+    EXPECT_EQ(c.shut_down_broker(2, {1, 3}), 0u) << "recorded once";
+    // Its last fetches on the way out make it look alive: it stays fenced.
+    EXPECT_EQ(c.elect_leaders({1, 2, 3}), 0u);
+    EXPECT_EQ(c.image()->fenced_brokers, std::set<int32_t>{2});
+    // Its next start registers it (the same endpoint is recorded again): then it is unfenced
+    // by being heard from, like any fenced broker.
+    ASSERT_EQ(c.register_broker({2, "localhost", 9092, std::nullopt}).error, error_code::none);
+    EXPECT_TRUE(c.image()->shut_down_brokers.empty());
+    EXPECT_EQ(c.image()->fenced_brokers, std::set<int32_t>{2});
+    EXPECT_EQ(c.elect_leaders({1, 2, 3}), 1u);
+    EXPECT_TRUE(c.image()->fenced_brokers.empty());
+    // Unregistering a shut-down broker forgets that too.
+    c.shut_down_broker(3, {1, 2});
+    ASSERT_EQ(c.unregister_broker(3).error, error_code::none);
+    EXPECT_TRUE(c.image()->shut_down_brokers.empty());
+}
+
 TEST(controller, dead_leaders_are_replaced_by_live_isr_replicas) {
     memory_metadata_log log;
     controller c(log, 1);

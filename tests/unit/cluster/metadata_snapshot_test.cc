@@ -38,6 +38,7 @@ void expect_same_image(const metadata_image& a, const metadata_image& b) {
     }
     EXPECT_EQ(a.brokers, b.brokers);
     EXPECT_EQ(a.fenced_brokers, b.fenced_brokers);
+    EXPECT_EQ(a.shut_down_brokers, b.shut_down_brokers);
     EXPECT_EQ(a.broker_configs, b.broker_configs);
     EXPECT_EQ(a.next_producer_id, b.next_producer_id);
 }
@@ -61,6 +62,7 @@ std::shared_ptr<const metadata_image> rich_image() {
         });
     }
     apply([](auto& r) { r.fence_broker = 3; });
+    apply([](auto& r) { r.shut_down_broker = 1; });
     protocol::uuid orders_id = protocol::uuid::random();
     apply([&](auto& r) {
         r.topic.name = "orders";
