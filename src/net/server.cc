@@ -15,7 +15,10 @@
 #include <cerrno>
 #include <deque>
 #include <optional>
+#include <span>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 namespace riacho::net {
 
@@ -189,6 +192,43 @@ asio::awaitable<bool> send_file(asio::ip::tcp::socket& socket,
     co_return true;
 }
 
+// Writes the bytes, with `more`: MSG_MORE, so the kernel holds them until the file bytes
+// that follow (sendfile, which pushes at its end), and a fetch answer's headers leave in the
+// records' first segment instead of a tiny one of their own that wakes the client for nothing.
+asio::awaitable<bool> send_gathered(asio::ip::tcp::socket& socket,
+                                    std::span<const uint8_t> first,
+                                    std::span<const uint8_t> second,
+                                    bool more) {
+    while (!first.empty() || !second.empty()) {
+        std::array<iovec, 2> iov{iovec{const_cast<uint8_t*>(first.data()), first.size()},
+                                 iovec{const_cast<uint8_t*>(second.data()), second.size()}};
+        msghdr msg{};
+        msg.msg_iov = iov.data();
+        msg.msg_iovlen = iov.size();
+        ssize_t sent =
+            ::sendmsg(socket.native_handle(), &msg, (more ? MSG_MORE : 0) | MSG_NOSIGNAL);
+        if (sent >= 0) {
+            auto n = static_cast<size_t>(sent);
+            size_t from_first = std::min(n, first.size());
+            first = first.subspan(from_first);
+            second = second.subspan(n - from_first);
+            continue;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            auto [ec] = co_await socket.async_wait(asio::socket_base::wait_write, use_nothrow);
+            if (ec) {
+                co_return false;
+            }
+            continue;
+        }
+        co_return false;
+    }
+    co_return true;
+}
+
 }  // namespace
 
 asio::awaitable<void> server::reserve_bytes(size_t n) {
@@ -237,21 +277,17 @@ asio::awaitable<bool> write_reply(asio::ip::tcp::socket& socket,
         auto [ec, n] = co_await asio::async_write(socket, bufs, use_nothrow);
         co_return !ec;
     }
-    auto [ec1, n1] = co_await asio::async_write(socket, asio::buffer(head.buffer()), use_nothrow);
-    if (ec1) {
-        co_return false;
-    }
+    std::span<const uint8_t> head_bytes(head.buffer());
     size_t body_pos = 0;
     for (const auto& sp : splices) {
-        if (sp.buffer_position > body_pos) {
-            auto [ec2, n2] = co_await asio::async_write(
-                socket, asio::buffer(body.data() + body_pos, sp.buffer_position - body_pos),
-                use_nothrow);
-            if (ec2) {
-                co_return false;
-            }
-            body_pos = sp.buffer_position;
+        if (!co_await send_gathered(
+                socket, head_bytes,
+                std::span<const uint8_t>(body).subspan(body_pos, sp.buffer_position - body_pos),
+                /*more=*/sp.records.file_size_bytes > 0)) {
+            co_return false;
         }
+        head_bytes = {};
+        body_pos = sp.buffer_position;
         if (!co_await send_file(socket, sp.records.file->fd, sp.records.file_position,
                                 sp.records.file_size_bytes)) {
             co_return false;
