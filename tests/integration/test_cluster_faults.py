@@ -1,6 +1,6 @@
 """Faults on a three-node cluster, checked: while an idempotent acks=all producer writes to a
 replicated topic (RF 3, min.insync.replicas 2), a fault injector strikes one node or link at a
-time for RIACHO_FAULT_SECONDS (default 45) per test:
+time for RIACHO_FAULT_SECONDS (default 120: minutes of faults in every test run) per test:
 - on loopback: kill -9 (and restart) or SIGSTOP (and SIGCONT) a node;
 - with each node in a network namespace of its own (netns.py; where the machine allows it):
   isolate a node from the others, cut the link between two nodes (each still reaches the
@@ -24,12 +24,12 @@ from conftest import is_kafka, wait_until
 from netns import Network
 from test_cluster import Cluster, partitions_of
 
-pytestmark = pytest.mark.skipif(is_kafka(),
-                                reason="Riacho's multi-node startup")
-
 TOPIC = "faults"
 PARTITIONS = 3
-FAULT_SECONDS = float(os.environ.get("RIACHO_FAULT_SECONDS", "45"))
+FAULT_SECONDS = float(os.environ.get("RIACHO_FAULT_SECONDS", "120"))
+pytestmark = [pytest.mark.skipif(is_kafka(), reason="Riacho's multi-node startup"),
+              # the faults, then the cluster's start and the checker's reads
+              pytest.mark.timeout(FAULT_SECONDS + 240)]
 SETTINGS = {"replica.lag.time.max.ms": "3000",
             "metadata.log.max.record.bytes.between.snapshots": "1024"}
 

@@ -6,7 +6,8 @@ when the ISR is gone. Kafka's own kafka-topics --describe shows the ELR (Describ
 
 import pytest
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource,
+                                   NewTopic, ResourceType)
 
 import kwire
 from conftest import is_kafka, wait_until
@@ -140,5 +141,47 @@ def test_an_eligible_replica_leads_when_the_isr_is_gone():
         got = consume_all(c.bootstrap(), "elr", 100, partitions=1, timeout=30)
         assert [v for _, _, _, v in got] == [f"acked{i}" for i in range(100)]
         assert state()["leader"] == 2
+    finally:
+        c.stop()
+
+
+def test_a_broker_level_min_isr_change_clears_the_eligible_replicas():
+    """Kafka clears the ELR of every partition a min.insync.replicas change reaches: here a
+    broker-level value (a dynamic config of broker 1, the leader), which a topic without its
+    own value follows. With the ISR [1] at the new minimum of 1, the high watermark moves."""
+    c = Cluster(settings={"min.insync.replicas": "2"}).start()
+    try:
+        wait_until(lambda: len(metadata(c.nodes[0].bootstrap)["brokers"]) == 3, 30,
+                   what="three brokers registered")
+        admin = AdminClient({"bootstrap.servers": c.bootstrap()})
+        admin.create_topics([NewTopic("elr-default", num_partitions=1, replication_factor=-1,
+                                      replica_assignment=[[1, 2]])])["elr-default"].result(30)
+        watcher = c.node_by_id(3)
+        state = lambda: describe_topic_partitions(watcher.bootstrap, ["elr-default"])[0][
+            "elr-default"]["partitions"].get(0)
+        wait_until(lambda: (lambda p: p and sorted(p["isr"]) == [1, 2])(state()), 20,
+                   interval=0.2, what="in sync")
+        producer = Producer({"bootstrap.servers": c.bootstrap(), "acks": "all"})
+        for i in range(50):
+            producer.produce("elr-default", value=f"acked{i}")
+        assert producer.flush(30) == 0
+
+        c.node_by_id(2).kill()
+        wait_until(lambda: (lambda p: p["isr"] == [1] and p["elr"] == [2])(state()), 30,
+                   interval=0.2, what="broker 2 eligible under the brokers' minimum of 2")
+        with kwire.Conn(c.node_by_id(1).bootstrap) as conn:
+            kwire.parse_produce_v7(conn.roundtrip(kwire.produce_v7_request(
+                1, "elr-default", 0, kwire.record_batch([(None, b"acks-one", [])]), acks=1)))
+            assert kwire.list_offset(conn, "elr-default", 0, -1) == 50, "strict min ISR"
+
+        res = ConfigResource(ResourceType.BROKER, "1", incremental_configs=[
+            ConfigEntry("min.insync.replicas", "1",
+                        incremental_operation=AlterConfigOpType.SET)])
+        admin.incremental_alter_configs([res])[res].result(30)
+        wait_until(lambda: state()["elr"] == [], 20, interval=0.2,
+                   what="the ELR cleared by the broker-level change")
+        with kwire.Conn(c.node_by_id(1).bootstrap) as conn:
+            wait_until(lambda: kwire.list_offset(conn, "elr-default", 0, -1) == 51, 20,
+                       interval=0.2, what="the high watermark moving at the new minimum")
     finally:
         c.stop()
