@@ -57,8 +57,8 @@ asio::awaitable<net::reply> handle_delete_records(broker_context& ctx, net::requ
             } else if (!deletes_allowed(ctx, *info)) {
                 pr.error_code = protocol::code(error_code::policy_violation);
             } else {
-                int64_t high_watermark = ctx.replicas->high_watermark(
-                    {topic.name, partition_id(p.partition_index)}, *log);
+                storage::topic_partition tp{topic.name, partition_id(p.partition_index)};
+                int64_t high_watermark = ctx.replicas->high_watermark(tp, *log);
                 int64_t target = p.offset == to_high_watermark ? high_watermark : p.offset;
                 if (target < 0 || target > high_watermark) {
                     pr.error_code = protocol::code(error_code::offset_out_of_range);
@@ -70,7 +70,6 @@ asio::awaitable<net::reply> handle_delete_records(broker_context& ctx, net::requ
                              topic.name, p.partition_index, target,
                              log->log_start_offset().value());
                 }
-                storage::topic_partition tp{topic.name, partition_id(p.partition_index)};
                 if (auto epoch = ctx.replicas->replicated_epoch(tp);
                     pr.error_code == 0 && epoch &&
                     !co_await ctx.replicas->wait_low_watermark(tp, target, *epoch, deadline)) {

@@ -345,9 +345,11 @@ int64_t replica_manager::low_watermark(const storage::topic_partition& tp,
     if (it == _led.end()) {
         return low;
     }
-    auto alive = _ctx.controller.image()->unfenced_brokers();
+    auto image = _ctx.controller.image();
     for (int32_t replica : it->second.state.replicas()) {
-        if (replica == _ctx.node_id() || alive.count(replica) == 0) {
+        // A fenced replica (or one no longer registered) does not hold the watermark back.
+        if (replica == _ctx.node_id() || image->brokers.count(replica) == 0 ||
+            image->fenced_brokers.count(replica) != 0) {
             continue;
         }
         auto start = it->second.follower_log_starts.find(replica);

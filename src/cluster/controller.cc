@@ -50,7 +50,9 @@ controller::controller(metadata_log& log, int32_t node_id)
     : _log(log),
       _node_id(node_id),
       _image(std::make_shared<metadata_image>()),
-      _last_snapshot_ms(now_ms()) {}
+      _last_snapshot_ms(now_ms()) {
+    set_broker_config({});  // the snapshot thresholds at their defaults
+}
 
 void controller::catch_up() {
     auto entries = _log.take_committed();
@@ -107,10 +109,8 @@ void controller::catch_up() {
     maybe_snapshot();
 }
 
-void controller::maybe_snapshot() {
-    if (_bytes_since_snapshot == 0) {
-        return;
-    }
+void controller::set_broker_config(std::map<std::string, std::string> values) {
+    _broker_config = std::move(values);
     auto setting = [&](const char* key, int64_t fallback) -> int64_t {
         auto it = _broker_config.find(key);
         if (it == _broker_config.end()) {
@@ -122,13 +122,19 @@ void controller::maybe_snapshot() {
             return fallback;  // validated when the config was read
         }
     };
-    int64_t max_bytes =
+    _snapshot_max_bytes =
         setting("metadata.log.max.record.bytes.between.snapshots", default_snapshot_bytes);
-    int64_t interval_ms =
+    _snapshot_interval_ms =
         setting("metadata.log.max.snapshot.interval.ms", default_snapshot_interval_ms);
+}
+
+void controller::maybe_snapshot() {
+    if (_bytes_since_snapshot == 0) {
+        return;
+    }
     int64_t now = now_ms();
-    bool by_size = _bytes_since_snapshot >= max_bytes;
-    bool by_time = interval_ms > 0 && now - _last_snapshot_ms >= interval_ms;
+    bool by_size = _bytes_since_snapshot >= _snapshot_max_bytes;
+    bool by_time = _snapshot_interval_ms > 0 && now - _last_snapshot_ms >= _snapshot_interval_ms;
     if (!by_size && !by_time) {
         return;
     }

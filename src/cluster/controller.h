@@ -84,9 +84,7 @@ public:
     void set_listener(image_listener l) { _listener = std::move(l); }
     // This node's broker settings (static and dynamic): defaults of topic configs the
     // controller's decisions depend on (min.insync.replicas for eligible leader replicas).
-    void set_broker_config(std::map<std::string, std::string> values) {
-        _broker_config = std::move(values);
-    }
+    void set_broker_config(std::map<std::string, std::string> values);
 
     // With `assignment` (CreateTopics' manual replica assignment: one replica list per
     // partition, the first the preferred leader) the counts are taken from it; every broker
@@ -224,6 +222,10 @@ private:
     image_listener _listener;
     std::map<std::string, std::string> _broker_config;
     int64_t _applied_end = 0;
+    // When to snapshot (metadata.log.max.record.bytes.between.snapshots and
+    // metadata.log.max.snapshot.interval.ms), read from _broker_config when it is set.
+    int64_t _snapshot_max_bytes = 0;
+    int64_t _snapshot_interval_ms = 0;
     int64_t _bytes_since_snapshot = 0;  // of entries applied since the last snapshot
     int64_t _last_snapshot_ms = 0;      // wall clock; start time until the first
     int64_t _producer_id_next = 0;  // next id of this node's block to hand out

@@ -192,13 +192,16 @@ private:
         std::function<void(std::optional<std::vector<uint8_t>>)> on_response;
     };
     struct peer_link {
-        explicit peer_link(asio::io_context& io) : connection(io, client_id) {}
+        peer_link(asio::io_context& io, node_id to) : connection(io, client_id), peer(to) {}
         net::client_connection connection;
+        node_id peer;
         std::deque<outbound> queue;
         std::unique_ptr<asio::steady_timer> wake;
     };
 
     void step();  // after any input to the core: carry its output out, re-arm the timer
+    // After a request to `peer`: keeps _leader_gone (see there).
+    void note_leader_reachability(node_id peer, bool answered, bool failed_fast);
     void arm_timer();
     void publish_status();
     void wake_waiters();
@@ -242,6 +245,11 @@ private:
     // the nodes whose fetch connection closed, with no fetch since (node_status).
     std::map<std::string, node_id> _fetching_peers;
     std::map<node_id, time_ms> _disconnected_since;
+    // The leader this node followed when a request to it failed at once (connection reset or
+    // refused: its process is gone, not frozen or cut off, which time out), and since when.
+    // Should this node lead next, the old leader counts as disconnected from that moment, so
+    // the controller does not give a dead node a whole session (node_status).
+    std::optional<std::pair<node_id, time_ms>> _leader_gone;
 
     kafka_offset _pushed_end{0};  // committed entries below this went to _committed
     std::optional<kafka_offset> _leader_high_watermark;  // as last reported by a fetch
@@ -401,10 +409,21 @@ void node::impl::publish_status() {
     s.current_role = _replica->current_role();
     s.high_watermark = _replica->high_watermark();
     if (s.current_role == role::leader) {
+        if (_leader_gone && _status.current_role != role::leader) {
+            // Just elected: the leader before counts as gone since its connection failed
+            // (its first fetch from this node, should it be alive after all, erases that).
+            if (_leader_gone->first != _config.id) {
+                _disconnected_since.emplace(_leader_gone->first, _leader_gone->second);
+            }
+            _leader_gone.reset();
+        }
         s.caught_up = s.high_watermark > _replica->epoch_start_offset();
         s.quorum = _replica->describe_quorum();
         s.disconnected_since = _disconnected_since;
     } else {
+        if (_leader_gone && s.leader && *s.leader != _leader_gone->first) {
+            _leader_gone.reset();  // another node leads now: it judges the old leader itself
+        }
         s.caught_up =
             s.leader && _leader_high_watermark && s.high_watermark >= *_leader_high_watermark;
     }
@@ -448,11 +467,24 @@ asio::awaitable<void> node::impl::wait_for_change(time_ms deadline) {
 
 // ------------------------------------------------------------------------------ outbound
 
+void node::impl::note_leader_reachability(node_id peer, bool answered, bool failed_fast) {
+    if (answered) {
+        if (_leader_gone && _leader_gone->first == peer) {
+            _leader_gone.reset();
+        }
+        return;
+    }
+    if (failed_fast && _replica->leader_id() == peer && peer != _config.id &&
+        (!_leader_gone || _leader_gone->first != peer)) {
+        _leader_gone = {peer, steady_now()};
+    }
+}
+
 node::impl::peer_link& node::impl::link(std::map<node_id, std::shared_ptr<peer_link>>& links,
                                         node_id id) {
     auto& slot = links[id];
     if (!slot) {
-        slot = std::make_shared<peer_link>(_io);
+        slot = std::make_shared<peer_link>(_io, id);
         for (const auto& v : _config.voters) {
             if (v.id == id) {
                 slot->connection.set_endpoint(v.host, v.port);
@@ -521,11 +553,14 @@ asio::awaitable<void> node::impl::run_link(std::shared_ptr<peer_link> link) {
         }
         auto o = std::move(l.queue.front());
         l.queue.pop_front();
+        time_ms sent_at = steady_now();
         auto answer = co_await l.connection.roundtrip(o.api_key, o.api_version, o.body,
                                                       _config.timing.request_timeout);
         if (_stopped) {
             co_return;
         }
+        note_leader_reachability(l.peer, answer.has_value(),
+                                 steady_now() - sent_at < _config.timing.request_timeout);
         if (o.on_response) {
             o.on_response(std::move(answer));
         }

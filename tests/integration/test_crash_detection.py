@@ -53,3 +53,34 @@ def test_a_killed_broker_loses_leadership_long_before_its_session_ends():
         assert time.monotonic() - killed_at < 5
     finally:
         c.stop()
+
+
+def test_a_killed_active_controller_loses_its_partitions_without_waiting_a_session():
+    """The victim leads a partition and the metadata quorum. The followers' requests to it fail
+    at once (its process is gone), so whichever of them is elected treats it as disconnected
+    from that moment: its partition moves after the quorum's election (its fetch timeout of
+    2 s and the election), not after the 30 s session a new controller would otherwise give
+    every broker it has not heard from yet."""
+    c = Cluster(settings={"broker.session.timeout.ms": "30000"}).start()
+    try:
+        controller, _ = c.quorum_leader()
+        others = [n for n in (1, 2, 3) if n != controller]
+        admin = AdminClient({"bootstrap.servers": c.bootstrap()})
+        admin.create_topics([NewTopic("crash-controller", num_partitions=1,
+                                      replication_factor=-1,
+                                      replica_assignment=[[controller, *others]])])[
+            "crash-controller"].result(30)
+        watcher = c.node_by_id(others[0])
+        wait_until(lambda: leader_of(watcher, "crash-controller") == controller, 20,
+                   interval=0.2, what="the controller leading the partition")
+        killed_at = time.monotonic()
+        c.node_by_id(controller).kill()
+        wait_until(lambda: leader_of(watcher, "crash-controller") in others, 20, interval=0.1,
+                   what="a new leader after kill -9 of the active controller")
+        took = time.monotonic() - killed_at
+        new_controller, _ = c.quorum_leader()
+        assert new_controller in others
+        assert took < 10, f"the partition moved {took:.1f} s after the kill"
+        print(f"partition moved {took:.2f} s after kill -9 of the active controller")
+    finally:
+        c.stop()
