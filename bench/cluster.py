@@ -20,6 +20,10 @@ is 9 s). Measured with the same client (librdkafka):
   time = the longest gap between two consecutive delivery reports (the last acknowledged
   record before the kill to the first after). Then every acknowledged record is read back
   (none may be lost).
+- failover of the active controller: the same on a fresh cluster, where the killed node
+  leads the partition *and* the metadata quorum (DescribeQuorum names it; the topic is
+  created with it as the preferred replica), so the quorum elects a new controller before
+  anything can move.
 """
 from __future__ import annotations
 
@@ -31,8 +35,13 @@ import threading
 import time
 import uuid
 
+import sys
+
 import brokers
 from brokers import log
+
+sys.path.insert(0, str(brokers.ROOT / "tests" / "integration"))
+import kwire  # noqa: E402 (the integration tests' wire helpers: DescribeQuorum)
 
 TOPIC = "bench-cluster"
 RATE_PER_S = 2000
@@ -68,12 +77,36 @@ def node_id(node) -> int:
     return int(node.label[-1])
 
 
-def create_topic(bootstrap):
+def active_controller(addr):
+    """The metadata quorum's leader, by DescribeQuorum v0 (either system answers it)."""
+    body = (kwire.uvarint(2) + kwire.compact_string("__cluster_metadata")
+            + kwire.uvarint(2) + kwire.i32(0) + kwire.uvarint(0) + kwire.uvarint(0)
+            + kwire.uvarint(0))
+    with kwire.Conn(addr, timeout=5) as c:
+        r = kwire.Reader(c.roundtrip(kwire.request(55, 0, 7, body, flexible=True)))
+    r.i32()
+    r.tags()
+    r.i16()
+    r.uvarint()
+    r.compact_string()
+    r.uvarint()
+    r.i32()
+    r.i16()
+    return r.i32()
+
+
+def create_topic(bootstrap, preferred=None):
+    """TOPIC with RF 3 (with `preferred`, a node id, first in its replica list)."""
     from confluent_kafka.admin import AdminClient, NewTopic
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    f = admin.create_topics([NewTopic(TOPIC, num_partitions=1, replication_factor=3,
-                                      config={"min.insync.replicas": "2"})],
-                            operation_timeout=60, request_timeout=60)
+    if preferred is None:
+        new = NewTopic(TOPIC, num_partitions=1, replication_factor=3,
+                       config={"min.insync.replicas": "2"})
+    else:
+        replicas = [preferred] + [i for i in (1, 2, 3) if i != preferred]
+        new = NewTopic(TOPIC, num_partitions=1, replication_factor=-1,
+                       replica_assignment=[replicas], config={"min.insync.replicas": "2"})
+    f = admin.create_topics([new], operation_timeout=60, request_timeout=60)
     f[TOPIC].result(90)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -160,20 +193,33 @@ def create_topic_leader(bootstrap):
 
 
 def run_system(kind, args, out_dir):
-    nodes = start_riacho_cluster(args.riacho_bin, out_dir) if kind == "riacho" \
-        else start_kafka_cluster(out_dir)
-    try:
-        bootstrap = ",".join(n.bootstrap for n in nodes)
-        log(f"{kind}: three nodes serving on {bootstrap}")
-        create_topic(bootstrap)
-        produce = run_produce(args.load, bootstrap, args.records)
-        log(f"{kind}: produce {produce}")
-        failover = run_failover(nodes, bootstrap)
-        log(f"{kind}: failover {failover}")
-        return {"produce": produce, "failover": failover}
-    finally:
-        for n in nodes:
-            n.stop()
+    results = {}
+    for case in ("leader", "controller"):
+        # Each case's broker logs under their own names (the second cluster reuses the labels).
+        brokers.LOG_PREFIX = f"cluster-{case}-"
+        nodes = start_riacho_cluster(args.riacho_bin, out_dir) if kind == "riacho" \
+            else start_kafka_cluster(out_dir)
+        try:
+            bootstrap = ",".join(n.bootstrap for n in nodes)
+            log(f"{kind}: three nodes serving on {bootstrap}")
+            if case == "leader":
+                create_topic(bootstrap)
+                results["produce"] = run_produce(args.load, bootstrap, args.records)
+                log(f"{kind}: produce {results['produce']}")
+                results["failover"] = run_failover(nodes, bootstrap)
+            else:
+                controller = active_controller(nodes[0].bootstrap)
+                leader = create_topic(bootstrap, preferred=controller)
+                if leader != controller:
+                    raise RuntimeError(f"the active controller {controller} does not lead "
+                                       f"the partition (leader {leader})")
+                results["failover_controller"] = run_failover(nodes, bootstrap)
+            log(f"{kind}: failover ({case}) "
+                f"{results['failover' if case == 'leader' else 'failover_controller']}")
+        finally:
+            for n in nodes:
+                n.stop()
+    return results
 
 
 def report(results, meta):
@@ -183,15 +229,18 @@ def report(results, meta):
            "RF 3, min.insync.replicas 2, acks=-1; broker.session.timeout.ms 3000 on both.",
            f"- Machine: {meta['machine']} (all six processes and the clients share it)", "",
            "| system | produce rec/s | latency p50 ms | p99 ms | max ms | failover s | "
-           "acked | lost | errors |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+           "acked | lost | errors | failover s, leader and controller | acked | lost | "
+           "errors |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for kind, r in results.items():
         if "error" in r:
-            out.append(f"| {kind} | ERROR: {r['error']} | | | | | | | |")
+            out.append(f"| {kind} | ERROR: {r['error']} | | | | | | | | | | | |")
             continue
         p, f = r["produce"], r["failover"]
+        fc = r.get("failover_controller") or {}
         out.append(f"| {kind} | {p.get('records_per_s', 'n/a'):,} | {p.get('p50_ms')} | "
                    f"{p.get('p99_ms')} | {p.get('max_ms')} | {f['failover_s']} | {f['acked']:,} | "
-                   f"{f['lost_acknowledged']} | {f['errors']} |")
+                   f"{f['lost_acknowledged']} | {f['errors']} | {fc.get('failover_s')} | "
+                   f"{fc.get('acked')} | {fc.get('lost_acknowledged')} | {fc.get('errors')} |")
     if all(k in results and "error" not in results[k] for k in ("riacho", "kafka")):
         r, k = results["riacho"], results["kafka"]
         out += ["", "Riacho/Kafka: produce "
@@ -199,7 +248,9 @@ def report(results, meta):
                 ", p99 latency (Kafka/Riacho, higher is better for Riacho) "
                 f"{brokers.ratio(k['produce'].get('p99_ms'), r['produce'].get('p99_ms'))}"
                 ", failover time (Kafka/Riacho) "
-                f"{brokers.ratio(k['failover']['failover_s'], r['failover']['failover_s'])}"]
+                f"{brokers.ratio(k['failover']['failover_s'], r['failover']['failover_s'])}"
+                ", failover of the active controller (Kafka/Riacho) "
+                f"{brokers.ratio((k.get('failover_controller') or {}).get('failover_s'), (r.get('failover_controller') or {}).get('failover_s'))}"]
     return "\n".join(out)
 
 
