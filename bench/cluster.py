@@ -41,7 +41,7 @@ import brokers
 from brokers import log
 
 sys.path.insert(0, str(brokers.ROOT / "tests" / "integration"))
-import kwire  # noqa: E402 (the integration tests' wire helpers: DescribeQuorum)
+from test_cluster import describe_quorum  # noqa: E402 (the integration tests' DescribeQuorum)
 
 TOPIC = "bench-cluster"
 RATE_PER_S = 2000
@@ -78,21 +78,8 @@ def node_id(node) -> int:
 
 
 def active_controller(addr):
-    """The metadata quorum's leader, by DescribeQuorum v0 (either system answers it)."""
-    body = (kwire.uvarint(2) + kwire.compact_string("__cluster_metadata")
-            + kwire.uvarint(2) + kwire.i32(0) + kwire.uvarint(0) + kwire.uvarint(0)
-            + kwire.uvarint(0))
-    with kwire.Conn(addr, timeout=5) as c:
-        r = kwire.Reader(c.roundtrip(kwire.request(55, 0, 7, body, flexible=True)))
-    r.i32()
-    r.tags()
-    r.i16()
-    r.uvarint()
-    r.compact_string()
-    r.uvarint()
-    r.i32()
-    r.i16()
-    return r.i32()
+    """The metadata quorum's leader, by DescribeQuorum (either system answers it)."""
+    return describe_quorum(addr)[1]
 
 
 def create_topic(bootstrap, preferred=None):

@@ -31,7 +31,7 @@ broker's cells all first would give the two brokers different disks; before each
 cache is flushed with sync(2), outside the measured time, so no cell pays for the dirty
 pages of the ones before it.
 
-Two rows against a ceiling, not against Kafka:
+Rows against a ceiling (mock, sendfile) and a client-free consume on both brokers (fetch):
   mock     the baseline produce, same binary and settings, to librdkafka's own in-memory
            mock cluster (test.mock.num.brokers=1), run while Riacho is up but idle, right
            after Riacho's baseline cell, then twice more interleaved with a Riacho produce to
