@@ -163,6 +163,19 @@ bool parse_request_header(request& req) {
 
 namespace {
 
+// After a non-blocking send failed with `error` (errno): true to send again (interrupted, or
+// the socket is writable again), false when the connection is broken.
+asio::awaitable<bool> retry_after_send_error(asio::ip::tcp::socket& socket, int error) {
+    if (error == EINTR) {
+        co_return true;
+    }
+    if (error != EAGAIN && error != EWOULDBLOCK) {
+        co_return false;
+    }
+    auto [ec] = co_await socket.async_wait(asio::socket_base::wait_write, use_nothrow);
+    co_return !ec;
+}
+
 // Writes `n` bytes of a file to the socket with sendfile, waiting for writability as needed.
 asio::awaitable<bool> send_file(asio::ip::tcp::socket& socket,
                                 int fd,
@@ -175,19 +188,11 @@ asio::awaitable<bool> send_file(asio::ip::tcp::socket& socket,
             n -= static_cast<size_t>(sent);
             continue;
         }
-        if (sent < 0 && errno == EINTR) {
-            continue;
-        }
-        if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            auto [ec] = co_await socket.async_wait(asio::socket_base::wait_write, use_nothrow);
-            if (ec) {
-                co_return false;
-            }
-            continue;
-        }
         // sent == 0: the file is shorter than promised (truncated meanwhile). The frame can
         // no longer be completed, so the connection must close.
-        co_return false;
+        if (sent == 0 || !co_await retry_after_send_error(socket, errno)) {
+            co_return false;
+        }
     }
     co_return true;
 }
@@ -214,17 +219,9 @@ asio::awaitable<bool> send_gathered(asio::ip::tcp::socket& socket,
             second = second.subspan(n - from_first);
             continue;
         }
-        if (errno == EINTR) {
-            continue;
+        if (!co_await retry_after_send_error(socket, errno)) {
+            co_return false;
         }
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            auto [ec] = co_await socket.async_wait(asio::socket_base::wait_write, use_nothrow);
-            if (ec) {
-                co_return false;
-            }
-            continue;
-        }
-        co_return false;
     }
     co_return true;
 }

@@ -203,6 +203,9 @@ private:
     // After a request to `peer`: keeps _leader_gone (see there).
     void note_leader_reachability(node_id peer, bool answered, bool failed_fast);
     void arm_timer();
+    // After step's output: turns _leader_gone into a disconnection once this node leads, or
+    // drops it once another node does. Before publish_status, which only reports.
+    void settle_leader_gone();
     void publish_status();
     void wake_waiters();
     asio::awaitable<void> wait_for_change(time_ms deadline);
@@ -387,6 +390,7 @@ void node::impl::step() {
         }
         _pushed_end = _pushed_end + static_cast<int64_t>(entries.size());
     }
+    settle_leader_gone();
     publish_status();
     if (pushed) {
         std::function<void()> listener;
@@ -402,6 +406,21 @@ void node::impl::step() {
     arm_timer();
 }
 
+void node::impl::settle_leader_gone() {
+    if (!_leader_gone) {
+        return;
+    }
+    if (_replica->current_role() == role::leader) {
+        // Just elected (_leader_gone is only kept while following another node): the leader
+        // before counts as gone since its connection failed (its first fetch from this node,
+        // should it be alive after all, erases that).
+        _disconnected_since.emplace(_leader_gone->first, _leader_gone->second);
+        _leader_gone.reset();
+    } else if (auto leader = _replica->leader_id(); leader && *leader != _leader_gone->first) {
+        _leader_gone.reset();  // another node leads now: it judges the old leader itself
+    }
+}
+
 void node::impl::publish_status() {
     node_status s;
     s.leader = _replica->leader_id();
@@ -409,21 +428,10 @@ void node::impl::publish_status() {
     s.current_role = _replica->current_role();
     s.high_watermark = _replica->high_watermark();
     if (s.current_role == role::leader) {
-        if (_leader_gone && _status.current_role != role::leader) {
-            // Just elected: the leader before counts as gone since its connection failed
-            // (its first fetch from this node, should it be alive after all, erases that).
-            if (_leader_gone->first != _config.id) {
-                _disconnected_since.emplace(_leader_gone->first, _leader_gone->second);
-            }
-            _leader_gone.reset();
-        }
         s.caught_up = s.high_watermark > _replica->epoch_start_offset();
         s.quorum = _replica->describe_quorum();
         s.disconnected_since = _disconnected_since;
     } else {
-        if (_leader_gone && s.leader && *s.leader != _leader_gone->first) {
-            _leader_gone.reset();  // another node leads now: it judges the old leader itself
-        }
         s.caught_up =
             s.leader && _leader_high_watermark && s.high_watermark >= *_leader_high_watermark;
     }

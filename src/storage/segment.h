@@ -8,7 +8,8 @@
 // Crash behaviour: appends are not synced (flush() is); open(recover = true) validates every
 // batch (lengths, magic, offsets, CRC-32C), truncates the file at the first invalid or torn
 // batch and rebuilds both indexes. One descriptor per segment: the indexes live in memory and
-// are written at roll and close (index_file.h).
+// are written at roll and close (index_file.h). Appends reserve disk blocks past the end of the
+// file (invisible to its size); roll, close and truncation give them back.
 #pragma once
 
 #include "base/strong_int.h"
@@ -161,6 +162,11 @@ private:
     // Updates next offset, max timestamp, and (when `index`) the sparse index entries.
     status account(const protocol::batch_header& h, uint64_t position, bool index);
     status load_tail();
+    // Reserves disk blocks past the end of the file up to at least `end_bytes`, ahead of
+    // appends (see the .cc for why and how much).
+    void preallocate(uint64_t end_bytes);
+    // Frees the blocks reserved past the end of the file (at roll and close).
+    void release_preallocation();
     // Starts the kernel's writeback of what was appended since the last call, every 8 MiB.
     void start_writeback();
 
@@ -181,6 +187,8 @@ private:
     bool _indexes_missing = false;  // at open: rebuild them
     bool _contiguous_offsets = true;
     uint64_t _writeback_started_bytes = 0;  // the file up to here is being written back
+    uint64_t _preallocated_end_bytes = 0;   // blocks are reserved up to here (0: none known)
+    bool _preallocation_supported = true;   // false once fallocate said EOPNOTSUPP
 };
 
 }  // namespace riacho::storage

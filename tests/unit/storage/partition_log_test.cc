@@ -4,7 +4,8 @@
 // including from the middle of a segment (index lookup) and across segments rolled by size and
 // by time; byte limits, KIP-74 min-one-batch, the max-offset bound and out-of-range offsets;
 // timestamp lookups (offset_for_timestamp, max_timestamp_offset); LogAppendTime; reopen after a
-// clean close keeps everything; truncate_to and advance_log_start_offset.
+// clean close keeps everything; truncate_to and advance_log_start_offset; the disk blocks
+// reserved ahead of appends stay invisible and are given back.
 #include "storage/partition_log.h"
 
 #include "storage_test_util.h"
@@ -13,6 +14,8 @@
 
 #include <thread>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace riacho::storage {
@@ -428,6 +431,72 @@ TEST(partition_log, a_flush_ticket_moves_the_recovery_point_to_its_end_only) {
     ASSERT_TRUE(log->append(more, leader_epoch(1), 0).has_value());
     log->flushed(foreign);
     EXPECT_EQ(log->recovery_point(), kafka_offset(3));
+}
+
+// Disk blocks a segment's file holds (its size rounded up when nothing is reserved past it).
+uint64_t allocated_bytes(const std::filesystem::path& file) {
+    struct stat st {};
+    EXPECT_EQ(::stat(file.c_str(), &st), 0) << file;
+    return static_cast<uint64_t>(st.st_blocks) * 512;
+}
+
+uint64_t rounded_to_blocks(uint64_t size_bytes) { return (size_bytes + 4095) / 4096 * 4096; }
+
+bool filesystem_preallocates(const std::filesystem::path& dir) {
+    int fd = ::open((dir / "probe").c_str(), O_CREAT | O_RDWR, 0644);
+    EXPECT_GE(fd, 0);
+    bool ok = ::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 1 << 20) == 0;
+    ::close(fd);
+    std::filesystem::remove(dir / "probe");
+    return ok;
+}
+
+TEST(partition_log, blocks_reserved_ahead_of_appends_are_given_back_at_roll_truncate_and_close) {
+    temp_dir tmp;
+    auto dir = tmp.path() / "t-0";
+    log_config cfg;
+    cfg.segment_bytes = 1 << 20;
+    std::filesystem::create_directories(dir);
+    const bool preallocates = filesystem_preallocates(dir);
+    auto log = open_log(dir, cfg);
+    auto active_file = [&] { return test::files_with_suffix(dir, ".log").back(); };
+    auto b = make_batch(4, 1000, 1000);  // ~4 KiB
+    for (int i = 0; i < 10; ++i) {
+        ASSERT_TRUE(log->append(b, leader_epoch(1), 0).has_value());
+    }
+    // The reserve is invisible: the file's size is what was appended.
+    EXPECT_EQ(std::filesystem::file_size(active_file()), log->size_bytes());
+    if (preallocates) {
+        EXPECT_GE(allocated_bytes(active_file()), log->size_bytes() + (16u << 10));
+    }
+    // A roll gives the old segment's reserve back.
+    while (log->segment_count() < 2) {
+        ASSERT_TRUE(log->append(b, leader_epoch(1), 0).has_value());
+    }
+    auto files = test::files_with_suffix(dir, ".log");
+    EXPECT_EQ(allocated_bytes(files.front()),
+              rounded_to_blocks(std::filesystem::file_size(files.front())));
+    // So does a truncation, and the log appends and reads as before after it.
+    for (int i = 0; i < 10; ++i) {
+        ASSERT_TRUE(log->append(b, leader_epoch(1), 0).has_value());
+    }
+    kafka_offset cut(log->log_end_offset().value() - 8);
+    ASSERT_TRUE(log->truncate_to(cut).has_value());
+    EXPECT_EQ(allocated_bytes(active_file()),
+              rounded_to_blocks(std::filesystem::file_size(active_file())));
+    ASSERT_TRUE(log->append(b, leader_epoch(1), 0).has_value());
+    // A process that dies keeps its reserve; the next process reads the log intact and gives
+    // the reserve back when it closes the log.
+    auto end = log->log_end_offset();
+    log.reset();  // no close(): as after kill -9
+    log = open_log(dir, cfg);
+    EXPECT_EQ(log->recovered_truncated_bytes(), 0u);
+    EXPECT_EQ(log->log_end_offset(), end);
+    EXPECT_EQ(read_all(*log, kafka_offset(0)).size(), static_cast<size_t>(end.value() / 4));
+    ASSERT_TRUE(log->close().has_value());
+    for (const auto& f : test::files_with_suffix(dir, ".log")) {
+        EXPECT_EQ(allocated_bytes(f), rounded_to_blocks(std::filesystem::file_size(f))) << f;
+    }
 }
 
 }  // namespace
