@@ -8,8 +8,8 @@
 
 #include <algorithm>
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <limits>
+#include <sys/stat.h>
 #include <system_error>
 #include <vector>
 
@@ -402,9 +402,8 @@ void segment::release_preallocation() {
     // reserve its previous process made.
     struct stat st {};
     constexpr uint64_t block_bytes = 4096;
-    if (::fstat(_fd, &st) != 0 ||
-        static_cast<uint64_t>(st.st_blocks) * 512 <=
-            (_size_bytes + block_bytes - 1) / block_bytes * block_bytes) {
+    if (::fstat(_fd, &st) != 0 || static_cast<uint64_t>(st.st_blocks) * 512 <=
+                                      (_size_bytes + block_bytes - 1) / block_bytes * block_bytes) {
         return;
     }
     (void)truncate_file(_fd, _size_bytes);  // truncating to the same size frees blocks past it

@@ -12,10 +12,9 @@
 
 #include <gtest/gtest.h>
 
-#include <thread>
-
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <thread>
 #include <unistd.h>
 
 namespace riacho::storage {
