@@ -3,6 +3,7 @@
 #include "base/invariant.h"
 #include "base/log.h"
 #include "storage/file_io.h"
+#include "storage/writeback.h"
 
 #include <fmt/format.h>
 
@@ -414,7 +415,8 @@ void segment::start_writeback() {
     // Without this the page cache may hold a whole segment (1 GiB) of dirty data when it
     // rolls, and the roll's fdatasync stalls every partition on this thread for as long as
     // the disk takes to write it (0.45 s measured). Asking the kernel to start writing each
-    // 8 MiB as it fills keeps that flush short. It only starts IO: nothing waits here.
+    // 8 MiB as it fills keeps that flush short. It only starts IO, on another thread
+    // (writeback.h): nothing waits here.
     constexpr uint64_t writeback_chunk_bytes = 8u << 20;
     if (_writeback_started_bytes > _size_bytes) {
         _writeback_started_bytes = 0;  // truncated meanwhile
@@ -422,9 +424,7 @@ void segment::start_writeback() {
     if (_size_bytes - _writeback_started_bytes < writeback_chunk_bytes) {
         return;
     }
-    (void)::sync_file_range(_fd, static_cast<off64_t>(_writeback_started_bytes),
-                            static_cast<off64_t>(_size_bytes - _writeback_started_bytes),
-                            SYNC_FILE_RANGE_WRITE);
+    start_writeback_async(_file, _writeback_started_bytes, _size_bytes - _writeback_started_bytes);
     _writeback_started_bytes = _size_bytes;
 }
 

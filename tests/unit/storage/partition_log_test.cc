@@ -5,9 +5,11 @@
 // by time; byte limits, KIP-74 min-one-batch, the max-offset bound and out-of-range offsets;
 // timestamp lookups (offset_for_timestamp, max_timestamp_offset); LogAppendTime; reopen after a
 // clean close keeps everything; truncate_to and advance_log_start_offset; the disk blocks
-// reserved ahead of appends stay invisible and are given back.
+// reserved ahead of appends stay invisible and are given back; writeback started off the
+// appending thread lets go of deleted files.
 #include "storage/partition_log.h"
 
+#include "storage/writeback.h"
 #include "storage_test_util.h"
 
 #include <gtest/gtest.h>
@@ -432,14 +434,19 @@ TEST(partition_log, a_flush_ticket_moves_the_recovery_point_to_its_end_only) {
     EXPECT_EQ(log->recovery_point(), kafka_offset(3));
 }
 
-// Disk blocks a segment's file holds (its size rounded up when nothing is reserved past it).
+// Disk blocks a segment's file holds, extent-tree blocks included.
 uint64_t allocated_bytes(const std::filesystem::path& file) {
     struct stat st {};
     EXPECT_EQ(::stat(file.c_str(), &st), 0) << file;
     return static_cast<uint64_t>(st.st_blocks) * 512;
 }
 
-uint64_t rounded_to_blocks(uint64_t size_bytes) { return (size_bytes + 4095) / 4096 * 4096; }
+// True when no more than the file's own blocks (rounded up) and two extent-tree blocks are
+// allocated: nothing is reserved past its end (a reserve is at least 64 KiB).
+bool holds_no_reserve(const std::filesystem::path& file) {
+    uint64_t size = std::filesystem::file_size(file);
+    return allocated_bytes(file) <= (size + 4095) / 4096 * 4096 + 2 * 4096;
+}
 
 bool filesystem_preallocates(const std::filesystem::path& dir) {
     int fd = ::open((dir / "probe").c_str(), O_CREAT | O_RDWR, 0644);
@@ -455,6 +462,7 @@ TEST(partition_log, blocks_reserved_ahead_of_appends_are_given_back_at_roll_trun
     auto dir = tmp.path() / "t-0";
     log_config cfg;
     cfg.segment_bytes = 1 << 20;
+    cfg.segment_ms = 1000;
     std::filesystem::create_directories(dir);
     const bool preallocates = filesystem_preallocates(dir);
     auto log = open_log(dir, cfg);
@@ -468,22 +476,19 @@ TEST(partition_log, blocks_reserved_ahead_of_appends_are_given_back_at_roll_trun
     if (preallocates) {
         EXPECT_GE(allocated_bytes(active_file()), log->size_bytes() + (16u << 10));
     }
-    // A roll gives the old segment's reserve back.
-    while (log->segment_count() < 2) {
-        ASSERT_TRUE(log->append(b, leader_epoch(1), 0).has_value());
-    }
+    // A roll (by time, well short of segment.bytes) gives the old segment's reserve back.
+    ASSERT_TRUE(log->append(b, leader_epoch(1), 5000).has_value());
+    ASSERT_EQ(log->segment_count(), 2u);
     auto files = test::files_with_suffix(dir, ".log");
-    EXPECT_EQ(allocated_bytes(files.front()),
-              rounded_to_blocks(std::filesystem::file_size(files.front())));
+    EXPECT_TRUE(holds_no_reserve(files.front())) << allocated_bytes(files.front());
     // So does a truncation, and the log appends and reads as before after it.
     for (int i = 0; i < 10; ++i) {
-        ASSERT_TRUE(log->append(b, leader_epoch(1), 0).has_value());
+        ASSERT_TRUE(log->append(b, leader_epoch(1), 5000).has_value());
     }
     kafka_offset cut(log->log_end_offset().value() - 8);
     ASSERT_TRUE(log->truncate_to(cut).has_value());
-    EXPECT_EQ(allocated_bytes(active_file()),
-              rounded_to_blocks(std::filesystem::file_size(active_file())));
-    ASSERT_TRUE(log->append(b, leader_epoch(1), 0).has_value());
+    EXPECT_TRUE(holds_no_reserve(active_file())) << allocated_bytes(active_file());
+    ASSERT_TRUE(log->append(b, leader_epoch(1), 5000).has_value());
     // A process that dies keeps its reserve; the next process reads the log intact and gives
     // the reserve back when it closes the log.
     auto end = log->log_end_offset();
@@ -494,8 +499,33 @@ TEST(partition_log, blocks_reserved_ahead_of_appends_are_given_back_at_roll_trun
     EXPECT_EQ(read_all(*log, kafka_offset(0)).size(), static_cast<size_t>(end.value() / 4));
     ASSERT_TRUE(log->close().has_value());
     for (const auto& f : test::files_with_suffix(dir, ".log")) {
-        EXPECT_EQ(allocated_bytes(f), rounded_to_blocks(std::filesystem::file_size(f))) << f;
+        EXPECT_TRUE(holds_no_reserve(f)) << f << " " << allocated_bytes(f);
     }
+}
+
+size_t open_descriptors() {
+    size_t n = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+        ++n;
+    }
+    return n;
+}
+
+TEST(partition_log, writeback_runs_off_the_appending_thread_and_lets_go_of_deleted_files) {
+    temp_dir tmp;
+    auto dir = tmp.path() / "t-0";
+    wait_for_queued_writeback();  // the worker thread exists and is idle
+    size_t descriptors_before = open_descriptors();
+    auto log = open_log(dir, log_config{});
+    auto b = make_batch(1, 1000, 1 << 20);
+    for (int i = 0; i < 20; ++i) {  // 20 MiB: writeback starts at 8 and at 16
+        ASSERT_TRUE(log->append(b, leader_epoch(1), 0).has_value());
+    }
+    // The log goes away at once, files and all, whatever the worker still has queued.
+    log.reset();
+    std::filesystem::remove_all(dir);
+    wait_for_queued_writeback();
+    EXPECT_EQ(open_descriptors(), descriptors_before);
 }
 
 }  // namespace
