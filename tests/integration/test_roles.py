@@ -3,7 +3,7 @@ the metadata quorum) and broker-only nodes (process.roles=broker, observers of t
 that fetch the metadata log without voting). Clients see only the brokers; the brokers follow
 whichever controller is active, and their metadata fetches are their heartbeats."""
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 import kwire
@@ -71,8 +71,19 @@ def test_dedicated_controllers_and_broker_only_nodes():
         new_leader, _ = c.quorum_leader(among=[n for n in controllers if n.alive()],
                                         not_node=leader)
         assert new_leader in (1, 2, 3) and new_leader != leader
-        admin.create_topics([NewTopic("after", num_partitions=1, replication_factor=2)])[
-            "after"].result(30)
+        # Right after the failover the new controller may not count both brokers yet
+        # (INVALID_REPLICATION_FACTOR, seen under the sanitizers): the change goes through
+        # once it does.
+        def create_after():
+            try:
+                admin.create_topics([NewTopic("after", num_partitions=1, replication_factor=2)])[
+                    "after"].result(30)
+                return True
+            except KafkaException as e:
+                if e.args[0].code() != KafkaError.INVALID_REPLICATION_FACTOR:
+                    raise
+                return False
+        wait_until(create_after, 30, interval=0.5, what="topic 'after' created")
         for b in brokers:
             wait_until(lambda: partitions_of(b, "after"), 20, interval=0.1,
                        what=f"{b.name} applied a change the new controller recorded")
