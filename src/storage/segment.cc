@@ -402,9 +402,12 @@ void segment::release_preallocation() {
     // fstat, not _preallocated_end_bytes: a segment reopened after a crash may still hold the
     // reserve its previous process made.
     struct stat st {};
-    constexpr uint64_t block_bytes = 4096;
-    if (::fstat(_fd, &st) != 0 || static_cast<uint64_t>(st.st_blocks) * 512 <=
-                                      (_size_bytes + block_bytes - 1) / block_bytes * block_bytes) {
+    if (::fstat(_fd, &st) != 0) {
+        return;
+    }
+    auto block_bytes = static_cast<uint64_t>(std::max<blksize_t>(st.st_blksize, 512));
+    if (static_cast<uint64_t>(st.st_blocks) * 512 <=
+        (_size_bytes + block_bytes - 1) / block_bytes * block_bytes) {
         return;
     }
     (void)truncate_file(_fd, _size_bytes);  // truncating to the same size frees blocks past it
