@@ -75,10 +75,17 @@ size_t read_partition(broker_context& ctx,
                 ctx.replicas->diverging(tp, t.fetch_offset, t.last_fetched_epoch, *log)) {
             // The follower's log took another path after that epoch: it cuts back and asks
             // again; its fetch offset acknowledges nothing.
-            out.diverging_epoch.epoch = diverging->epoch;
-            out.diverging_epoch.end_offset = diverging->end_offset;
             out.high_watermark = ctx.replicas->high_watermark(tp, *log);
             out.log_start_offset = log->log_start_offset().value();
+            if (diverging->epoch < 0) {
+                // No epoch at or below the follower's here (this log starts later): as Kafka,
+                // out of range; the follower restarts at the log start or cuts to the high
+                // watermark.
+                out.error_code = protocol::code(error_code::offset_out_of_range);
+                return 0;
+            }
+            out.diverging_epoch.epoch = diverging->epoch;
+            out.diverging_epoch.end_offset = diverging->end_offset;
             return 0;
         }
         // A follower's fetch offset is its log end: it has everything below.
@@ -203,7 +210,7 @@ asio::awaitable<net::reply> handle_fetch(broker_context& ctx, net::request& req)
     for (;;) {
         response.responses.clear();
         size_t total = 0;
-        bool any_error = false;
+        bool any_error = false;  // or a diverging epoch: the follower must act on either now
         std::vector<std::pair<size_t, partition_data>> results;
         for (size_t i = 0; i < targets.size(); ++i) {
             partition_data pd;
@@ -211,7 +218,8 @@ asio::awaitable<net::reply> handle_fetch(broker_context& ctx, net::request& req)
                 read_partition(ctx, targets[i], replica, use_ids, request.isolation_level,
                                max_bytes > total ? max_bytes - total : 0, total == 0, pd);
             total += added;
-            any_error = any_error || pd.error_code != 0;
+            any_error = any_error || pd.error_code != 0 || pd.diverging_epoch.epoch >= 0 ||
+                        pd.diverging_epoch.end_offset >= 0;
             results.emplace_back(i, std::move(pd));
         }
         bool enough = any_error || total >= static_cast<size_t>(std::max(request.min_bytes, 0)) ||

@@ -301,7 +301,7 @@ replication::leader_epoch_cache& replica_manager::epochs(const storage::topic_pa
 void replica_manager::truncate(const storage::topic_partition& tp,
                                storage::partition_log& log,
                                int64_t offset,
-                               const char* why) {
+                               std::string_view why) {
     offset = std::max<int64_t>(offset, 0);
     if (offset >= log.log_end_offset().value()) {
         return;
@@ -550,10 +550,16 @@ asio::awaitable<bool> replica_manager::fetch_once(fetcher& f) {
             }
             if (error == protocol::error_code::none &&
                 (p.diverging_epoch.epoch >= 0 || p.diverging_epoch.end_offset >= 0)) {
+                auto& mine = epochs(tp, *log);
                 int64_t to = replication::truncation_offset(
-                    epochs(tp, *log), {p.diverging_epoch.epoch, p.diverging_epoch.end_offset},
+                    mine, {p.diverging_epoch.epoch, p.diverging_epoch.end_offset},
                     log->log_start_offset().value(), log->log_end_offset().value());
-                truncate(tp, *log, to, "diverging from the leader's log");
+                // Both epochs in the line: a follower cutting the same tail again and again
+                // means the two logs disagree about where an epoch ends.
+                auto why = fmt::format(
+                    "diverging from the leader's log: its epoch {} ends at {}, ours is {}",
+                    p.diverging_epoch.epoch, p.diverging_epoch.end_offset, mine.latest_epoch());
+                truncate(tp, *log, to, why);
                 continue;
             }
             if (error != protocol::error_code::none) {

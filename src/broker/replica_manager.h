@@ -32,6 +32,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 
 namespace riacho::cluster {
 struct metadata_image;
@@ -150,7 +151,7 @@ private:
     void truncate(const storage::topic_partition& tp,
                   storage::partition_log& log,
                   int64_t offset,
-                  const char* why);
+                  std::string_view why);
     void write_checkpoint();
     void read_checkpoint();
     void arm_timer();

@@ -383,6 +383,48 @@ def parse_fetch_v4(resp: bytes):
     return corr, out
 
 
+# ---------------------------------------------------------------- Fetch v12 (a follower's)
+def replica_fetch_v12_request(corr, replica_id, topic, partition, fetch_offset,
+                              last_fetched_epoch, max_wait_ms=0, current_leader_epoch=-1):
+    """A follower's fetch: replica id, and the epoch of its last batch (KIP-595)."""
+    part = (i32(partition) + i32(current_leader_epoch) + i64(fetch_offset)
+            + i32(last_fetched_epoch) + i64(-1) + i32(1 << 20) + uvarint(0))
+    topics = uvarint(2) + compact_string(topic) + uvarint(2) + part + uvarint(0)
+    body = (i32(replica_id) + i32(max_wait_ms) + i32(1) + i32(1 << 20) + i8(0) + i32(0)
+            + i32(-1) + topics + uvarint(1) + compact_string("") + uvarint(0))
+    return request(1, 12, corr, body, flexible=True)
+
+
+def parse_fetch_v12(resp: bytes):
+    """{(topic, partition): error, high_watermark, log_start, records, diverging (epoch,
+    end offset) or None}."""
+    r = Reader(resp)
+    corr = r.i32()
+    r.tags()
+    r.i32()  # throttle
+    out = {"error": r.i16(), "session_id": r.i32()}
+    for _ in range(r.uvarint() - 1):
+        t = r.compact_string()
+        for _ in range(r.uvarint() - 1):
+            p, err, hw, lso, log_start = r.i32(), r.i16(), r.i64(), r.i64(), r.i64()
+            for _ in range(max(r.uvarint() - 1, 0)):
+                r.i64(); r.i64(); r.tags()
+            r.i32()  # preferred read replica
+            n = r.uvarint()
+            recs = r.take(n - 1) if n > 0 else b""
+            diverging = None
+            for _ in range(r.uvarint()):
+                tag, size = r.uvarint(), r.uvarint()
+                data = r.take(size)
+                if tag == 0:
+                    d = Reader(data)
+                    diverging = (d.i32(), d.i64())
+            out[(t, p)] = dict(error=err, high_watermark=hw, last_stable_offset=lso,
+                               log_start=log_start, records=recs, diverging=diverging)
+        r.tags()
+    return corr, out
+
+
 # ---------------------------------------------------------------- ListOffsets v1
 def list_offsets_v1_request(corr, topic, partition, timestamp):
     body = i32(-1) + array([string(topic) + array([i32(partition) + i64(timestamp)])])

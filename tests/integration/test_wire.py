@@ -248,6 +248,44 @@ def test_produce_undecodable_compressed_batch_rejected(broker, wire_topic, codec
 EXPECTED_UNDECODABLE_ERROR = {"gzip": -1, "snappy-raw": -1, "lz4": -1, "zstd": -1}
 
 
+def test_a_followers_diverging_fetch_is_answered_at_once(broker):
+    # A follower whose log goes past where its last epoch ends on the leader (a tail the old
+    # leader never committed) is told where to cut back (DivergingEpoch) at once: holding
+    # that answer for max_wait_ms would add a long poll to every truncation round of a
+    # failover. A follower that agrees with the leader is held as usual.
+    from conftest import wait_until
+    name = "wire-diverging"
+
+    def ready():
+        with Conn(broker.bootstrap) as c:
+            md = kwire.parse_metadata_v1(c.roundtrip(kwire.metadata_v1_request(5, [name])))
+        return md["topics"][name]["error"] == 0
+
+    wait_until(ready, 20, what=name)
+    with Conn(broker.bootstrap) as c:
+        _, res = kwire.parse_produce_v7(c.roundtrip(kwire.produce_v7_request(
+            31, name, 0, kwire.record_batch([(None, b"v%d" % i, []) for i in range(3)]))))
+        assert res[(name, 0)]["error"] == 0
+        end = res[(name, 0)]["base_offset"] + 3
+
+        started = time.monotonic()
+        _, res = kwire.parse_fetch_v12(c.roundtrip(kwire.replica_fetch_v12_request(
+            32, 7, name, 0, fetch_offset=end + 10, last_fetched_epoch=0, max_wait_ms=5000)))
+        diverged_after_s = time.monotonic() - started
+        part = res[(name, 0)]
+        assert part["error"] == 0 and part["records"] == b""
+        assert part["diverging"] == (0, end)
+        assert diverged_after_s < 2.0, diverged_after_s
+
+        started = time.monotonic()
+        _, res = kwire.parse_fetch_v12(c.roundtrip(kwire.replica_fetch_v12_request(
+            33, 7, name, 0, fetch_offset=end, last_fetched_epoch=0, max_wait_ms=500)))
+        held_s = time.monotonic() - started
+        part = res[(name, 0)]
+        assert part["error"] == 0 and part["diverging"] is None and part["records"] == b""
+        assert held_s >= 0.4, held_s
+
+
 def test_fetch_errors(broker, wire_topic):
     with Conn(broker.bootstrap) as c:
         _, res = kwire.parse_list_offsets_v1(c.roundtrip(
