@@ -210,7 +210,7 @@ asio::awaitable<net::reply> handle_fetch(broker_context& ctx, net::request& req)
     for (;;) {
         response.responses.clear();
         size_t total = 0;
-        bool any_error = false;  // or a diverging epoch: the follower must act on either now
+        bool answer_now = false;  // an error or a diverging epoch: the fetcher must act on it
         std::vector<std::pair<size_t, partition_data>> results;
         for (size_t i = 0; i < targets.size(); ++i) {
             partition_data pd;
@@ -218,11 +218,11 @@ asio::awaitable<net::reply> handle_fetch(broker_context& ctx, net::request& req)
                 read_partition(ctx, targets[i], replica, use_ids, request.isolation_level,
                                max_bytes > total ? max_bytes - total : 0, total == 0, pd);
             total += added;
-            any_error = any_error || pd.error_code != 0 || pd.diverging_epoch.epoch >= 0 ||
-                        pd.diverging_epoch.end_offset >= 0;
+            answer_now = answer_now || pd.error_code != 0 || pd.diverging_epoch.epoch >= 0 ||
+                         pd.diverging_epoch.end_offset >= 0;
             results.emplace_back(i, std::move(pd));
         }
-        bool enough = any_error || total >= static_cast<size_t>(std::max(request.min_bytes, 0)) ||
+        bool enough = answer_now || total >= static_cast<size_t>(std::max(request.min_bytes, 0)) ||
                       request.max_wait_ms <= 0 || targets.empty();
         if (enough || std::chrono::steady_clock::now() >= deadline) {
             // Group partitions by topic, in request order; sessions drop unchanged ones.

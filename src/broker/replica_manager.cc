@@ -524,15 +524,13 @@ asio::awaitable<bool> replica_manager::fetch_once(fetcher& f) {
             }
             auto error = static_cast<protocol::error_code>(p.error_code);
             if (error == protocol::error_code::offset_out_of_range) {
-                if (log->log_end_offset().value() < p.log_start_offset) {
-                    // Retention or DeleteRecords on the leader passed this follower's whole
-                    // log: nothing of it is needed any more; start again where the leader's
-                    // log starts.
+                int64_t log_end = log->log_end_offset().value();
+                auto restart_at_leader_start = [&](std::string_view why) {
                     LOG_INFO("broker",
-                             "{}-{}: log end {} is below leader {}'s log start {}; restarting the "
-                             "log there",
-                             tp.topic, p.partition_index, log->log_end_offset().value(), f.leader,
-                             p.log_start_offset);
+                             "{}-{}: log end {}, leader {}'s log start {}: {}; restarting the log "
+                             "there",
+                             tp.topic, p.partition_index, log_end, f.leader, p.log_start_offset,
+                             why);
                     auto restarted =
                         log->truncate_fully_and_start_at(kafka_offset(p.log_start_offset));
                     if (!restarted) {
@@ -540,6 +538,16 @@ asio::awaitable<bool> replica_manager::fetch_once(fetcher& f) {
                                   p.partition_index, storage::to_string(restarted.error()));
                     }
                     _epochs.erase(tp);
+                };
+                if (log_end < p.log_start_offset) {
+                    // Retention or DeleteRecords on the leader passed this follower's whole
+                    // log: nothing of it is needed any more.
+                    restart_at_leader_start("the leader deleted all of it");
+                } else if (log_end <= p.high_watermark) {
+                    // Not past the leader's end: the leader has no epoch at or below this
+                    // log's last one (its log starts after that epoch's batches), so nothing
+                    // here is known to match it.
+                    restart_at_leader_start("the leader has none of its epochs");
                 } else {
                     // Above the leader's end (a log that lost its tail): cut back to its high
                     // watermark, which it has.

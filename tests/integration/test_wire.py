@@ -286,6 +286,30 @@ def test_a_followers_diverging_fetch_is_answered_at_once(broker):
         assert held_s >= 0.4, held_s
 
 
+def test_a_followers_fetch_with_an_epoch_the_leader_never_had_is_out_of_range(broker):
+    # The leader has no epoch at or below the follower's last one (here: its log is empty):
+    # as Kafka, OFFSET_OUT_OF_RANGE at once, so the follower starts again from the leader's
+    # log start; an answer without records or a diverging epoch would leave it waiting.
+    from conftest import wait_until
+    name = "wire-no-epochs"
+
+    def ready():
+        with Conn(broker.bootstrap) as c:
+            md = kwire.parse_metadata_v1(c.roundtrip(kwire.metadata_v1_request(5, [name])))
+        return md["topics"][name]["error"] == 0
+
+    wait_until(ready, 20, what=name)
+    with Conn(broker.bootstrap) as c:
+        started = time.monotonic()
+        _, res = kwire.parse_fetch_v12(c.roundtrip(kwire.replica_fetch_v12_request(
+            41, 7, name, 0, fetch_offset=0, last_fetched_epoch=0, max_wait_ms=5000)))
+        answered_after_s = time.monotonic() - started
+    part = res[(name, 0)]
+    assert part["error"] == 1, part  # OFFSET_OUT_OF_RANGE
+    assert (part["log_start"], part["high_watermark"], part["diverging"]) == (0, 0, None)
+    assert answered_after_s < 2.0, answered_after_s
+
+
 def test_fetch_errors(broker, wire_topic):
     with Conn(broker.bootstrap) as c:
         _, res = kwire.parse_list_offsets_v1(c.roundtrip(
