@@ -109,6 +109,13 @@ class Cluster:
 @pytest.fixture
 def cluster():
     c = Cluster().start()
+    # A node serves once the quorum has a leader, which can be a moment before the other
+    # brokers' registrations are committed; tests that create RF 3 topics at once (as
+    # franz-go's failover test does) need all three (INVALID_REPLICATION_FACTOR otherwise:
+    # seen once under the sanitizers).
+    for n in c.nodes:
+        wait_until(lambda n=n: len(metadata(n.bootstrap)["brokers"]) == 3, 20, interval=0.05,
+                   what="three brokers registered")
     yield c
     c.stop()
 
