@@ -72,8 +72,9 @@ DEFAULT_FETCH_RATE = str(BUILD / "fetch_rate")
 FETCH_RATE_CELLS = ("baseline", "size-100KiB")
 
 WARMUP_RECORDS = 200000  # 1 KiB each, produced and consumed on each broker before the cells
-MOCK_ROUNDS = 5        # Riacho / mock pairs, interleaved, for the mock row (medians; one
-                       # round in three was seen at half speed for no cause in the broker)
+MOCK_ROUNDS = 5        # Riacho / mock pairs, interleaved, for the mock row (medians; each
+                       # Riacho round adds 1 GB to the page cache, and on a VM that gives
+                       # free memory back to its host later rounds ran slower: RESULTS.md)
 CEILING_CONSUMES = 3   # Riacho consumes of the same segment files for the sendfile rows
 BASE = {"partitions": 1, "producers": 1, "keys": False, "size": 1024, "codec": "none"}
 CELLS = [  # (name, what differs from the baseline, overrides)
