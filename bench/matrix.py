@@ -34,7 +34,7 @@ pages of the ones before it.
 Rows against a ceiling (mock, sendfile) and a client-free consume on both brokers (fetch):
   mock     the baseline produce, same binary and settings, to librdkafka's own in-memory
            mock cluster (test.mock.num.brokers=1), run while Riacho is up but idle, right
-           after Riacho's baseline cell, then twice more interleaved with a Riacho produce to
+           after Riacho's baseline cell, then four more times interleaved with a Riacho produce to
            a fresh topic: median Riacho / median mock (issue 6: >= 0.8).
   sendfile `sendfile_rate` (bench/macro/sendfile_rate.cc) on the very segment files Riacho
            wrote for the baseline and the 100 KiB cells (page-cached: just written and read
