@@ -91,7 +91,11 @@ def test_pipelined_requests_answered_in_order(broker):
 @pytest.fixture(scope="module")
 def wire_topic(broker):
     """A 1-partition topic created by auto-creation via Metadata v1."""
-    name = "wire-topic"
+    return auto_created_topic(broker, "wire-topic")
+
+
+def auto_created_topic(broker, name):
+    """`name`, once a Metadata v1 request for it has auto-created it."""
     from conftest import wait_until
 
     def ready():
@@ -99,7 +103,7 @@ def wire_topic(broker):
             md = kwire.parse_metadata_v1(c.roundtrip(kwire.metadata_v1_request(5, [name])))
         return md["topics"][name]["error"] == 0
 
-    wait_until(ready, 20, what="wire-topic")
+    wait_until(ready, 20, what=name)
     return name
 
 
@@ -253,15 +257,7 @@ def test_a_followers_diverging_fetch_is_answered_at_once(broker):
     # leader never committed) is told where to cut back (DivergingEpoch) at once: holding
     # that answer for max_wait_ms would add a long poll to every truncation round of a
     # failover. A follower that agrees with the leader is held as usual.
-    from conftest import wait_until
-    name = "wire-diverging"
-
-    def ready():
-        with Conn(broker.bootstrap) as c:
-            md = kwire.parse_metadata_v1(c.roundtrip(kwire.metadata_v1_request(5, [name])))
-        return md["topics"][name]["error"] == 0
-
-    wait_until(ready, 20, what=name)
+    name = auto_created_topic(broker, "wire-diverging")
     with Conn(broker.bootstrap) as c:
         _, res = kwire.parse_produce_v7(c.roundtrip(kwire.produce_v7_request(
             31, name, 0, kwire.record_batch([(None, b"v%d" % i, []) for i in range(3)]))))
@@ -290,15 +286,7 @@ def test_a_followers_fetch_with_an_epoch_the_leader_never_had_is_out_of_range(br
     # The leader has no epoch at or below the follower's last one (here: its log is empty):
     # as Kafka, OFFSET_OUT_OF_RANGE at once, so the follower starts again from the leader's
     # log start; an answer without records or a diverging epoch would leave it waiting.
-    from conftest import wait_until
-    name = "wire-no-epochs"
-
-    def ready():
-        with Conn(broker.bootstrap) as c:
-            md = kwire.parse_metadata_v1(c.roundtrip(kwire.metadata_v1_request(5, [name])))
-        return md["topics"][name]["error"] == 0
-
-    wait_until(ready, 20, what=name)
+    name = auto_created_topic(broker, "wire-no-epochs")
     with Conn(broker.bootstrap) as c:
         started = time.monotonic()
         _, res = kwire.parse_fetch_v12(c.roundtrip(kwire.replica_fetch_v12_request(
