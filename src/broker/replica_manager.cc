@@ -207,7 +207,11 @@ result<storage::append_result, storage::storage_errc> replica_manager::append_as
     leader_epoch epoch,
     int64_t now_ms) {
     auto appended = log.append(batch, epoch, now_ms);
-    if (appended) {
+    // An idempotent retry of a batch already in the log wrote nothing: its offsets belong to
+    // the epoch that first wrote it. Counting them for this epoch would tell followers that
+    // this epoch starts there, and every follower holding that batch would cut it again and
+    // again (seen after a leader change: a retried batch a follower had already copied).
+    if (appended && !appended->duplicate) {
         on_append(tp, log, epoch.value(), appended->base_offset.value());
     }
     return appended;
@@ -236,7 +240,8 @@ void replica_manager::on_follower_fetch(const storage::topic_partition& tp,
         return;
     }
     if (log_start_offset >= 0) {
-        auto [start, fresh] = it->second.follower_log_starts.try_emplace(follower, log_start_offset);
+        auto [start, fresh] =
+            it->second.follower_log_starts.try_emplace(follower, log_start_offset);
         if (fresh || start->second != log_start_offset) {
             start->second = log_start_offset;
             _ctx.appends.notify_all();  // DeleteRecords waiting for the low watermark

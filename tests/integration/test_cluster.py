@@ -519,6 +519,59 @@ def test_a_returning_leader_cuts_its_divergent_tail_by_leader_epoch(cluster):
     assert consume_all(old.bootstrap, "diverge", 45, partitions=1) == expected
 
 
+def test_a_producers_retry_on_a_new_leader_does_not_move_where_the_old_epoch_ends(cluster):
+    """An idempotent batch the follower already copied is sent again to it once it leads (the
+    producer never heard the old leader's answer): a duplicate, answered with its first
+    offsets and written nowhere. It stays the old epoch's batch: the new leader's epochs say
+    the old epoch ends after it, so the old leader, back as a follower, keeps it and rejoins
+    the ISR (it used to be told to cut it, copied it back in the old epoch and was told
+    again, for ever)."""
+    wait_until(lambda: len(metadata(cluster.nodes[0].bootstrap)["brokers"]) == 3, 10,
+               what="every broker registered")
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap()})
+    admin.create_topics([NewTopic("retried", num_partitions=1, replication_factor=-1,
+                                  replica_assignment=[[2, 3]],
+                                  config={"min.insync.replicas": "1"})])["retried"].result(30)
+    wait_until(lambda: (lambda ps: ps and ps[0]["leader"] == 2 and len(ps[0]["isr"]) == 2)(
+        partitions_of(cluster.nodes[0], "retried")), 20, interval=0.1, what="topic in sync")
+    old, new = cluster.node_by_id(2), cluster.node_by_id(3)
+    wait_known_everywhere((old, new), "retried")
+    with kwire.Conn(old.bootstrap) as c:
+        error, producer_id, producer_epoch = kwire.init_producer_id(c, None, 60000)
+    assert error == 0
+    batch = lambda seq: kwire.record_batch(
+        [(None, f"r{seq + i}".encode(), []) for i in range(3)], producer_id=producer_id,
+        producer_epoch=producer_epoch, base_sequence=seq)
+
+    def produce(node, seq, acks):
+        with kwire.Conn(node.bootstrap) as c:
+            _, r = kwire.parse_produce_v7(c.roundtrip(
+                kwire.produce_v7_request(1, "retried", 0, batch(seq), acks=acks)))
+        assert r[("retried", 0)]["error"] == 0, r
+        return r[("retried", 0)]["base_offset"]
+
+    assert produce(old, 0, acks=-1) == 0  # on both replicas, in epoch 0
+    old.kill()
+    wait_until(lambda: partitions_of(new, "retried")[0]["leader"] == 3, 30, interval=0.2,
+               what="the follower leads")
+    assert produce(new, 0, acks=1) == 0  # the retry: a duplicate, its first offset
+    assert produce(new, 3, acks=1) == 3  # the first batch of the new epoch
+
+    # The leader's answer to a follower holding the retried batch from epoch 0: no divergence.
+    with kwire.Conn(new.bootstrap) as c:
+        _, res = kwire.parse_fetch_v12(c.roundtrip(kwire.replica_fetch_v12_request(
+            2, 2, "retried", 0, fetch_offset=3, last_fetched_epoch=0)))
+    part = res[("retried", 0)]
+    assert part["error"] == 0 and part["diverging"] is None, part
+
+    old.start()
+    wait_until(lambda: sorted(partitions_of(new, "retried")[0]["isr"]) == [2, 3], 30,
+               interval=0.2, what="the old leader back in the ISR")
+    assert "diverging from the leader's log" not in old.stderr_path.read_text()
+    got = consume_all(new.bootstrap, "retried", 6, partitions=1)
+    assert [v for *_, v in got] == [f"r{i}" for i in range(6)], got
+
+
 def test_unclean_and_preferred_leader_elections(cluster):
     """No in-sync replica alive: with unclean.leader.election.enable the controller makes a live
     out-of-sync replica leader (the records only the dead ISR had are lost); without it the
