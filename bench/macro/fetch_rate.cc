@@ -95,8 +95,8 @@ int connect_to(const std::string& host_port) {
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     addrinfo* found = nullptr;
-    if (getaddrinfo(host_port.substr(0, colon).c_str(), host_port.substr(colon + 1).c_str(),
-                    &hints, &found) != 0 ||
+    if (getaddrinfo(host_port.substr(0, colon).c_str(), host_port.substr(colon + 1).c_str(), &hints,
+                    &found) != 0 ||
         found == nullptr) {
         fail("cannot resolve " + host_port);
     }
@@ -127,8 +127,8 @@ void recv_all(int fd, uint8_t* into, size_t size) {
     while (got < size) {
         ssize_t n = recv(fd, into + got, size - got, 0);
         if (n <= 0) {
-            fail(n == 0 ? "broker closed the connection" : std::string("recv: ") +
-                                                                std::strerror(errno));
+            fail(n == 0 ? "broker closed the connection"
+                        : std::string("recv: ") + std::strerror(errno));
         }
         got += static_cast<size_t>(n);
     }
@@ -194,8 +194,11 @@ struct pass_result {
     double seconds = 0;
 };
 
-pass_result run_pass(const std::string& broker, const std::string& topic, int64_t end_offset,
-                     int32_t partition_max_bytes, int64_t min_bytes) {
+pass_result run_pass(const std::string& broker,
+                     const std::string& topic,
+                     int64_t end_offset,
+                     int32_t partition_max_bytes,
+                     int64_t min_bytes) {
     int fd = connect_to(broker);
     std::vector<uint8_t> request;
     std::vector<uint8_t> answer;
@@ -288,8 +291,9 @@ int main(int argc, char** argv) {
     }
     if (broker.empty() || topic.empty() || end_offset <= 0 || partition_max_bytes <= 0 ||
         passes <= 0) {
-        fail("usage: fetch_rate --broker HOST:PORT --topic T --end-offset N "
-             "[--partition-max-bytes B] [--passes P] [--min-bytes BYTES]");
+        fail(
+            "usage: fetch_rate --broker HOST:PORT --topic T --end-offset N "
+            "[--partition-max-bytes B] [--passes P] [--min-bytes BYTES]");
     }
     std::vector<pass_result> results;
     for (int p = 0; p < passes; ++p) {
@@ -300,8 +304,8 @@ int main(int argc, char** argv) {
         rates.push_back(r.mb_per_s);
     }
     std::sort(rates.begin(), rates.end());
-    std::printf("{\"ok\":true,\"partition_max_bytes\":%d,\"bytes\":%" PRId64
-                ",\"fetches\":%" PRId64 ",\"passes_mb_per_s\":[",
+    std::printf("{\"ok\":true,\"partition_max_bytes\":%d,\"bytes\":%" PRId64 ",\"fetches\":%" PRId64
+                ",\"passes_mb_per_s\":[",
                 partition_max_bytes, results.front().bytes, results.front().fetches);
     for (size_t i = 0; i < results.size(); ++i) {
         std::printf("%s%.1f", i ? "," : "", results[i].mb_per_s);

@@ -11,17 +11,17 @@ namespace riacho {
 
 // The location comes from compiler builtins rather than std::source_location, which clang 14
 // with libstdc++ 12 (Debian 12) does not provide.
-[[noreturn]] void invariant_failed(const char* expr, const std::string& message,
-                                   const char* file, int line, const char* function);
+[[noreturn]] void invariant_failed(
+    const char* expr, const std::string& message, const char* file, int line, const char* function);
 
 }  // namespace riacho
 
-#define INVARIANT(cond, ...)                                                              \
-    do {                                                                                  \
-        if (!(cond)) [[unlikely]] {                                                       \
-            ::riacho::invariant_failed(#cond, ::fmt::format("" __VA_ARGS__), __FILE__,   \
-                                       __LINE__, __func__);                               \
-        }                                                                                 \
+#define INVARIANT(cond, ...)                                                                     \
+    do {                                                                                         \
+        if (!(cond)) [[unlikely]] {                                                              \
+            ::riacho::invariant_failed(#cond, ::fmt::format("" __VA_ARGS__), __FILE__, __LINE__, \
+                                       __func__);                                                \
+        }                                                                                        \
     } while (0)
 
 #ifndef NDEBUG

@@ -1,10 +1,9 @@
 #include "base/log.h"
 
-#include <unistd.h>
-
 #include <atomic>
 #include <chrono>
 #include <ctime>
+#include <unistd.h>
 
 namespace riacho::log {
 namespace {
@@ -34,10 +33,10 @@ void write_line(level l, std::string_view module, std::string_view message) {
     std::time_t secs = static_cast<std::time_t>(ms / 1000);
     std::tm tm_utc{};
     gmtime_r(&secs, &tm_utc);
-    std::string line = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z {} [{}] {}\n",
-                                   tm_utc.tm_year + 1900, tm_utc.tm_mon + 1, tm_utc.tm_mday,
-                                   tm_utc.tm_hour, tm_utc.tm_min, tm_utc.tm_sec, ms % 1000,
-                                   level_name(l), module, message);
+    std::string line =
+        fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z {} [{}] {}\n",
+                    tm_utc.tm_year + 1900, tm_utc.tm_mon + 1, tm_utc.tm_mday, tm_utc.tm_hour,
+                    tm_utc.tm_min, tm_utc.tm_sec, ms % 1000, level_name(l), module, message);
     // One write per line keeps lines whole when several threads log at once.
     ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
     (void)ignored;

@@ -1,10 +1,10 @@
 // result<T, E>: a small std::expected look-alike (until C++23) for expected failures.
 #pragma once
 
+#include "base/invariant.h"
+
 #include <utility>
 #include <variant>
-
-#include "base/invariant.h"
 
 namespace riacho {
 

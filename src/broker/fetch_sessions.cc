@@ -9,7 +9,8 @@ constexpr int32_t initial_epoch = 0;
 constexpr int32_t final_epoch = -1;
 }  // namespace
 
-void fetch_sessions::add_partitions(fetch_session& s, const protocol::msg::fetch_request& request,
+void fetch_sessions::add_partitions(fetch_session& s,
+                                    const protocol::msg::fetch_request& request,
                                     bool use_ids) {
     auto image = _controller.image();
     for (const auto& topic : request.topics) {
@@ -96,7 +97,8 @@ session_open_result fetch_sessions::open(const protocol::msg::fetch_request& req
 }
 
 bool fetch_sessions::should_include(
-    const fetch_session& session, session_partition& p,
+    const fetch_session& session,
+    session_partition& p,
     const protocol::msg::fetch_response::fetchable_topic_response::partition_data& pd) {
     bool changed = pd.error_code != 0 || (!pd.records.is_null && pd.records.size_bytes() > 0) ||
                    pd.high_watermark != p.sent_high_watermark ||

@@ -8,15 +8,15 @@
 // FETCH_SESSION_ID_NOT_FOUND and open a new session.
 #pragma once
 
+#include "cluster/controller.h"
+#include "protocol/error_code.h"
+#include "protocol/messages/fetch.h"
+
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include "cluster/controller.h"
-#include "protocol/error_code.h"
-#include "protocol/messages/fetch.h"
 
 namespace riacho::broker {
 
@@ -55,11 +55,13 @@ public:
 
     // Whether `pd` goes into the response; records what the client is told.
     static bool should_include(
-        const fetch_session& session, session_partition& p,
+        const fetch_session& session,
+        session_partition& p,
         const protocol::msg::fetch_response::fetchable_topic_response::partition_data& pd);
 
 private:
-    void add_partitions(fetch_session& s, const protocol::msg::fetch_request& request,
+    void add_partitions(fetch_session& s,
+                        const protocol::msg::fetch_request& request,
                         bool use_ids);
 
     cluster::controller& _controller;

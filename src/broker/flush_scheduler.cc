@@ -1,11 +1,11 @@
 #include "broker/flush_scheduler.h"
 
+#include "base/log.h"
+#include "storage/file_io.h"
+
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
-
-#include "base/log.h"
-#include "storage/file_io.h"
 
 namespace riacho::broker {
 

@@ -5,6 +5,8 @@
 // next, so N concurrent (or pipelined) producers cost one fdatasync per partition per pass.
 #pragma once
 
+#include "storage/log_manager.h"
+
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
@@ -15,8 +17,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include "storage/log_manager.h"
 
 namespace riacho::broker {
 

@@ -74,9 +74,9 @@ asio::awaitable<net::reply> handle_delete_records(broker_context& ctx, net::requ
                     pr.error_code == 0 && epoch &&
                     !co_await ctx.replicas->wait_low_watermark(tp, target, *epoch, deadline)) {
                     bool still_leading = ctx.replicas->replicated_epoch(tp) == epoch;
-                    pr.error_code = protocol::code(still_leading
-                                                       ? error_code::request_timed_out
-                                                       : error_code::not_leader_or_follower);
+                    pr.error_code =
+                        protocol::code(still_leading ? error_code::request_timed_out
+                                                     : error_code::not_leader_or_follower);
                 }
                 // The log may have gone while this waited.
                 if (auto* now_log = ctx.log(topic.name, p.partition_index);

@@ -1,15 +1,15 @@
 // riacho: the one binary. `riacho serve` starts a single-node broker; with no options it
 // listens on localhost:9092 with data in a default directory. The other subcommands (topic,
 // produce, consume, group, cluster, config, bench, help, completion) come from src/cli.
-#include <CLI/CLI.hpp>
-
-#include <cstdio>
-#include <iostream>
-
 #include "base/log.h"
 #include "broker/broker.h"
 #include "broker/config.h"
 #include "cli/cli.h"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
 
 namespace {
 
@@ -20,7 +20,8 @@ riacho::log::level parse_level(const std::string& s) {
     return riacho::log::level::info;
 }
 
-int serve(const std::optional<std::string>& config_path, const std::vector<std::string>& sets,
+int serve(const std::optional<std::string>& config_path,
+          const std::vector<std::string>& sets,
           const std::optional<std::string>& ready_file) {
     riacho::broker::broker_config config;
     try {

@@ -1,13 +1,13 @@
 // riacho bench produce|consume: load generators with a live progress line (stderr, TTY only)
 // and a final summary (records/s, MB/s, latency p50/p99/p99.9/max). Used by bench/.
+#include "cli/commands.h"
+#include "cli/signals.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-
-#include "cli/commands.h"
-#include "cli/signals.h"
 
 namespace riacho::cli {
 
@@ -174,8 +174,9 @@ int run_bench_produce(produce_opts& o) {
     int64_t sent = 0;
     for (; sent < o.records && !stop_requested(); ++sent) {
         if (o.rate > 0) {
-            auto due = start + std::chrono::duration_cast<clock_type::duration>(
-                                   std::chrono::duration<double>(static_cast<double>(sent) / o.rate));
+            auto due =
+                start + std::chrono::duration_cast<clock_type::duration>(
+                            std::chrono::duration<double>(static_cast<double>(sent) / o.rate));
             while (clock_type::now() < due) {
                 rd_kafka_poll(rk, 1);
             }
@@ -206,8 +207,14 @@ int run_bench_produce(produce_opts& o) {
     double secs = std::chrono::duration<double>(clock_type::now() - start).count();
     prog.update(st.acked, st.acked * o.record_size, true);
     prog.done();
-    summary s{"produce", o.topic, st.acked, st.failed, st.acked * o.record_size, secs,
-              std::move(st.latency_us), " (send to acknowledgement)"};
+    summary s{"produce",
+              o.topic,
+              st.acked,
+              st.failed,
+              st.acked * o.record_size,
+              secs,
+              std::move(st.latency_us),
+              " (send to acknowledgement)"};
     print_summary(s, o.common.format());
     if (st.failed > 0) {
         throw cli_error(exit_failure, fmt::format("{} records were not delivered: {}", st.failed,
@@ -273,7 +280,8 @@ int run_bench_consume(consume_opts& o) {
             continue;
         }
         if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            fail_kafka(m->err, fmt::format("consume from '{}'", o.topic), rd_kafka_message_errstr(m));
+            fail_kafka(m->err, fmt::format("consume from '{}'", o.topic),
+                       rd_kafka_message_errstr(m));
         }
         ++s.records;
         s.bytes += static_cast<int64_t>(m->len + m->key_len);
@@ -301,20 +309,30 @@ int run_bench_consume(consume_opts& o) {
 }  // namespace
 
 void add_bench_commands(CLI::App& app, commands& cmds) {
-    auto* bench = app.add_subcommand("bench", "Load generators: produce or consume as fast as asked");
+    auto* bench =
+        app.add_subcommand("bench", "Load generators: produce or consume as fast as asked");
     bench->require_subcommand(1);
 
     auto* p = bench->add_subcommand("produce", "Produce fixed-size records and measure");
     auto po = add_leaf<produce_opts>(p, cmds, &run_bench_produce);
     p->add_option("topic", po->topic, "Topic to write to (must exist)")->required();
-    p->add_option("-n,--records", po->records, "How many records")->check(CLI::PositiveNumber)->capture_default_str();
-    p->add_option("-s,--record-size", po->record_size, "Value size in bytes")->check(CLI::Range(0, 100 << 20))->capture_default_str();
-    p->add_option("--rate", po->rate, "At most this many records per second (0: no limit)")->check(CLI::NonNegativeNumber);
-    p->add_option("--acks", po->acks, "all, 1 or 0")->check(CLI::IsMember({"all", "-1", "1", "0"}))->capture_default_str();
+    p->add_option("-n,--records", po->records, "How many records")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    p->add_option("-s,--record-size", po->record_size, "Value size in bytes")
+        ->check(CLI::Range(0, 100 << 20))
+        ->capture_default_str();
+    p->add_option("--rate", po->rate, "At most this many records per second (0: no limit)")
+        ->check(CLI::NonNegativeNumber);
+    p->add_option("--acks", po->acks, "all, 1 or 0")
+        ->check(CLI::IsMember({"all", "-1", "1", "0"}))
+        ->capture_default_str();
     p->add_option("--compression", po->compression, "none, gzip, snappy, lz4 or zstd")
-        ->check(CLI::IsMember({"none", "gzip", "snappy", "lz4", "zstd"}))->capture_default_str();
+        ->check(CLI::IsMember({"none", "gzip", "snappy", "lz4", "zstd"}))
+        ->capture_default_str();
     p->add_option("--linger-ms", po->linger_ms, "Producer linger.ms")->capture_default_str();
-    p->add_option("--batch-size", po->batch_size, "Producer batch.size in bytes")->capture_default_str();
+    p->add_option("--batch-size", po->batch_size, "Producer batch.size in bytes")
+        ->capture_default_str();
     finish_leaf(p, po->common,
                 "  riacho bench produce perf --records 1000000 --record-size 1024\n"
                 "  riacho bench produce perf --rate 10000 --acks 1 --output json\n");
@@ -324,7 +342,8 @@ void add_bench_commands(CLI::App& app, commands& cmds) {
     c->add_option("topic", co->topic, "Topic to read")->required();
     c->add_option("-n,--records", co->records,
                   "Stop after this many records (default: at the end of every partition)");
-    finish_leaf(c, co->common, "  riacho bench consume perf\n  riacho bench consume perf -n 1000000 -o json\n");
+    finish_leaf(c, co->common,
+                "  riacho bench consume perf\n  riacho bench consume perf -n 1000000 -o json\n");
 }
 
 }  // namespace riacho::cli

@@ -1,10 +1,10 @@
 #include "cli/cli.h"
 
+#include "cli/commands.h"
+
 #include <fmt/format.h>
 
 #include <cstdio>
-
-#include "cli/commands.h"
 
 namespace riacho::cli {
 

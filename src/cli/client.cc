@@ -4,8 +4,8 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <future>
 #include <ctime>
+#include <future>
 #include <thread>
 #include <unistd.h>
 
@@ -20,8 +20,7 @@ std::string env_brokers() {
 
 void conf_set(rd_kafka_conf_t* conf, const std::string& k, const std::string& v) {
     char errstr[512];
-    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), errstr, sizeof(errstr)) !=
-        RD_KAFKA_CONF_OK) {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
         rd_kafka_conf_destroy(conf);
         throw cli_error(exit_usage, fmt::format("invalid client setting {}={}: {}", k, v, errstr));
     }
@@ -66,16 +65,16 @@ void add_common_options(CLI::App* cmd, common_options& o) {
                     "Give up on a broker request after this many milliseconds")
         ->check(CLI::Range(1, 3600 * 1000))
         ->capture_default_str();
-    cmd->add_option("-X", o.properties,
-                    "librdkafka client setting key=value (repeatable), e.g. -X security.protocol=SSL");
+    cmd->add_option(
+        "-X", o.properties,
+        "librdkafka client setting key=value (repeatable), e.g. -X security.protocol=SSL");
     cmd->add_flag("-v,--verbose", o.verbose, "Show librdkafka's log on stderr");
 }
 
 std::pair<std::string, std::string> split_key_value(const std::string& kv, std::string_view flag) {
     auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {
-        throw cli_error(exit_usage,
-                        fmt::format("invalid {} '{}': expected key=value", flag, kv));
+        throw cli_error(exit_usage, fmt::format("invalid {} '{}': expected key=value", flag, kv));
     }
     return {kv.substr(0, eq), kv.substr(eq + 1)};
 }
@@ -107,14 +106,16 @@ void fail_kafka(rd_kafka_resp_err_t err, std::string_view doing, std::string_vie
     }
 }
 
-client::client(const common_options& opts, kind k,
+client::client(const common_options& opts,
+               kind k,
                const std::vector<std::pair<std::string, std::string>>& conf,
                rd_kafka_conf_t* prepared)
     : _opts(opts), _kind(k) {
     rd_kafka_conf_t* c = prepared != nullptr ? prepared : rd_kafka_conf_new();
     conf_set(c, "bootstrap.servers", opts.bootstrap);
     conf_set(c, "client.id", "riacho-cli");
-    conf_set(c, "socket.connection.setup.timeout.ms", std::to_string(std::max(1000, opts.timeout_ms)));
+    conf_set(c, "socket.connection.setup.timeout.ms",
+             std::to_string(std::max(1000, opts.timeout_ms)));
     conf_set(c, "reconnect.backoff.max.ms", "1000");
     if (opts.verbose) {
         conf_set(c, "log_level", "7");
@@ -321,7 +322,8 @@ int64_t parse_int(const std::string& s, std::string_view what) {
 }
 
 int64_t parse_timestamp_ms(const std::string& s, std::string_view flag) {
-    if (!s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    if (!s.empty() &&
+        std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
         return parse_int(s, flag);
     }
     std::tm tm{};

@@ -3,9 +3,11 @@
 // clearly when no broker answers. Internal to src/cli.
 #pragma once
 
-#include <librdkafka/rdkafka.h>
+#include "cli/cli.h"
+#include "cli/output.h"
 
 #include <CLI/CLI.hpp>
+#include <librdkafka/rdkafka.h>
 
 #include <atomic>
 #include <chrono>
@@ -17,9 +19,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include "cli/cli.h"
-#include "cli/output.h"
 
 namespace riacho::cli {
 
@@ -57,7 +56,8 @@ std::pair<std::string, std::string> split_key_value(const std::string& kv, std::
 // Maps a librdkafka error to a one-line cli_error: unreachable brokers -> exit_unreachable,
 // unsupported APIs -> exit_unsupported, anything else -> exit_failure. `doing` says what was
 // attempted ("create topic 'x'"), `detail` is the broker's or librdkafka's message.
-[[noreturn]] void fail_kafka(rd_kafka_resp_err_t err, std::string_view doing,
+[[noreturn]] void fail_kafka(rd_kafka_resp_err_t err,
+                             std::string_view doing,
                              std::string_view detail = {});
 
 template <auto Fn>
@@ -73,7 +73,8 @@ using event_ptr = std::unique_ptr<rd_kafka_event_t, c_deleter<rd_kafka_event_des
 using queue_ptr = std::unique_ptr<rd_kafka_queue_t, c_deleter<rd_kafka_queue_destroy>>;
 using tpl_ptr = std::unique_ptr<rd_kafka_topic_partition_list_t,
                                 c_deleter<rd_kafka_topic_partition_list_destroy>>;
-using metadata_ptr = std::unique_ptr<const rd_kafka_metadata_t, c_deleter<rd_kafka_metadata_destroy>>;
+using metadata_ptr =
+    std::unique_ptr<const rd_kafka_metadata_t, c_deleter<rd_kafka_metadata_destroy>>;
 
 struct partition_info {
     int32_t id = 0;
@@ -105,7 +106,8 @@ struct cluster_metadata {
 class client {
 public:
     enum class kind { producer, consumer };
-    client(const common_options& opts, kind k,
+    client(const common_options& opts,
+           kind k,
            const std::vector<std::pair<std::string, std::string>>& conf = {},
            rd_kafka_conf_t* prepared = nullptr);
     ~client();

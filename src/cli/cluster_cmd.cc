@@ -1,8 +1,8 @@
 // riacho cluster info; riacho config get|set (topic and broker configs)
-#include <fmt/format.h>
-
 #include "cli/commands.h"
 #include "cli/configs.h"
+
+#include <fmt/format.h>
 
 namespace riacho::cli {
 
@@ -30,7 +30,8 @@ int run_info(info_opts& o) {
     }
     if (o.common.format() == output_format::json) {
         fmt::print("{}\n", json_object()
-                               .add("cluster_id", md.cluster_id.empty() ? "null" : json_quote(md.cluster_id))
+                               .add("cluster_id",
+                                    md.cluster_id.empty() ? "null" : json_quote(md.cluster_id))
                                .add("controller_id", num(md.controller_id))
                                .add("topics", num(static_cast<int64_t>(topics)))
                                .add("partitions", num(static_cast<int64_t>(partitions)))
@@ -70,7 +71,8 @@ std::pair<rd_kafka_ResourceType_t, std::string> resource_of(const resource_opts&
     if (r.broker_defaults) {
         return {RD_KAFKA_RESOURCE_BROKER, ""};
     }
-    throw cli_error(exit_usage, "say whose configs: --topic NAME, --broker ID or --broker-defaults");
+    throw cli_error(exit_usage,
+                    "say whose configs: --topic NAME, --broker ID or --broker-defaults");
 }
 
 struct get_opts {
@@ -87,21 +89,24 @@ int run_get(get_opts& o) {
     auto entries = describe_configs(c, type, name);
     table t({"config", "value", "source", "read_only"});
     for (const auto& key : o.keys) {
-        if (std::none_of(entries.begin(), entries.end(), [&](const auto& e) { return e.name == key; })) {
+        if (std::none_of(entries.begin(), entries.end(),
+                         [&](const auto& e) { return e.name == key; })) {
             throw cli_error(exit_failure, fmt::format("{} has no config '{}'; see `riacho config "
                                                       "get` for the valid names",
                                                       resource_label(type, name), key));
         }
     }
     for (const auto& e : entries) {
-        bool wanted = o.keys.empty() ? (o.all || !e.is_default)
-                                     : std::find(o.keys.begin(), o.keys.end(), e.name) != o.keys.end();
+        bool wanted = o.keys.empty()
+                          ? (o.all || !e.is_default)
+                          : std::find(o.keys.begin(), o.keys.end(), e.name) != o.keys.end();
         if (!wanted) {
             continue;
         }
         cell value = e.value ? str(*e.value)
-                             : (o.common.format() == output_format::json ? null_cell()
-                                                                          : str(e.sensitive ? "(sensitive)" : ""));
+                             : (o.common.format() == output_format::json
+                                    ? null_cell()
+                                    : str(e.sensitive ? "(sensitive)" : ""));
         t.add_row({str(e.name), value, str(e.source), boolean(e.read_only)});
     }
     t.print(o.common.format());
@@ -149,11 +154,13 @@ void add_cluster_commands(CLI::App& app, commands& cmds) {
     cluster->require_subcommand(1);
     auto* info = cluster->add_subcommand("info", "Show the cluster id, controller and brokers");
     auto io = add_leaf<info_opts>(info, cmds, &run_info);
-    finish_leaf(info, io->common, "  riacho cluster info\n  riacho cluster info -b kafka1:9092 -o json\n");
+    finish_leaf(info, io->common,
+                "  riacho cluster info\n  riacho cluster info -b kafka1:9092 -o json\n");
 
     auto* config = app.add_subcommand("config", "Read and change topic and broker configs");
     config->require_subcommand(1);
-    auto* get = config->add_subcommand("get", "Show configs (non-default ones unless --all or keys)");
+    auto* get =
+        config->add_subcommand("get", "Show configs (non-default ones unless --all or keys)");
     auto go = add_leaf<get_opts>(get, cmds, &run_get);
     add_resource_options(get, go->resource);
     get->add_option("key", go->keys, "Only these configs");
@@ -167,7 +174,8 @@ void add_cluster_commands(CLI::App& app, commands& cmds) {
     auto so = add_leaf<set_opts>(set, cmds, &run_set);
     add_resource_options(set, so->resource);
     set->add_option("key=value", so->pairs, "Configs to set");
-    set->add_option("--delete", so->deletes, "Remove an override, back to the default (repeatable)");
+    set->add_option("--delete", so->deletes,
+                    "Remove an override, back to the default (repeatable)");
     set->add_flag("--validate-only", so->validate_only, "Ask the broker to check, change nothing");
     finish_leaf(set, so->common,
                 "  riacho config set --topic orders retention.ms=86400000\n"

@@ -1,12 +1,12 @@
 // How each command group registers itself with CLI11. Internal to src/cli.
 #pragma once
 
+#include "cli/cli.h"
+#include "cli/client.h"
+
 #include <CLI/CLI.hpp>
 
 #include <memory>
-
-#include "cli/cli.h"
-#include "cli/client.h"
 
 namespace riacho::cli {
 

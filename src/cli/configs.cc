@@ -6,11 +6,12 @@ namespace riacho::cli {
 
 namespace {
 
-using resource_ptr = std::unique_ptr<rd_kafka_ConfigResource_t,
-                                     c_deleter<rd_kafka_ConfigResource_destroy>>;
+using resource_ptr =
+    std::unique_ptr<rd_kafka_ConfigResource_t, c_deleter<rd_kafka_ConfigResource_destroy>>;
 
 // The dynamic source that AlterConfigs on this resource replaces.
-bool is_dynamic_for(rd_kafka_ResourceType_t type, const std::string& name,
+bool is_dynamic_for(rd_kafka_ResourceType_t type,
+                    const std::string& name,
                     rd_kafka_ConfigSource_t source) {
     if (type == RD_KAFKA_RESOURCE_TOPIC) {
         return source == RD_KAFKA_CONFIG_SOURCE_DYNAMIC_TOPIC_CONFIG;
@@ -19,8 +20,10 @@ bool is_dynamic_for(rd_kafka_ResourceType_t type, const std::string& name,
                         : source == RD_KAFKA_CONFIG_SOURCE_DYNAMIC_BROKER_CONFIG;
 }
 
-void check_resource(const rd_kafka_ConfigResource_t* r, rd_kafka_ResourceType_t type,
-                    const std::string& name, std::string_view verb) {
+void check_resource(const rd_kafka_ConfigResource_t* r,
+                    rd_kafka_ResourceType_t type,
+                    const std::string& name,
+                    std::string_view verb) {
     auto err = rd_kafka_ConfigResource_error(r);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         return;
@@ -60,13 +63,14 @@ std::string resource_label(rd_kafka_ResourceType_t type, const std::string& name
     return name.empty() ? std::string("the broker defaults") : fmt::format("broker {}", name);
 }
 
-std::vector<config_entry> describe_configs(client& c, rd_kafka_ResourceType_t type,
+std::vector<config_entry> describe_configs(client& c,
+                                           rd_kafka_ResourceType_t type,
                                            const std::string& name) {
     queue_ptr q(rd_kafka_queue_new(c.handle()));
     resource_ptr res = new_resource(type, name);
     rd_kafka_ConfigResource_t* arr[] = {res.get()};
-    rd_kafka_DescribeConfigs(c.handle(), arr, 1,
-                             c.admin_options(RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS), q.get());
+    rd_kafka_DescribeConfigs(c.handle(), arr, 1, c.admin_options(RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS),
+                             q.get());
     std::string doing = fmt::format("describe configs of {}", resource_label(type, name));
     auto ev = c.wait_admin(q.get(), doing);
     const auto* result = rd_kafka_event_DescribeConfigs_result(ev.get());
@@ -77,7 +81,8 @@ std::vector<config_entry> describe_configs(client& c, rd_kafka_ResourceType_t ty
     for (size_t i = 0; i < n; ++i) {
         check_resource(resources[i], type, name, "describe");
         size_t cnt = 0;
-        const rd_kafka_ConfigEntry_t** entries = rd_kafka_ConfigResource_configs(resources[i], &cnt);
+        const rd_kafka_ConfigEntry_t** entries =
+            rd_kafka_ConfigResource_configs(resources[i], &cnt);
         for (size_t j = 0; j < cnt; ++j) {
             const auto* e = entries[j];
             config_entry ce;
@@ -96,9 +101,12 @@ std::vector<config_entry> describe_configs(client& c, rd_kafka_ResourceType_t ty
     return out;
 }
 
-void alter_configs(client& c, rd_kafka_ResourceType_t type, const std::string& name,
+void alter_configs(client& c,
+                   rd_kafka_ResourceType_t type,
+                   const std::string& name,
                    const std::map<std::string, std::string>& set,
-                   const std::vector<std::string>& remove, bool validate_only) {
+                   const std::vector<std::string>& remove,
+                   bool validate_only) {
     // Read the dynamic configs this resource already has, so that AlterConfigs keeps them.
     std::map<std::string, std::string> merged;
     {
@@ -118,7 +126,8 @@ void alter_configs(client& c, rd_kafka_ResourceType_t type, const std::string& n
             const auto** entries = rd_kafka_ConfigResource_configs(resources[i], &cnt);
             for (size_t j = 0; j < cnt; ++j) {
                 const char* v = rd_kafka_ConfigEntry_value(entries[j]);
-                if (v != nullptr && is_dynamic_for(type, name, rd_kafka_ConfigEntry_source(entries[j]))) {
+                if (v != nullptr &&
+                    is_dynamic_for(type, name, rd_kafka_ConfigEntry_source(entries[j]))) {
                     merged[rd_kafka_ConfigEntry_name(entries[j])] = v;
                 }
             }

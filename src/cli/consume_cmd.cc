@@ -1,13 +1,13 @@
 // riacho consume TOPIC: print records as they arrive, from any offset, alone or in a group.
+#include "cli/commands.h"
+#include "cli/signals.h"
+
 #include <fmt/format.h>
 
 #include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <set>
-
-#include "cli/commands.h"
-#include "cli/signals.h"
 
 namespace riacho::cli {
 
@@ -64,8 +64,8 @@ struct record_view {
         const char* name;
         const void* val;
         size_t size;
-        for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) ==
-                           RD_KAFKA_RESP_ERR_NO_ERROR;
+        for (size_t i = 0;
+             rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
              ++i) {
             out.emplace_back(name, val != nullptr ? std::string(static_cast<const char*>(val), size)
                                                   : std::string());
@@ -152,9 +152,10 @@ int64_t start_offset(const consume_opts& o) {
 int run_consume(consume_opts& o) {
     const bool in_group = !o.group.empty();
     if (in_group && (!o.offset.empty() || !o.timestamp.empty() || !o.partitions.empty())) {
-        throw cli_error(exit_usage, "--offset, --timestamp and --partition choose positions by "
-                                    "hand and cannot be used with --group (use `riacho group "
-                                    "reset-offsets` to move a group)");
+        throw cli_error(exit_usage,
+                        "--offset, --timestamp and --partition choose positions by "
+                        "hand and cannot be used with --group (use `riacho group "
+                        "reset-offsets` to move a group)");
     }
     if (!o.offset.empty() && o.offset != "earliest" && o.offset != "latest") {
         parse_int(o.offset, "--offset");
@@ -271,7 +272,8 @@ int run_consume(consume_opts& o) {
         }
         at_end.erase(m->partition);
         record_view r{m};
-        std::string line = o.common.format() == output_format::json ? render_json(r) : render(tmpl, r);
+        std::string line =
+            o.common.format() == output_format::json ? render_json(r) : render(tmpl, r);
         line += '\n';
         std::fwrite(line.data(), 1, line.size(), stdout);
         if (in_group) {
@@ -326,7 +328,8 @@ void add_consume_command(CLI::App& app, commands& cmds) {
                     "Line template: {topic} {partition} {offset} {timestamp} {time} {key} "
                     "{value} {headers}, \\t and \\n")
         ->capture_default_str();
-    cmd->add_flag("-e,--exit-at-end", o->exit_at_end, "Exit once every partition is read to its end");
+    cmd->add_flag("-e,--exit-at-end", o->exit_at_end,
+                  "Exit once every partition is read to its end");
     finish_leaf(cmd, o->common,
                 "  riacho consume orders --from-beginning\n"
                 "  riacho consume orders --offset -10 -e\n"

@@ -1,10 +1,10 @@
 // riacho group list|describe|delete|reset-offsets
+#include "cli/commands.h"
+
 #include <fmt/format.h>
 
 #include <map>
 #include <set>
-
-#include "cli/commands.h"
 
 namespace riacho::cli {
 
@@ -83,13 +83,12 @@ std::vector<group_description> describe_groups(client& c, const std::vector<std:
 
 // Committed offsets of one group: (topic, partition) -> offset.
 std::map<std::pair<std::string, int32_t>, int64_t> committed_offsets(client& c,
-                                                                    const std::string& group) {
+                                                                     const std::string& group) {
     queue_ptr q(rd_kafka_queue_new(c.handle()));
     list_offsets_ptr req(rd_kafka_ListConsumerGroupOffsets_new(group.c_str(), nullptr));
     rd_kafka_ListConsumerGroupOffsets_t* arr[] = {req.get()};
-    rd_kafka_ListConsumerGroupOffsets(c.handle(), arr, 1,
-                                      c.admin_options(RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS),
-                                      q.get());
+    rd_kafka_ListConsumerGroupOffsets(
+        c.handle(), arr, 1, c.admin_options(RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS), q.get());
     std::string doing = fmt::format("read committed offsets of group '{}'", group);
     auto ev = c.wait_admin(q.get(), doing);
     size_t n = 0;
@@ -123,8 +122,8 @@ int run_list(list_opts& o) {
     client c(o.common, client::kind::producer);
     c.metadata();
     queue_ptr q(rd_kafka_queue_new(c.handle()));
-    rd_kafka_ListConsumerGroups(c.handle(),
-                                c.admin_options(RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS), q.get());
+    rd_kafka_ListConsumerGroups(c.handle(), c.admin_options(RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS),
+                                q.get());
     auto ev = c.wait_admin(q.get(), "list consumer groups");
     const auto* result = rd_kafka_event_ListConsumerGroups_result(ev.get());
     size_t nerr = 0;
@@ -136,9 +135,9 @@ int run_list(list_opts& o) {
     const auto** groups = rd_kafka_ListConsumerGroups_result_valid(result, &n);
     std::vector<std::pair<std::string, std::string>> rows;
     for (size_t i = 0; i < n; ++i) {
-        rows.emplace_back(rd_kafka_ConsumerGroupListing_group_id(groups[i]),
-                          rd_kafka_consumer_group_state_name(
-                              rd_kafka_ConsumerGroupListing_state(groups[i])));
+        rows.emplace_back(
+            rd_kafka_ConsumerGroupListing_group_id(groups[i]),
+            rd_kafka_consumer_group_state_name(rd_kafka_ConsumerGroupListing_state(groups[i])));
     }
     std::sort(rows.begin(), rows.end());
     table t({"group", "state"});
@@ -250,7 +249,8 @@ int run_delete(delete_opts& o) {
         rd_kafka_DeleteGroups_result_groups(rd_kafka_event_DeleteGroups_result(ev.get()), &n);
     for (size_t i = 0; i < n; ++i) {
         if (const auto* e = rd_kafka_group_result_error(results[i])) {
-            fail_group_error(e, fmt::format("delete group '{}'", rd_kafka_group_result_name(results[i])));
+            fail_group_error(
+                e, fmt::format("delete group '{}'", rd_kafka_group_result_name(results[i])));
         }
         fmt::print(stderr, "Deleted group {}.\n", rd_kafka_group_result_name(results[i]));
     }
@@ -275,8 +275,9 @@ int run_reset(reset_opts& o) {
     int modes = int(o.to_earliest) + int(o.to_latest) + int(o.to_offset.has_value()) +
                 int(!o.to_datetime.empty()) + int(o.shift_by.has_value());
     if (modes != 1) {
-        throw cli_error(exit_usage, "pass exactly one of --to-earliest, --to-latest, --to-offset, "
-                                    "--to-datetime, --shift-by");
+        throw cli_error(exit_usage,
+                        "pass exactly one of --to-earliest, --to-latest, --to-offset, "
+                        "--to-datetime, --shift-by");
     }
     if (o.topics.empty() == !o.all_topics) {
         throw cli_error(exit_usage, "pass --topic TOPIC[:P,P...] (repeatable) or --all-topics");
@@ -310,10 +311,12 @@ int run_reset(reset_opts& o) {
         size_t pos = 0;
         while (pos <= list.size()) {
             auto comma = list.find(',', pos);
-            std::string one = list.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+            std::string one =
+                list.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
             auto p = static_cast<int32_t>(parse_int(one, "--topic partition"));
             if (p < 0 || static_cast<size_t>(p) >= it->second.partitions.size()) {
-                throw cli_error(exit_usage, fmt::format("topic '{}' has no partition {}", topic, p));
+                throw cli_error(exit_usage,
+                                fmt::format("topic '{}' has no partition {}", topic, p));
             }
             targets.emplace_back(topic, p);
             if (comma == std::string::npos) break;
@@ -358,15 +361,19 @@ int run_reset(reset_opts& o) {
         target = std::clamp(target, low, high);
         rd_kafka_topic_partition_list_add(new_offsets.get(), topic.c_str(), part)->offset = target;
         t.add_row({str(o.group), str(topic), num(part),
-                   it != committed.end() ? num(it->second) : (o.common.format() == output_format::json ? null_cell() : str("-")),
+                   it != committed.end()
+                       ? num(it->second)
+                       : (o.common.format() == output_format::json ? null_cell() : str("-")),
                    num(target)});
     }
     if (!o.dry_run) {
         queue_ptr q(rd_kafka_queue_new(c.handle()));
-        alter_offsets_ptr req(rd_kafka_AlterConsumerGroupOffsets_new(o.group.c_str(), new_offsets.get()));
+        alter_offsets_ptr req(
+            rd_kafka_AlterConsumerGroupOffsets_new(o.group.c_str(), new_offsets.get()));
         rd_kafka_AlterConsumerGroupOffsets_t* arr[] = {req.get()};
         rd_kafka_AlterConsumerGroupOffsets(
-            c.handle(), arr, 1, c.admin_options(RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS), q.get());
+            c.handle(), arr, 1, c.admin_options(RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS),
+            q.get());
         std::string doing = fmt::format("reset offsets of group '{}'", o.group);
         auto ev = c.wait_admin(q.get(), doing);
         size_t n = 0;
@@ -400,7 +407,8 @@ void probe_group_support(client& c, const std::string& group) {
         describe_groups(c, {group});
     } catch (const cli_error& e) {
         if (e.exit_code() == exit_unsupported || e.exit_code() == exit_unreachable) {
-            throw cli_error(e.exit_code(), fmt::format("cannot join group '{}': {}", group, e.what()));
+            throw cli_error(e.exit_code(),
+                            fmt::format("cannot join group '{}': {}", group, e.what()));
         }
         // Anything else (e.g. a coordinator still loading) is for the consumer to retry.
     }
@@ -429,8 +437,7 @@ void add_group_commands(CLI::App& app, commands& cmds) {
         "reset-offsets", "Move a group's committed offsets (the group must have no members)");
     auto ro = add_leaf<reset_opts>(reset, cmds, &run_reset);
     reset->add_option("group", ro->group, "Group id")->required();
-    reset->add_option("-t,--topic", ro->topics,
-                      "TOPIC or TOPIC:P,P... to reset (repeatable)");
+    reset->add_option("-t,--topic", ro->topics, "TOPIC or TOPIC:P,P... to reset (repeatable)");
     reset->add_flag("--all-topics", ro->all_topics, "Every topic the group has offsets for");
     reset->add_flag("--to-earliest", ro->to_earliest, "To each partition's log start offset");
     reset->add_flag("--to-latest", ro->to_latest, "To each partition's end (skip everything)");
@@ -439,10 +446,11 @@ void add_group_commands(CLI::App& app, commands& cmds) {
                       "To the first record at or after this time (YYYY-MM-DDTHH:MM:SS UTC or ms)");
     reset->add_option("--shift-by", ro->shift_by, "Move by N records (negative: back)");
     reset->add_flag("--dry-run", ro->dry_run, "Show the new offsets without changing anything");
-    finish_leaf(reset, ro->common,
-                "  riacho group reset-offsets billing --topic orders --to-earliest --dry-run\n"
-                "  riacho group reset-offsets billing --topic orders:0,1 --shift-by -100\n"
-                "  riacho group reset-offsets billing --all-topics --to-datetime 2024-05-01T00:00:00\n");
+    finish_leaf(
+        reset, ro->common,
+        "  riacho group reset-offsets billing --topic orders --to-earliest --dry-run\n"
+        "  riacho group reset-offsets billing --topic orders:0,1 --shift-by -100\n"
+        "  riacho group reset-offsets billing --all-topics --to-datetime 2024-05-01T00:00:00\n");
 }
 
 }  // namespace riacho::cli

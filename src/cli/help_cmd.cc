@@ -1,10 +1,10 @@
 // riacho help [TOPIC|COMMAND...]; riacho completion bash|zsh
+#include "cli/commands.h"
+
 #include <fmt/format.h>
 
 #include <iostream>
 #include <map>
-
-#include "cli/commands.h"
 
 namespace riacho::cli {
 
@@ -140,8 +140,10 @@ int run_help(CLI::App& root, const help_opts& o) {
 }
 
 // Walks the command tree: "riacho topic create" -> the words that may follow it.
-void collect_words(const CLI::App* app, const std::string& path,
-                   std::map<std::string, std::string>& words, std::map<std::string, bool>& is_cmd) {
+void collect_words(const CLI::App* app,
+                   const std::string& path,
+                   std::map<std::string, std::string>& words,
+                   std::map<std::string, bool>& is_cmd) {
     std::string list;
     auto subs = const_cast<CLI::App*>(app)->get_subcommands([](CLI::App*) { return true; });
     for (const auto* sub : subs) {
@@ -193,9 +195,10 @@ struct completion_opts {
 
 int run_completion(CLI::App& root, const completion_opts& o) {
     if (o.shell == "zsh") {
-        fmt::print("#compdef riacho\n# riacho zsh completion: source <(riacho completion zsh)\n"
-                   "autoload -U +X bashcompinit && bashcompinit\n{}",
-                   bash_script(root));
+        fmt::print(
+            "#compdef riacho\n# riacho zsh completion: source <(riacho completion zsh)\n"
+            "autoload -U +X bashcompinit && bashcompinit\n{}",
+            bash_script(root));
     } else {
         fmt::print("{}", bash_script(root));
     }
@@ -209,7 +212,8 @@ void add_help_commands(CLI::App& app, commands& cmds) {
     auto ho = std::make_shared<help_opts>();  // shared: bound into CLI11 options, see add_leaf
     help->add_option("topic", ho->words, "A help topic or a command path");
     help->footer("Examples:\n  riacho help\n  riacho help offsets\n  riacho help topic create\n");
-    help->callback([&cmds, &app, ho] { cmds.selected = [&app, ho] { return run_help(app, *ho); }; });
+    help->callback(
+        [&cmds, &app, ho] { cmds.selected = [&app, ho] { return run_help(app, *ho); }; });
 
     auto* completion = app.add_subcommand("completion", "Print a shell completion script");
     auto co = std::make_shared<completion_opts>();

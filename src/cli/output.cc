@@ -20,11 +20,21 @@ std::string json_quote(std::string_view s) {
     for (char ch : s) {
         auto c = static_cast<unsigned char>(ch);
         switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
             default:
                 if (c < 0x20 || c == 0x7f) {
                     out += fmt::format("\\u{:04x}", c);
@@ -49,7 +59,9 @@ json_object& json_object::add(std::string_view key, const std::string& raw_json)
     return *this;
 }
 
-json_object& json_object::add(std::string_view key, const cell& c) { return add(key, cell_json(c)); }
+json_object& json_object::add(std::string_view key, const cell& c) {
+    return add(key, cell_json(c));
+}
 
 std::string json_array(const std::vector<std::string>& raw_items) {
     std::string out = "[";

@@ -1,4 +1,6 @@
 // riacho produce TOPIC: every input line becomes one record.
+#include "cli/commands.h"
+
 #include <fmt/format.h>
 
 #include <cerrno>
@@ -7,8 +9,6 @@
 #include <fstream>
 #include <iostream>
 #include <thread>
-
-#include "cli/commands.h"
 
 namespace riacho::cli {
 
@@ -109,8 +109,10 @@ int run_produce(produce_opts& o) {
                                 static_cast<ssize_t>(hv.size()));
         }
         if (o.rate > 0) {
-            auto due = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                   std::chrono::duration<double>(static_cast<double>(line_no - 1) / o.rate));
+            auto due =
+                start +
+                std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                    std::chrono::duration<double>(static_cast<double>(line_no - 1) / o.rate));
             while (std::chrono::steady_clock::now() < due) {
                 rd_kafka_poll(rk, 1);
             }
@@ -141,7 +143,8 @@ int run_produce(produce_opts& o) {
         rd_kafka_flush(rk, 100);
     }
     if (st.failed > st.max_shown) {
-        fmt::print(stderr, "riacho: ... and {} more records not delivered\n", st.failed - st.max_shown);
+        fmt::print(stderr, "riacho: ... and {} more records not delivered\n",
+                   st.failed - st.max_shown);
     }
     if (o.common.format() == output_format::json) {
         fmt::print("{}\n", json_object()
@@ -166,7 +169,8 @@ void add_produce_command(CLI::App& app, commands& cmds) {
     cmd->add_option("-k,--key-separator", o->key_separator,
                     "Split each line at the first SEP into key and value (lines without it get "
                     "no key)");
-    cmd->add_option("-H,--header", o->headers, "Header key=value added to every record (repeatable)");
+    cmd->add_option("-H,--header", o->headers,
+                    "Header key=value added to every record (repeatable)");
     cmd->add_option("-p,--partition", o->partition,
                     "Write to this partition (default: by key hash, or sticky without a key)");
     cmd->add_option("--acks", o->acks, "Acknowledgements: all, 1 or 0")

@@ -1,8 +1,8 @@
 // riacho topic create|list|describe|alter|delete
-#include <fmt/format.h>
-
 #include "cli/commands.h"
 #include "cli/configs.h"
+
+#include <fmt/format.h>
 
 namespace riacho::cli {
 
@@ -32,7 +32,9 @@ std::string ids_json(const std::vector<int32_t>& ids) {
 }
 
 // Checks one topic_result of CreateTopics/DeleteTopics/CreatePartitions.
-void check_topic_results(const rd_kafka_topic_result_t** results, size_t n, std::string_view verb,
+void check_topic_results(const rd_kafka_topic_result_t** results,
+                         size_t n,
+                         std::string_view verb,
                          rd_kafka_resp_err_t ignore = RD_KAFKA_RESP_ERR_NO_ERROR) {
     for (size_t i = 0; i < n; ++i) {
         auto err = rd_kafka_topic_result_error(results[i]);
@@ -81,11 +83,12 @@ int run_create(create_opts& o) {
     size_t n = 0;
     const auto** results =
         rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev.get()), &n);
-    check_topic_results(results, n, "create",
-                        o.if_not_exists ? RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS
-                                        : RD_KAFKA_RESP_ERR_NO_ERROR);
+    check_topic_results(
+        results, n, "create",
+        o.if_not_exists ? RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS : RD_KAFKA_RESP_ERR_NO_ERROR);
     if (o.common.format() == output_format::json) {
-        fmt::print("{}\n", json_object().add("topic", json_quote(o.name)).add("created", "true").str());
+        fmt::print("{}\n",
+                   json_object().add("topic", json_quote(o.name)).add("created", "true").str());
     } else {
         fmt::print("Created topic {}.\n", o.name);
     }
@@ -135,8 +138,8 @@ int run_describe(describe_opts& o) {
         for (const auto& p : ti.partitions) {
             auto [low, high] = c.watermarks(name, p.id);
             total += high - low;
-            parts.add_row({num(p.id), num(p.leader), str(join_ids(p.replicas)), str(join_ids(p.isr)),
-                           num(low), num(high), num(high - low)});
+            parts.add_row({num(p.id), num(p.leader), str(join_ids(p.replicas)),
+                           str(join_ids(p.isr)), num(low), num(high), num(high - low)});
             parts_json.push_back(json_object()
                                      .add("partition", num(p.id))
                                      .add("leader", num(p.leader))
@@ -158,13 +161,14 @@ int run_describe(describe_opts& o) {
         }
         size_t rf = ti.partitions.empty() ? 0 : ti.partitions.front().replicas.size();
         if (o.common.format() == output_format::json) {
-            json_items.push_back(json_object()
-                                     .add("topic", json_quote(name))
-                                     .add("partition_count", num(static_cast<int64_t>(ti.partitions.size())))
-                                     .add("replication_factor", num(static_cast<int64_t>(rf)))
-                                     .add("partitions", json_array(parts_json))
-                                     .add("configs", cfg_json.str())
-                                     .str());
+            json_items.push_back(
+                json_object()
+                    .add("topic", json_quote(name))
+                    .add("partition_count", num(static_cast<int64_t>(ti.partitions.size())))
+                    .add("replication_factor", num(static_cast<int64_t>(rf)))
+                    .add("partitions", json_array(parts_json))
+                    .add("configs", cfg_json.str())
+                    .str());
             continue;
         }
         if (!first) {
@@ -174,7 +178,8 @@ int run_describe(describe_opts& o) {
         fmt::print("Topic: {}  Partitions: {}  Replication factor: {}  Records: {}\n\n", name,
                    ti.partitions.size(), rf, total);
         fmt::print("{}", parts.to_text());
-        fmt::print("\n{}:\n", o.all_configs ? "Configs" : "Configs (non-default; --all-configs for all)");
+        fmt::print("\n{}:\n",
+                   o.all_configs ? "Configs" : "Configs (non-default; --all-configs for all)");
         if (cfg.size() == 0) {
             fmt::print("  (none)\n");
         } else {
@@ -199,16 +204,16 @@ struct alter_opts {
 int run_alter(alter_opts& o) {
     auto configs = parse_configs(o.configs);
     if (o.partitions == 0 && configs.empty() && o.delete_configs.empty()) {
-        throw cli_error(exit_usage, "nothing to alter: pass --partitions N, --config key=value "
-                                    "or --delete-config key");
+        throw cli_error(exit_usage,
+                        "nothing to alter: pass --partitions N, --config key=value "
+                        "or --delete-config key");
     }
     client c(o.common, client::kind::producer);
     topic_info ti = c.topic(o.name);
     if (o.partitions != 0 && static_cast<size_t>(o.partitions) != ti.partitions.size()) {
         char errstr[512];
-        new_partitions_ptr np(rd_kafka_NewPartitions_new(o.name.c_str(),
-                                                         static_cast<size_t>(o.partitions), errstr,
-                                                         sizeof(errstr)));
+        new_partitions_ptr np(rd_kafka_NewPartitions_new(
+            o.name.c_str(), static_cast<size_t>(o.partitions), errstr, sizeof(errstr)));
         if (!np) {
             throw cli_error(exit_usage, fmt::format("invalid --partitions: {}", errstr));
         }
@@ -253,9 +258,9 @@ int run_delete(delete_opts& o) {
     size_t n = 0;
     const auto** results =
         rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev.get()), &n);
-    check_topic_results(results, n, "delete",
-                        o.if_exists ? RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART
-                                    : RD_KAFKA_RESP_ERR_NO_ERROR);
+    check_topic_results(
+        results, n, "delete",
+        o.if_exists ? RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART : RD_KAFKA_RESP_ERR_NO_ERROR);
     for (const auto& name : o.names) {
         fmt::print(stderr, "Deleted topic {}.\n", name);
     }
@@ -297,15 +302,17 @@ void add_topic_commands(CLI::App& app, commands& cmds) {
     auto* alter = topic->add_subcommand("alter", "Add partitions or change a topic's configs");
     auto ao = add_leaf<alter_opts>(alter, cmds, &run_alter);
     alter->add_option("name", ao->name, "Topic name")->required();
-    alter->add_option("-p,--partitions", ao->partitions,
-                      "New total number of partitions (can only grow)")
+    alter
+        ->add_option("-p,--partitions", ao->partitions,
+                     "New total number of partitions (can only grow)")
         ->check(CLI::PositiveNumber);
     alter->add_option("-c,--config", ao->configs, "Set a topic config key=value (repeatable)");
     alter->add_option("--delete-config", ao->delete_configs,
                       "Remove a topic config override, back to the default (repeatable)");
-    finish_leaf(alter, ao->common,
-                "  riacho topic alter orders --partitions 6\n"
-                "  riacho topic alter orders -c retention.ms=3600000 --delete-config cleanup.policy\n");
+    finish_leaf(
+        alter, ao->common,
+        "  riacho topic alter orders --partitions 6\n"
+        "  riacho topic alter orders -c retention.ms=3600000 --delete-config cleanup.policy\n");
 
     auto* del = topic->add_subcommand("delete", "Delete topics and all their records");
     auto xo = add_leaf<delete_opts>(del, cmds, &run_delete);

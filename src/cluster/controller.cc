@@ -555,9 +555,7 @@ change_result controller::change_isr(const std::string& topic_name,
         }
         for (int32_t id : isr) {
             bool joins = !contains(p.isr, id);
-            if (joins &&
-                (_image->fenced_brokers.count(id) != 0 ||
-                 !contains(p.replicas, id))) {
+            if (joins && (_image->fenced_brokers.count(id) != 0 || !contains(p.replicas, id))) {
                 // KIP-841: a fenced broker (or one that is not a replica) may not rejoin.
                 return {protocol::error_code::ineligible_replica,
                         fmt::format("broker {} may not join the ISR of {}-{}", id, topic_name,
@@ -746,9 +744,7 @@ std::vector<controller::election_result> controller::elect(
             }
             const auto& p = topic->partitions[static_cast<size_t>(index)];
             auto live = [&](int32_t id) { return alive.count(id) != 0; };
-            auto in_isr = [&](int32_t id) {
-                return contains(p.isr, id);
-            };
+            auto in_isr = [&](int32_t id) { return contains(p.isr, id); };
             partition_info next = p;
             if (type == election_type::preferred) {
                 int32_t want = p.replicas.empty() ? -1 : p.replicas.front();

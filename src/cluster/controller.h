@@ -228,7 +228,7 @@ private:
     int64_t _snapshot_interval_ms = 0;
     int64_t _bytes_since_snapshot = 0;  // of entries applied since the last snapshot
     int64_t _last_snapshot_ms = 0;      // wall clock; start time until the first
-    int64_t _producer_id_next = 0;  // next id of this node's block to hand out
+    int64_t _producer_id_next = 0;      // next id of this node's block to hand out
     int64_t _producer_id_block_end = 0;
 };
 

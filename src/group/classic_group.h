@@ -3,14 +3,14 @@
 // offsets. Owned by the coordinator (same thread); no logic beyond small queries.
 #pragma once
 
+#include "group/consumer_group.h"
+#include "group/coordinator.h"
+
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include "group/consumer_group.h"
-#include "group/coordinator.h"
 
 namespace riacho::group {
 
@@ -51,8 +51,8 @@ struct classic_group {
     std::optional<std::string> protocol_name;  // selected at the end of a join phase
     std::optional<std::string> leader_id;
     std::map<std::string, member> members;
-    std::map<std::string, std::string> static_members;   // group.instance.id -> member id
-    std::map<std::string, int64_t> pending_members;      // member id -> join deadline
+    std::map<std::string, std::string> static_members;  // group.instance.id -> member id
+    std::map<std::string, int64_t> pending_members;     // member id -> join deadline
     std::map<partition_key, committed_offset> offsets;
     // Transactional offsets by producer id, until the transaction commits or aborts.
     std::map<int64_t, std::map<partition_key, committed_offset>> pending_txn_offsets;

@@ -1,11 +1,11 @@
 // Committed offsets, group metadata records, loading, and the admin operations of the
 // coordinator (see coordinator.h).
-#include <algorithm>
-#include <set>
-
 #include "base/invariant.h"
 #include "group/classic_group.h"
 #include "group/coordinator.h"
+
+#include <algorithm>
+#include <set>
 
 namespace riacho::group {
 
@@ -59,7 +59,8 @@ void coordinator::write_group_metadata(const classic_group& g, int64_t now_ms) {
                         encode_group_metadata_key(g.group_id), encode_group_metadata_value(v)});
 }
 
-void coordinator::write_offset(const classic_group& g, const partition_key& key,
+void coordinator::write_offset(const classic_group& g,
+                               const partition_key& key,
                                const committed_offset* value) {
     offsets_record rec;
     rec.partition = partition_for(g.group_id, _cfg.offsets_partitions);
@@ -76,7 +77,8 @@ void coordinator::write_offset(const classic_group& g, const partition_key& key,
     _records.push_back(std::move(rec));
 }
 
-error_code coordinator::check_committer(classic_group& g, const commit_request& req,
+error_code coordinator::check_committer(classic_group& g,
+                                        const commit_request& req,
                                         int64_t now_ms) {
     if (g.consumer) {
         if (auto e = check_consumer_commit(*g.consumer, req); e != error_code::none) {
@@ -157,7 +159,8 @@ commit_result coordinator::commit(const commit_request& req, int64_t now_ms) {
 }
 
 std::vector<fetched_offset> coordinator::fetch_offsets(
-    const std::string& group_id, const std::optional<std::vector<partition_key>>& partitions) const {
+    const std::string& group_id,
+    const std::optional<std::vector<partition_key>>& partitions) const {
     std::vector<fetched_offset> out;
     const auto* g = find(group_id);
     if (!partitions) {
@@ -397,8 +400,8 @@ void coordinator::load_record(protocol::bytes_view key, std::optional<protocol::
             m.group_instance_id = mm.group_instance_id;
             m.client_id = mm.client_id;
             m.client_host = mm.client_host;
-            m.rebalance_timeout_ms = mm.rebalance_timeout >= 0 ? mm.rebalance_timeout
-                                                               : mm.session_timeout;
+            m.rebalance_timeout_ms =
+                mm.rebalance_timeout >= 0 ? mm.rebalance_timeout : mm.session_timeout;
             m.session_timeout_ms = mm.session_timeout;
             if (v.protocol) {
                 m.protocols.push_back({*v.protocol, mm.subscription});

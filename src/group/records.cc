@@ -67,7 +67,8 @@ std::vector<uint8_t> with_version(int16_t version, const T& body) {
 }
 }  // namespace
 
-std::vector<uint8_t> encode_offset_commit_key(const std::string& group, const std::string& topic,
+std::vector<uint8_t> encode_offset_commit_key(const std::string& group,
+                                              const std::string& topic,
                                               int32_t partition) {
     protocol::msg::offset_commit_key k;
     k.group = group;
@@ -96,7 +97,8 @@ std::vector<uint8_t> encode_consumer_group_key(int16_t key_version, const std::s
     return with_version(key_version, k);
 }
 
-std::vector<uint8_t> encode_consumer_member_key(int16_t key_version, const std::string& group,
+std::vector<uint8_t> encode_consumer_member_key(int16_t key_version,
+                                                const std::string& group,
                                                 const std::string& member) {
     protocol::msg::consumer_group_member_key k;
     k.group_id = group;
@@ -107,7 +109,9 @@ std::vector<uint8_t> encode_consumer_member_key(int16_t key_version, const std::
 namespace {
 // Key versions 3 and 5-8; nullopt when the bytes do not parse.
 std::optional<decoded_consumer_record> decode_consumer_record(
-    int16_t key_version, protocol::reader& kr, std::optional<protocol::reader>& vr,
+    int16_t key_version,
+    protocol::reader& kr,
+    std::optional<protocol::reader>& vr,
     std::optional<int16_t> value_version) {
     decoded_consumer_record out;
     out.key_version = key_version;
@@ -133,11 +137,21 @@ std::optional<decoded_consumer_record> decode_consumer_record(
     }
     out.tombstone = false;
     switch (key_version) {
-        case consumer_group_epoch_key_version: out.group_epoch.decode(*vr, 0); break;
-        case consumer_member_metadata_key_version: out.member_metadata.decode(*vr, 0); break;
-        case consumer_target_epoch_key_version: out.target_epoch.decode(*vr, 0); break;
-        case consumer_target_member_key_version: out.target.decode(*vr, 0); break;
-        default: out.assignment.decode(*vr, 0); break;
+        case consumer_group_epoch_key_version:
+            out.group_epoch.decode(*vr, 0);
+            break;
+        case consumer_member_metadata_key_version:
+            out.member_metadata.decode(*vr, 0);
+            break;
+        case consumer_target_epoch_key_version:
+            out.target_epoch.decode(*vr, 0);
+            break;
+        case consumer_target_member_key_version:
+            out.target.decode(*vr, 0);
+            break;
+        default:
+            out.assignment.decode(*vr, 0);
+            break;
     }
     if (!vr->ok()) {
         return std::nullopt;

@@ -6,13 +6,6 @@
 // Formats: docs/formats/consumer-offsets.md.
 #pragma once
 
-#include <cstdint>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <variant>
-#include <vector>
-
 #include "protocol/messages/consumer_group_current_member_assignment_value.h"
 #include "protocol/messages/consumer_group_member_metadata_value.h"
 #include "protocol/messages/consumer_group_metadata_value.h"
@@ -21,6 +14,13 @@
 #include "protocol/messages/group_metadata_value.h"
 #include "protocol/messages/offset_commit_value.h"
 #include "protocol/wire.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
 
 namespace riacho::group {
 
@@ -31,10 +31,10 @@ inline constexpr int16_t group_metadata_key_version = 2;
 inline constexpr int16_t group_metadata_value_version = 3;
 
 // The consumer group protocol's records (KIP-848), each key version with value version 0.
-inline constexpr int16_t consumer_group_epoch_key_version = 3;      // group -> epoch
-inline constexpr int16_t consumer_member_metadata_key_version = 5;  // member -> subscription
-inline constexpr int16_t consumer_target_epoch_key_version = 6;     // group -> assignment epoch
-inline constexpr int16_t consumer_target_member_key_version = 7;    // member -> target
+inline constexpr int16_t consumer_group_epoch_key_version = 3;        // group -> epoch
+inline constexpr int16_t consumer_member_metadata_key_version = 5;    // member -> subscription
+inline constexpr int16_t consumer_target_epoch_key_version = 6;       // group -> assignment epoch
+inline constexpr int16_t consumer_target_member_key_version = 7;      // member -> target
 inline constexpr int16_t consumer_member_assignment_key_version = 8;  // member -> current
 
 // Java's String.hashCode over UTF-16 code units, as Kafka computes it for partitioning.
@@ -52,14 +52,16 @@ struct offsets_record {
     int16_t producer_epoch = -1;
 };
 
-std::vector<uint8_t> encode_offset_commit_key(const std::string& group, const std::string& topic,
+std::vector<uint8_t> encode_offset_commit_key(const std::string& group,
+                                              const std::string& topic,
                                               int32_t partition);
 std::vector<uint8_t> encode_offset_commit_value(const protocol::msg::offset_commit_value& v);
 std::vector<uint8_t> encode_group_metadata_key(const std::string& group);
 std::vector<uint8_t> encode_group_metadata_value(const protocol::msg::group_metadata_value& v);
 
 std::vector<uint8_t> encode_consumer_group_key(int16_t key_version, const std::string& group);
-std::vector<uint8_t> encode_consumer_member_key(int16_t key_version, const std::string& group,
+std::vector<uint8_t> encode_consumer_member_key(int16_t key_version,
+                                                const std::string& group,
                                                 const std::string& member);
 // A value of the consumer group records: int16 version 0 then the struct.
 template <typename Value>
@@ -93,15 +95,15 @@ struct decoded_consumer_record {
     std::string group;
     std::string member;  // empty for the group-level keys (3, 6)
     bool tombstone = true;
-    protocol::msg::consumer_group_metadata_value group_epoch;                    // 3
-    protocol::msg::consumer_group_member_metadata_value member_metadata;        // 5
+    protocol::msg::consumer_group_metadata_value group_epoch;                     // 3
+    protocol::msg::consumer_group_member_metadata_value member_metadata;          // 5
     protocol::msg::consumer_group_target_assignment_metadata_value target_epoch;  // 6
-    protocol::msg::consumer_group_target_assignment_member_value target;        // 7
-    protocol::msg::consumer_group_current_member_assignment_value assignment;   // 8
+    protocol::msg::consumer_group_target_assignment_member_value target;          // 7
+    protocol::msg::consumer_group_current_member_assignment_value assignment;     // 8
 };
 struct unknown_record {};  // another key version (share groups, ...) or garbage
-using decoded_record = std::variant<unknown_record, decoded_offset_commit, decoded_group_metadata,
-                                    decoded_consumer_record>;
+using decoded_record = std::
+    variant<unknown_record, decoded_offset_commit, decoded_group_metadata, decoded_consumer_record>;
 
 decoded_record decode_record(protocol::bytes_view key, std::optional<protocol::bytes_view> value);
 

@@ -4,15 +4,14 @@
 // failure `out` is restored to its size on entry.
 #include "protocol/compression.h"
 
+#include <algorithm>
+#include <cstring>
+#include <limits>
 #include <lz4frame.h>
 #include <snappy.h>
 #include <zlib.h>
 #include <zstd.h>
 #include <zstd_errors.h>
-
-#include <algorithm>
-#include <cstring>
-#include <limits>
 
 namespace riacho::protocol {
 namespace {

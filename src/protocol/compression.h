@@ -3,12 +3,12 @@
 // batch cannot expand into unbounded memory.
 #pragma once
 
-#include <cstdint>
-#include <vector>
-
 #include "base/result.h"
 #include "protocol/record_batch.h"
 #include "protocol/wire.h"
+
+#include <cstdint>
+#include <vector>
 
 namespace riacho::protocol {
 

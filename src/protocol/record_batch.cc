@@ -5,10 +5,10 @@
 // left in the record before it is used. Layout: docs/formats/record-batch.md.
 #include "protocol/record_batch.h"
 
-#include <limits>
-
 #include "protocol/compression.h"
 #include "protocol/crc32c.h"
+
+#include <limits>
 
 namespace riacho::protocol {
 namespace {
@@ -23,9 +23,7 @@ uint16_t load_be16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) 
 uint32_t load_be32(const uint8_t* p) {
     return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
 }
-uint64_t load_be64(const uint8_t* p) {
-    return (uint64_t{load_be32(p)} << 32) | load_be32(p + 4);
-}
+uint64_t load_be64(const uint8_t* p) { return (uint64_t{load_be32(p)} << 32) | load_be32(p + 4); }
 void store_be32(uint8_t* p, uint32_t v) {
     p[0] = static_cast<uint8_t>(v >> 24);
     p[1] = static_cast<uint8_t>(v >> 16);
@@ -126,7 +124,9 @@ enum class offset_rule { contiguous, increasing };
 // `keep` is set. Fails unless the bytes hold exactly `count` well-formed records whose offset
 // deltas obey `rule` and stay within [0, last_offset_delta].
 template <bool keep, typename OnRecord>
-bool walk_records(const batch_header& h, bytes_view records, offset_rule rule,
+bool walk_records(const batch_header& h,
+                  bytes_view records,
+                  offset_rule rule,
                   [[maybe_unused]] OnRecord&& on_record) {
     if (h.records_count < 0 ||
         static_cast<size_t>(h.records_count) > records.size() / min_record_bytes) {
@@ -476,7 +476,7 @@ std::vector<uint8_t> batch_builder::build() const {
     }
     writer out;
     out.write_int64(_base_offset);
-    out.write_int32(0);  // batch_length, patched below
+    out.write_int32(0);   // batch_length, patched below
     out.write_int32(-1);  // partition_leader_epoch: set by the leader on append
     out.write_int8(batch_magic_v2);
     out.write_uint32(0);  // crc, patched below

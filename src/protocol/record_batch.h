@@ -1,17 +1,18 @@
 // Record batch v2 (magic 2): the unit the log stores exactly as the producer sent it.
 // The view parses and validates the 61-byte header and the records; the broker patches
 // base_offset / partition_leader_epoch in place (both outside the CRC). The builder makes
-// batches for tests, control records and the metadata log. Byte layout: docs/formats/record-batch.md.
+// batches for tests, control records and the metadata log. Byte layout:
+// docs/formats/record-batch.md.
 #pragma once
+
+#include "base/result.h"
+#include "protocol/wire.h"
 
 #include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
-
-#include "base/result.h"
-#include "protocol/wire.h"
 
 namespace riacho::protocol {
 
@@ -85,14 +86,14 @@ struct batch_header {
 };
 
 enum class batch_errc {
-    truncated,           // fewer bytes than the header or batch_length says
-    bad_magic,           // magic != 2
-    bad_length,          // batch_length inconsistent with the bytes or below the header size
-    bad_crc,             // CRC-32C mismatch
-    bad_records,         // records do not parse, counts or offset deltas inconsistent
-    unsupported_codec,   // codec bits 5-7
+    truncated,          // fewer bytes than the header or batch_length says
+    bad_magic,          // magic != 2
+    bad_length,         // batch_length inconsistent with the bytes or below the header size
+    bad_crc,            // CRC-32C mismatch
+    bad_records,        // records do not parse, counts or offset deltas inconsistent
+    unsupported_codec,  // codec bits 5-7
     decompression_failed,
-    too_large,           // decompressed size above the limit
+    too_large,  // decompressed size above the limit
 };
 const char* to_string(batch_errc e);
 
@@ -129,8 +130,8 @@ struct record_header_view {
 };
 
 struct record_view {
-    int64_t offset = 0;      // absolute: base_offset + offset_delta
-    int64_t timestamp = 0;   // absolute: base_timestamp + timestamp_delta
+    int64_t offset = 0;     // absolute: base_offset + offset_delta
+    int64_t timestamp = 0;  // absolute: base_timestamp + timestamp_delta
     std::optional<bytes_view> key;
     std::optional<bytes_view> value;
     std::vector<record_header_view> headers;
@@ -143,8 +144,8 @@ struct record_view {
 // each record's header vector; nothing else per record.
 result<std::vector<record_view>, batch_errc> decode_records(bytes_view batch,
                                                             std::vector<uint8_t>& scratch,
-                                                            size_t max_decompressed_bytes =
-                                                                64u << 20);
+                                                            size_t max_decompressed_bytes = 64u
+                                                                                            << 20);
 
 // Compaction: re-encodes `original` keeping only `retained` (a subset of its records, in
 // order, as decode_records returned them). Base offset, last offset delta, base and max

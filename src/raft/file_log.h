@@ -59,7 +59,7 @@ private:
     std::filesystem::path _dir;
     std::unique_ptr<storage::partition_log> _log;
     kafka_offset _start{0};
-    std::deque<log_entry> _entries;  // offsets _start, _start + 1, ...
+    std::deque<log_entry> _entries;        // offsets _start, _start + 1, ...
     std::optional<snapshot_id> _snapshot;  // the latest; the log starts at its end offset
 };
 

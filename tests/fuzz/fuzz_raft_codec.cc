@@ -1,9 +1,10 @@
 // libFuzzer target for the metadata quorum's wire codec (raft/codec.h): decode_request,
 // decode_response, check_describe_quorum_request and decode_entries on arbitrary bytes (of
 // every API, FetchSnapshot included) must return a result, never crash or over-read. The first
-// byte picks the decoder, the second the version; the rest is the body. Random bytes almost never carry a valid CRC, so record bytes
-// are also tried with each batch's CRC fixed up. Entries that decode must encode again and
-// decode to the same entries (what a follower appends is what the leader sent).
+// byte picks the decoder, the second the version; the rest is the body. Random bytes almost never
+// carry a valid CRC, so record bytes are also tried with each batch's CRC fixed up. Entries that
+// decode must encode again and decode to the same entries (what a follower appends is what the
+// leader sent).
 #include "protocol/record_batch.h"
 #include "raft/codec.h"
 
@@ -95,7 +96,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         }
         case 11:
             (void)codec::decode_response(
-                fetch_snapshot_request{node_id(2), leader_epoch(3), {kafka_offset(9), leader_epoch(2)}},
+                fetch_snapshot_request{
+                    node_id(2), leader_epoch(3), {kafka_offset(9), leader_epoch(2)}},
                 version, body);
             break;
         case 8:

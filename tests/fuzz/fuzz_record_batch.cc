@@ -3,13 +3,13 @@
 // bytes almost never carry a valid CRC, so each input is also tried with its CRC fixed up,
 // which lets the fuzzer reach the record walker and the decompressors. Whatever validates
 // must also decode, with exactly records_count records.
+#include "protocol/crc32c.h"
+#include "protocol/record_batch.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <vector>
-
-#include "protocol/crc32c.h"
-#include "protocol/record_batch.h"
 
 namespace {
 
@@ -77,7 +77,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         uint64_t length = size - batch_log_overhead;
         if (length <= 0x7fffffffu) {
             for (int i = 0; i < 4; ++i) {
-                fixed[batch_offsets::batch_length + i] = static_cast<uint8_t>(length >> (24 - 8 * i));
+                fixed[batch_offsets::batch_length + i] =
+                    static_cast<uint8_t>(length >> (24 - 8 * i));
             }
         }
         fixed[batch_offsets::magic] = static_cast<uint8_t>(batch_magic_v2);

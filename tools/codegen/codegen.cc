@@ -118,22 +118,20 @@ struct schema_file {
     std::vector<message_def> messages;
 };
 
-const std::set<std::string> primitive_types = {"bool",   "int8",    "int16", "int32",
-                                               "int64",  "uint16",  "uint32", "float64",
-                                               "uuid",   "string",  "bytes", "records"};
+const std::set<std::string> primitive_types = {"bool",  "int8",   "int16",  "int32",
+                                               "int64", "uint16", "uint32", "float64",
+                                               "uuid",  "string", "bytes",  "records"};
 
-const std::set<std::string> cpp_keywords = {"default", "operator", "delete", "new",    "class",
-                                            "struct",  "union",    "template", "this", "type",
-                                            "namespace", "register", "switch", "case", "public",
-                                            "private", "protected", "friend", "virtual"};
+const std::set<std::string> cpp_keywords = {
+    "default",  "operator", "delete",    "new",       "class",    "struct", "union",
+    "template", "this",     "type",      "namespace", "register", "switch", "case",
+    "public",   "private",  "protected", "friend",    "virtual"};
 
 [[noreturn]] void fail(const std::string& path, int line, const std::string& msg) {
     throw std::runtime_error(path + ":" + std::to_string(line) + ": " + msg);
 }
 
-std::string member_name(const std::string& n) {
-    return cpp_keywords.count(n) ? n + "_" : n;
-}
+std::string member_name(const std::string& n) { return cpp_keywords.count(n) ? n + "_" : n; }
 
 struct raw_line {
     int indent;
@@ -384,20 +382,32 @@ struct emitter {
     }
 
     // Decode one value of primitive type `t` into lvalue `target`.
-    void decode_value(std::ostringstream& o, const std::string& ind, const field_def& f,
-                      const std::string& target, const std::string& reader) {
+    void decode_value(std::ostringstream& o,
+                      const std::string& ind,
+                      const field_def& f,
+                      const std::string& target,
+                      const std::string& reader) {
         std::string t = f.element_type();
         std::string flex = flex_expr(f);
         bool nullable = f.has_nullable;
-        if (t == "bool") o << ind << target << " = " << reader << ".read_bool();\n";
-        else if (t == "int8") o << ind << target << " = " << reader << ".read_int8();\n";
-        else if (t == "int16") o << ind << target << " = " << reader << ".read_int16();\n";
-        else if (t == "int32") o << ind << target << " = " << reader << ".read_int32();\n";
-        else if (t == "int64") o << ind << target << " = " << reader << ".read_int64();\n";
-        else if (t == "uint16") o << ind << target << " = " << reader << ".read_uint16();\n";
-        else if (t == "uint32") o << ind << target << " = " << reader << ".read_uint32();\n";
-        else if (t == "float64") o << ind << target << " = " << reader << ".read_float64();\n";
-        else if (t == "uuid") o << ind << target << " = " << reader << ".read_uuid();\n";
+        if (t == "bool")
+            o << ind << target << " = " << reader << ".read_bool();\n";
+        else if (t == "int8")
+            o << ind << target << " = " << reader << ".read_int8();\n";
+        else if (t == "int16")
+            o << ind << target << " = " << reader << ".read_int16();\n";
+        else if (t == "int32")
+            o << ind << target << " = " << reader << ".read_int32();\n";
+        else if (t == "int64")
+            o << ind << target << " = " << reader << ".read_int64();\n";
+        else if (t == "uint16")
+            o << ind << target << " = " << reader << ".read_uint16();\n";
+        else if (t == "uint32")
+            o << ind << target << " = " << reader << ".read_uint32();\n";
+        else if (t == "float64")
+            o << ind << target << " = " << reader << ".read_float64();\n";
+        else if (t == "uuid")
+            o << ind << target << " = " << reader << ".read_uuid();\n";
         else if (t == "string") {
             if (nullable && !f.is_array()) {
                 o << ind << "if (" << version_check(f.nullable) << ") {\n"
@@ -427,7 +437,9 @@ struct emitter {
         }
     }
 
-    void decode_field(std::ostringstream& o, const std::string& ind, const field_def& f,
+    void decode_field(std::ostringstream& o,
+                      const std::string& ind,
+                      const field_def& f,
                       const std::string& reader) {
         std::string m = member_name(f.name);
         if (!f.is_array() && f.has_nullable && is_struct_type(f)) {
@@ -435,7 +447,8 @@ struct emitter {
             o << ind << "if (" << version_check(f.nullable) << " && " << reader
               << ".read_int8() < 0) {\n"
               << ind << "    " << m << ".reset();\n"
-              << ind << "} else {\n"
+              << ind
+              << "} else {\n"
               // Not emplace(): clang 14 decides std::optional of a nested struct with default
               // member initializers is not default-constructible (the trait is evaluated
               // before the enclosing class is complete) and refuses it.
@@ -484,19 +497,31 @@ struct emitter {
         o << ind << "}\n";
     }
 
-    void encode_value(std::ostringstream& o, const std::string& ind, const field_def& f,
-                      const std::string& value, const std::string& w) {
+    void encode_value(std::ostringstream& o,
+                      const std::string& ind,
+                      const field_def& f,
+                      const std::string& value,
+                      const std::string& w) {
         std::string t = f.element_type();
         std::string flex = flex_expr(f);
-        if (t == "bool") o << ind << w << ".write_bool(" << value << ");\n";
-        else if (t == "int8") o << ind << w << ".write_int8(" << value << ");\n";
-        else if (t == "int16") o << ind << w << ".write_int16(" << value << ");\n";
-        else if (t == "int32") o << ind << w << ".write_int32(" << value << ");\n";
-        else if (t == "int64") o << ind << w << ".write_int64(" << value << ");\n";
-        else if (t == "uint16") o << ind << w << ".write_uint16(" << value << ");\n";
-        else if (t == "uint32") o << ind << w << ".write_uint32(" << value << ");\n";
-        else if (t == "float64") o << ind << w << ".write_float64(" << value << ");\n";
-        else if (t == "uuid") o << ind << w << ".write_uuid(" << value << ");\n";
+        if (t == "bool")
+            o << ind << w << ".write_bool(" << value << ");\n";
+        else if (t == "int8")
+            o << ind << w << ".write_int8(" << value << ");\n";
+        else if (t == "int16")
+            o << ind << w << ".write_int16(" << value << ");\n";
+        else if (t == "int32")
+            o << ind << w << ".write_int32(" << value << ");\n";
+        else if (t == "int64")
+            o << ind << w << ".write_int64(" << value << ");\n";
+        else if (t == "uint16")
+            o << ind << w << ".write_uint16(" << value << ");\n";
+        else if (t == "uint32")
+            o << ind << w << ".write_uint32(" << value << ");\n";
+        else if (t == "float64")
+            o << ind << w << ".write_float64(" << value << ");\n";
+        else if (t == "uuid")
+            o << ind << w << ".write_uuid(" << value << ");\n";
         else if (t == "string") {
             if (f.has_nullable && !f.is_array()) {
                 o << ind << "if (" << version_check(f.nullable) << ") {\n"
@@ -505,7 +530,8 @@ struct emitter {
                   << ind << "} else {\n"
                   << ind << "    " << w << ".write_string(" << value << " ? *" << value
                   << " : std::string(), " << flex << ");\n"
-                  << ind << "}\n";;
+                  << ind << "}\n";
+                ;
             } else {
                 o << ind << w << ".write_string(" << value << ", " << flex << ");\n";
             }
@@ -515,9 +541,11 @@ struct emitter {
                   << ind << "    " << w << ".write_nullable_bytes(" << value << ", " << flex
                   << ");\n"
                   << ind << "} else {\n"
-                  << ind << "    " << w << ".write_bytes(" << value << " ? ::riacho::protocol::bytes_view(*"
-                  << value << ") : ::riacho::protocol::bytes_view(), " << flex << ");\n"
-                  << ind << "}\n";;
+                  << ind << "    " << w << ".write_bytes(" << value
+                  << " ? ::riacho::protocol::bytes_view(*" << value
+                  << ") : ::riacho::protocol::bytes_view(), " << flex << ");\n"
+                  << ind << "}\n";
+                ;
             } else {
                 o << ind << w << ".write_bytes(" << value << ", " << flex << ");\n";
             }
@@ -528,7 +556,9 @@ struct emitter {
         }
     }
 
-    void encode_field(std::ostringstream& o, const std::string& ind, const field_def& f,
+    void encode_field(std::ostringstream& o,
+                      const std::string& ind,
+                      const field_def& f,
                       const std::string& w) {
         std::string m = member_name(f.name);
         if (!f.is_array() && f.has_nullable && is_struct_type(f)) {
@@ -688,7 +718,8 @@ struct emitter {
                        << "            ::riacho::protocol::writer tw;\n";
                     encode_field(cc, "            ", *f, "tw");
                     cc << "            w.write_uvarint(" << f->tag << ");\n"
-                       << "            w.write_uvarint(static_cast<uint32_t>(tw.buffer().size()));\n"
+                       << "            "
+                          "w.write_uvarint(static_cast<uint32_t>(tw.buffer().size()));\n"
                        << "            w.write_raw(tw.buffer().data(), tw.buffer().size());\n"
                        << "        }\n";
                 }
@@ -770,8 +801,8 @@ int main(int argc, char** argv) {
         for (const auto& sf : files) {
             std::ostringstream h;
             std::ostringstream cc;
-            h << "// Generated by riacho_codegen from " << std::filesystem::path(sf.path).filename().string()
-              << ". Do not edit.\n";
+            h << "// Generated by riacho_codegen from "
+              << std::filesystem::path(sf.path).filename().string() << ". Do not edit.\n";
             for (const auto& c : sf.comments) {
                 h << "//" << c << "\n";
             }
@@ -800,7 +831,8 @@ int main(int argc, char** argv) {
              "// Every API with a schema file: key, name, implemented versions, first flexible.\n"
              "#pragma once\n\n#include <cstdint>\n#include <span>\n\n"
              "namespace riacho::protocol {\n\n"
-             "struct api_info {\n    int16_t key;\n    const char* name;\n    int16_t min_version;\n"
+             "struct api_info {\n    int16_t key;\n    const char* name;\n    int16_t "
+             "min_version;\n"
              "    int16_t max_version;\n    int16_t first_flexible_version;\n"
              "    // Served on the controller listener only: ApiVersions on the broker listener\n"
              "    // leaves it out (schema line `listeners controller`).\n"

@@ -1,11 +1,11 @@
 // Broker configuration: Kafka's property names from a file and --set overrides, defaults, and
 // a clear error naming the key for every unknown key or invalid value.
+#include "broker/config.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <fstream>
-
-#include "broker/config.h"
 
 namespace riacho::broker {
 namespace {

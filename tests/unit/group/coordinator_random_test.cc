@@ -5,6 +5,9 @@
 // After every step: no partition is owned by two members of the current generation (neither
 // in the coordinator's assignments nor in what live clients were told), and the group's
 // state is consistent. A failing seed is printed; rerun with RIACHO_GROUP_SEED=<seed>.
+#include "group/classic_group.h"
+#include "group/coordinator.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -14,9 +17,6 @@
 #include <set>
 #include <string>
 #include <vector>
-
-#include "group/classic_group.h"
-#include "group/coordinator.h"
 
 namespace riacho::group {
 namespace {
@@ -91,9 +91,7 @@ private:
         c.joining = true;
         c.in_sync = false;
         c.join_response.reset();
-        _coord.join(r, _now, [&c](join_result res) {
-            c.join_response = std::move(res);
-        });
+        _coord.join(r, _now, [&c](join_result res) { c.join_response = std::move(res); });
     }
 
     void on_join(client& c) {
@@ -181,11 +179,12 @@ private:
             case 2:
             case 3:
                 if (c.in_sync) {
-                    heartbeat_request h{"g", c.generation, c.member_id,
-                                        c.instance.empty() ? std::nullopt
-                                                           : std::optional(c.instance)};
+                    heartbeat_request h{
+                        "g", c.generation, c.member_id,
+                        c.instance.empty() ? std::nullopt : std::optional(c.instance)};
                     auto e = _coord.heartbeat(h, _now);
-                    if (e == error_code::rebalance_in_progress || e == error_code::illegal_generation) {
+                    if (e == error_code::rebalance_in_progress ||
+                        e == error_code::illegal_generation) {
                         join(c);
                     } else if (e == error_code::unknown_member_id) {
                         c.member_id.clear();

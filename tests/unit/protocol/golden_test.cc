@@ -3,15 +3,6 @@
 // <client>-<api key>-v<version>.bin. Each must decode with the generated decoder, consume every
 // byte, and re-encode to exactly the same bytes. A second test round-trips every API x version
 // of the generated request and response types, empty and populated.
-#include <gtest/gtest.h>
-
-#include <filesystem>
-#include <fstream>
-#include <iterator>
-#include <string>
-#include <typeinfo>
-#include <vector>
-
 #include "protocol/messages/alter_configs.h"
 #include "protocol/messages/api_catalog.h"
 #include "protocol/messages/api_versions.h"
@@ -28,6 +19,15 @@
 #include "protocol/messages/list_offsets.h"
 #include "protocol/messages/metadata.h"
 #include "protocol/messages/produce.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <typeinfo>
+#include <vector>
 
 namespace riacho::protocol {
 namespace {
@@ -54,27 +54,59 @@ void expect_exact_round_trip(bytes_view body, int16_t version, const std::string
 template <typename Fn>
 bool with_request_type(int16_t key, Fn&& fn) {
     switch (key) {
-        case msg::produce_request::api_key: fn.template operator()<msg::produce_request>(); return true;
-        case msg::fetch_request::api_key: fn.template operator()<msg::fetch_request>(); return true;
-        case msg::list_offsets_request::api_key: fn.template operator()<msg::list_offsets_request>(); return true;
-        case msg::metadata_request::api_key: fn.template operator()<msg::metadata_request>(); return true;
-        case msg::find_coordinator_request::api_key: fn.template operator()<msg::find_coordinator_request>(); return true;
-        case msg::api_versions_request::api_key: fn.template operator()<msg::api_versions_request>(); return true;
-        case msg::create_topics_request::api_key: fn.template operator()<msg::create_topics_request>(); return true;
-        case msg::delete_topics_request::api_key: fn.template operator()<msg::delete_topics_request>(); return true;
-        case msg::init_producer_id_request::api_key: fn.template operator()<msg::init_producer_id_request>(); return true;
-        case msg::describe_configs_request::api_key: fn.template operator()<msg::describe_configs_request>(); return true;
-        case msg::create_partitions_request::api_key: fn.template operator()<msg::create_partitions_request>(); return true;
-        case msg::describe_cluster_request::api_key: fn.template operator()<msg::describe_cluster_request>(); return true;
-        case msg::alter_configs_request::api_key: fn.template operator()<msg::alter_configs_request>(); return true;
-        case msg::incremental_alter_configs_request::api_key: fn.template operator()<msg::incremental_alter_configs_request>(); return true;
-        case msg::delete_records_request::api_key: fn.template operator()<msg::delete_records_request>(); return true;
-        default: return false;
+        case msg::produce_request::api_key:
+            fn.template operator()<msg::produce_request>();
+            return true;
+        case msg::fetch_request::api_key:
+            fn.template operator()<msg::fetch_request>();
+            return true;
+        case msg::list_offsets_request::api_key:
+            fn.template operator()<msg::list_offsets_request>();
+            return true;
+        case msg::metadata_request::api_key:
+            fn.template operator()<msg::metadata_request>();
+            return true;
+        case msg::find_coordinator_request::api_key:
+            fn.template operator()<msg::find_coordinator_request>();
+            return true;
+        case msg::api_versions_request::api_key:
+            fn.template operator()<msg::api_versions_request>();
+            return true;
+        case msg::create_topics_request::api_key:
+            fn.template operator()<msg::create_topics_request>();
+            return true;
+        case msg::delete_topics_request::api_key:
+            fn.template operator()<msg::delete_topics_request>();
+            return true;
+        case msg::init_producer_id_request::api_key:
+            fn.template operator()<msg::init_producer_id_request>();
+            return true;
+        case msg::describe_configs_request::api_key:
+            fn.template operator()<msg::describe_configs_request>();
+            return true;
+        case msg::create_partitions_request::api_key:
+            fn.template operator()<msg::create_partitions_request>();
+            return true;
+        case msg::describe_cluster_request::api_key:
+            fn.template operator()<msg::describe_cluster_request>();
+            return true;
+        case msg::alter_configs_request::api_key:
+            fn.template operator()<msg::alter_configs_request>();
+            return true;
+        case msg::incremental_alter_configs_request::api_key:
+            fn.template operator()<msg::incremental_alter_configs_request>();
+            return true;
+        case msg::delete_records_request::api_key:
+            fn.template operator()<msg::delete_records_request>();
+            return true;
+        default:
+            return false;
     }
 }
 
 TEST(golden_requests, every_captured_request_decodes_and_reencodes_exactly) {
-    std::filesystem::path dir = std::filesystem::path(RIACHO_SOURCE_DIR) / "tests/unit/protocol/golden";
+    std::filesystem::path dir =
+        std::filesystem::path(RIACHO_SOURCE_DIR) / "tests/unit/protocol/golden";
     size_t checked = 0;
     for (const auto& entry : std::filesystem::directory_iterator(dir)) {
         if (entry.path().extension() != ".bin") {
@@ -89,7 +121,8 @@ TEST(golden_requests, every_captured_request_decodes_and_reencodes_exactly) {
         header.read_nullable_string(false);
         const api_info* api = find_api(key);
         ASSERT_NE(api, nullptr) << name;
-        bool flexible = key == msg::api_versions_request::api_key ? version >= 3 : api->is_flexible(version);
+        bool flexible =
+            key == msg::api_versions_request::api_key ? version >= 3 : api->is_flexible(version);
         if (flexible) {
             header.skip_tagged_fields();
         }

@@ -7,12 +7,12 @@
 #include "protocol/compression.h"
 
 #include <gtest/gtest.h>
-#include <zlib.h>
-#include <zstd.h>
 
 #include <random>
 #include <string>
 #include <vector>
+#include <zlib.h>
+#include <zstd.h>
 
 namespace riacho::protocol {
 namespace {
@@ -44,7 +44,10 @@ std::vector<uint8_t> compressible_bytes(size_t n) {
 std::vector<uint8_t> bytes_of(std::string_view s) { return {s.begin(), s.end()}; }
 
 std::vector<std::vector<uint8_t>> sample_inputs() {
-    return {{}, bytes_of("x"), compressible_bytes(1000), compressible_bytes(300000),
+    return {{},
+            bytes_of("x"),
+            compressible_bytes(1000),
+            compressible_bytes(300000),
             random_bytes(70000, 7)};
 }
 
@@ -232,7 +235,8 @@ TEST(compression, truncated_input_is_corrupt) {
     auto input = compressible_bytes(50000);
     for (compression_codec c : real_codecs) {
         auto packed = must_compress(c, input);
-        for (size_t keep : {size_t{0}, size_t{1}, size_t{4}, packed.size() / 2, packed.size() - 1}) {
+        for (size_t keep :
+             {size_t{0}, size_t{1}, size_t{4}, packed.size() / 2, packed.size() - 1}) {
             std::vector<uint8_t> out = {7};
             auto n = decompress(c, bytes_view(packed).first(keep), out, 1u << 20);
             ASSERT_FALSE(n.has_value()) << "codec " << int(c) << " kept " << keep;
@@ -270,8 +274,8 @@ TEST(compression, corrupted_input_fails_without_crashing) {
 
 TEST(compression, garbage_is_corrupt) {
     auto garbage = random_bytes(1000, 5);
-    for (compression_codec c : {compression_codec::gzip, compression_codec::lz4,
-                                compression_codec::zstd}) {
+    for (compression_codec c :
+         {compression_codec::gzip, compression_codec::lz4, compression_codec::zstd}) {
         std::vector<uint8_t> out;
         auto n = decompress(c, garbage, out, 1u << 20);
         ASSERT_FALSE(n.has_value());

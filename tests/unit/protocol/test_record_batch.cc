@@ -6,6 +6,8 @@
 // produced by a crafted batch (truncated, bad magic, bad length, bad CRC, malformed records,
 // unknown codec, undecompressable or oversized payload), and the in-place patches keep the
 // batch valid.
+#include "protocol/compression.h"
+#include "protocol/crc32c.h"
 #include "protocol/record_batch.h"
 
 #include <gtest/gtest.h>
@@ -13,9 +15,6 @@
 #include <cstring>
 #include <string>
 #include <vector>
-
-#include "protocol/compression.h"
-#include "protocol/crc32c.h"
 
 namespace riacho::protocol {
 namespace {
@@ -26,25 +25,92 @@ std::string str(bytes_view b) { return {reinterpret_cast<const char*>(b.data()),
 // The batch README section 3 describes, spelled out by hand. CRC 0x95FFECEA was computed
 // with a bit-by-bit CRC-32C outside this code base.
 const std::vector<uint8_t> hand_batch = {
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x64,  // base_offset 100
-    0x00, 0x00, 0x00, 0x46,                          // batch_length 70 (82 - 12)
-    0x00, 0x00, 0x00, 0x07,                          // partition_leader_epoch 7
-    0x02,                                            // magic 2
-    0x95, 0xFF, 0xEC, 0xEA,                          // crc of bytes [21, 82)
-    0x00, 0x00,                                      // attributes: none, CreateTime
-    0x00, 0x00, 0x00, 0x01,                          // last_offset_delta 1
-    0x00, 0x00, 0x01, 0x8B, 0xCF, 0xE5, 0x68, 0x00,  // base_timestamp 1700000000000
-    0x00, 0x00, 0x01, 0x8B, 0xCF, 0xE5, 0x68, 0x05,  // max_timestamp 1700000000005
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x2A,  // producer_id 42
-    0x00, 0x03,                                      // producer_epoch 3
-    0x00, 0x00, 0x00, 0x09,                          // base_sequence 9
-    0x00, 0x00, 0x00, 0x02,                          // records_count 2
+    0x00,
+    0x00,
+    0x00,
+    0x00,
+    0x00,
+    0x00,
+    0x00,
+    0x64,  // base_offset 100
+    0x00,
+    0x00,
+    0x00,
+    0x46,  // batch_length 70 (82 - 12)
+    0x00,
+    0x00,
+    0x00,
+    0x07,  // partition_leader_epoch 7
+    0x02,  // magic 2
+    0x95,
+    0xFF,
+    0xEC,
+    0xEA,  // crc of bytes [21, 82)
+    0x00,
+    0x00,  // attributes: none, CreateTime
+    0x00,
+    0x00,
+    0x00,
+    0x01,  // last_offset_delta 1
+    0x00,
+    0x00,
+    0x01,
+    0x8B,
+    0xCF,
+    0xE5,
+    0x68,
+    0x00,  // base_timestamp 1700000000000
+    0x00,
+    0x00,
+    0x01,
+    0x8B,
+    0xCF,
+    0xE5,
+    0x68,
+    0x05,  // max_timestamp 1700000000005
+    0x00,
+    0x00,
+    0x00,
+    0x00,
+    0x00,
+    0x00,
+    0x00,
+    0x2A,  // producer_id 42
+    0x00,
+    0x03,  // producer_epoch 3
+    0x00,
+    0x00,
+    0x00,
+    0x09,  // base_sequence 9
+    0x00,
+    0x00,
+    0x00,
+    0x02,  // records_count 2
     // record 0: length 13, attributes 0, timestamp delta 0, offset delta 0,
     //           key "k", value "v1", 1 header "h" = "x"
-    0x1A, 0x00, 0x00, 0x00, 0x02, 'k', 0x04, 'v', '1', 0x02, 0x02, 'h', 0x02, 'x',
+    0x1A,
+    0x00,
+    0x00,
+    0x00,
+    0x02,
+    'k',
+    0x04,
+    'v',
+    '1',
+    0x02,
+    0x02,
+    'h',
+    0x02,
+    'x',
     // record 1: length 6, attributes 0, timestamp delta 5, offset delta 1,
     //           key null, value null, no headers
-    0x0C, 0x00, 0x0A, 0x02, 0x01, 0x01, 0x00,
+    0x0C,
+    0x00,
+    0x0A,
+    0x02,
+    0x01,
+    0x01,
+    0x00,
 };
 
 batch_builder::record rec(int64_t ts,
@@ -70,7 +136,8 @@ void reframe(std::vector<uint8_t>& b) {
     for (int i = 0; i < 4; ++i) {
         b[batch_offsets::batch_length + i] = static_cast<uint8_t>(len >> (24 - 8 * i));
     }
-    uint32_t crc = crc32c(b.data() + batch_offsets::attributes, b.size() - batch_offsets::attributes);
+    uint32_t crc =
+        crc32c(b.data() + batch_offsets::attributes, b.size() - batch_offsets::attributes);
     for (int i = 0; i < 4; ++i) {
         b[batch_offsets::crc + i] = static_cast<uint8_t>(crc >> (24 - 8 * i));
     }
@@ -186,7 +253,8 @@ TEST(record_batch, builder_output_validates_and_decodes_in_every_codec) {
                 headers.push_back({"trace", bytes_of("id-" + std::to_string(i))});
                 headers.push_back({"empty", std::nullopt});
             }
-            b.add(rec(1000 + i * 7, i % 5 == 0 ? std::nullopt : std::optional("key" + std::to_string(i)),
+            b.add(rec(1000 + i * 7,
+                      i % 5 == 0 ? std::nullopt : std::optional("key" + std::to_string(i)),
                       i % 7 == 0 ? std::nullopt : std::optional(std::string(i * 10, 'v')),
                       std::move(headers)));
         }
@@ -288,7 +356,8 @@ TEST(record_batch, base_offset_and_leader_epoch_patches_keep_crc_valid) {
 
 TEST(record_batch, log_append_time_rewrites_crc) {
     for (auto codec : {compression_codec::none, compression_codec::zstd}) {
-        auto batch = batch_builder().set_codec(codec).add(rec(10, "a", "1")).add(rec(20, "b", "2")).build();
+        auto batch =
+            batch_builder().set_codec(codec).add(rec(10, "a", "1")).add(rec(20, "b", "2")).build();
         uint32_t old_crc = parse_batch_header(batch)->crc;
         set_log_append_time(batch, 1800000000000);
         auto h = validate_batch(batch, {});
@@ -446,8 +515,8 @@ TEST(record_batch, bad_records_malformed_fields) {
         {"varint overflowing 32 bits",
          {0x12, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F, 0x01, 0x01, 0x00}},
         {"varlong overflowing 64 bits",
-         {0x1A, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F, 0x00, 0x01,
-          0x01, 0x00}},
+         {0x1A, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F, 0x00, 0x01, 0x01,
+          0x00}},
         {"record cut inside a varint", {0x0C, 0x00, 0x00, 0x00, 0x01, 0x01, 0x80}},
     };
     for (const auto& [what, record] : cases) {

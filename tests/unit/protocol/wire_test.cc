@@ -1,9 +1,9 @@
 // Wire primitives: varint/zigzag encodings against known bytes, compact and classic strings,
 // and the reader's sticky failure on every kind of bad length (negative, beyond the buffer,
 // array counts larger than the bytes left, overlong varints, unordered tags).
-#include <gtest/gtest.h>
-
 #include "protocol/wire.h"
+
+#include <gtest/gtest.h>
 
 namespace riacho::protocol {
 namespace {
