@@ -36,6 +36,8 @@ DEPS = HERE / ".deps"
 READY_TIMEOUT = float(os.environ.get("RIACHO_READY_TIMEOUT", "30" if TARGET == "riacho" else "120"))
 
 _live_brokers: list["Broker"] = []
+# Stopped for good during a test; their data dirs go once its report has their log tails.
+_retired_brokers: list["Broker"] = []
 
 
 def is_kafka() -> bool:
@@ -237,6 +239,13 @@ class Broker:
             if os.environ.get("RIACHO_TEST_KEEP") is None:
                 shutil.rmtree(self.dir, ignore_errors=True)
 
+    def retire(self):
+        """kill -9 for good: the data dir is removed after the test (a failed test's report
+        still shows the log tail)."""
+        self.kill()
+        if self not in _retired_brokers:
+            _retired_brokers.append(self)
+
     def stderr_tail(self, lines=120) -> str:
         try:
             return "\n".join(self.stderr_path.read_text(errors="replace").splitlines()[-lines:])
@@ -290,6 +299,9 @@ def pytest_runtest_makereport(item, call):
         for b in list(_live_brokers):
             rep.sections.append((f"{TARGET} broker {b.name} ({b.bootstrap}) log tail",
                                  b.stderr_tail()))
+    if rep.when == "teardown":
+        while _retired_brokers:
+            _retired_brokers.pop().cleanup()
 
 
 def pytest_report_header(config):

@@ -102,8 +102,7 @@ class Cluster:
 
     def stop(self):
         for n in self.nodes:
-            if n.alive():
-                n.kill()
+            n.retire()
 
 
 @pytest.fixture
