@@ -44,6 +44,8 @@ private:
 // The leader's side of a follower's fetch from `fetch_offset` whose last batch has
 // `last_fetched_epoch`: where the follower's log diverges from the leader's (the epoch both
 // have and where it ends on the leader: Fetch's DivergingEpoch), or nullopt when it does not.
+// {-1, -1} when the leader has no epoch at or below the follower's (its log starts after
+// them): nothing is known to match, which Kafka answers with OFFSET_OUT_OF_RANGE.
 std::optional<epoch_end> diverging_epoch(const leader_epoch_cache& leader_epochs,
                                          int64_t fetch_offset,
                                          int32_t last_fetched_epoch,
