@@ -598,8 +598,7 @@ asio::awaitable<bool> replica_manager::fetch_once(fetcher& f) {
                     all_ok = false;
                     break;
                 }
-                auto appended =
-                    log->append(batch, leader_epoch(header->partition_leader_epoch), now);
+                auto appended = log->append_replica(batch, now);
                 if (appended) {
                     if (auto e = _epochs.find(tp); e != _epochs.end()) {
                         e->second.on_append(header->partition_leader_epoch, header->base_offset);

@@ -145,9 +145,8 @@ status partition_log::reset_to(kafka_offset offset) {
     return write_offset_checkpoint(_dir / log_start_offset_file, offset);
 }
 
-result<append_result, storage_errc> partition_log::append(std::span<uint8_t> batch,
-                                                          leader_epoch epoch,
-                                                          int64_t now_ms) {
+result<protocol::batch_header, storage_errc> partition_log::checked_header(
+    std::span<uint8_t> batch) const {
     INVARIANT(!_closed, "append to closed log {}", _dir.string());
     INVARIANT(batch.size() >= protocol::batch_header_size, "batch of {} bytes", batch.size());
     protocol::batch_header h = decode_batch_header(batch.data());
@@ -158,8 +157,17 @@ result<append_result, storage_errc> partition_log::append(std::span<uint8_t> bat
     if (batch.size() > _cfg.segment_bytes) {
         return unexpected{storage_errc::batch_too_large};
     }
+    return h;
+}
 
-    auto check = _producers.check(h);
+result<append_result, storage_errc> partition_log::append(std::span<uint8_t> batch,
+                                                          leader_epoch epoch,
+                                                          int64_t now_ms) {
+    auto h = checked_header(batch);
+    if (!h) {
+        return unexpected{h.error()};
+    }
+    auto check = _producers.check(*h);
     if (!check) {
         return unexpected{check.error()};
     }
@@ -167,7 +175,25 @@ result<append_result, storage_errc> partition_log::append(std::span<uint8_t> bat
         const producer_batch& dup = **check;
         return append_result{dup.first_offset, dup.last_offset, -1, _log_start_offset, true};
     }
+    return write_batch(batch, *h, epoch, now_ms);
+}
 
+result<append_result, storage_errc> partition_log::append_replica(std::span<uint8_t> batch,
+                                                                  int64_t now_ms) {
+    auto h = checked_header(batch);
+    if (!h) {
+        return unexpected{h.error()};
+    }
+    if (h->base_offset != _log_end_offset.value()) {
+        return unexpected{storage_errc::invalid_batch};
+    }
+    return write_batch(batch, *h, std::nullopt, now_ms);
+}
+
+result<append_result, storage_errc> partition_log::write_batch(std::span<uint8_t> batch,
+                                                               protocol::batch_header h,
+                                                               std::optional<leader_epoch> epoch,
+                                                               int64_t now_ms) {
     std::optional<protocol::txn_marker> marker;
     if (h.is_control() && h.is_transactional()) {
         marker = protocol::parse_txn_marker(batch);
@@ -181,12 +207,14 @@ result<append_result, storage_errc> partition_log::append(std::span<uint8_t> bat
             return unexpected{st.error()};
         }
     }
-    protocol::set_base_offset(batch, base.value());
-    protocol::set_partition_leader_epoch(batch, epoch.value());
-    h.base_offset = base.value();
-    h.partition_leader_epoch = epoch.value();
     int64_t append_time_ms = -1;
-    if (_cfg.message_timestamp_type == timestamp_type::log_append_time) {
+    if (epoch) {
+        protocol::set_base_offset(batch, base.value());
+        protocol::set_partition_leader_epoch(batch, epoch->value());
+        h.base_offset = base.value();
+        h.partition_leader_epoch = epoch->value();
+    }
+    if (epoch && _cfg.message_timestamp_type == timestamp_type::log_append_time) {
         protocol::set_log_append_time(batch, now_ms);
         h.attributes =
             static_cast<int16_t>(h.attributes | protocol::batch_attributes::log_append_time);

@@ -80,6 +80,14 @@ public:
     result<append_result, storage_errc> append(std::span<uint8_t> batch,
                                                leader_epoch epoch,
                                                int64_t now_ms);
+    // A follower's append of one batch copied from its leader, kept byte for byte (offsets,
+    // leader epoch, timestamps): its base offset must be log_end_offset(). No producer
+    // checks, as Kafka's appendAsFollower: the leader made them, and this replica's producer
+    // state may differ from the leader's (a log restarted at the leader's log start, or one
+    // that kept a producer the leader's retention has forgotten), which must not stop it
+    // copying the leader's log. Producer state and transactions follow as with append().
+    // Errors (nothing written): invalid_batch (not at the log end), batch_too_large, io_error.
+    result<append_result, storage_errc> append_replica(std::span<uint8_t> batch, int64_t now_ms);
 
     // Whole batches from the one containing `from`, up to `max_bytes` (at least one batch when
     // `min_one_batch`, KIP-74), never a batch reaching `max_offset` (exclusive; e.g. the high
@@ -170,6 +178,14 @@ public:
 
 private:
     partition_log(std::filesystem::path dir, log_config cfg);
+    // The checks append() and append_replica() share: the header, or why it cannot go in.
+    result<protocol::batch_header, storage_errc> checked_header(std::span<uint8_t> batch) const;
+    // Writes a checked batch at the log end; with `epoch`, sets its base offset, leader epoch
+    // (and LogAppendTime when configured) first, else keeps its bytes as they are.
+    result<append_result, storage_errc> write_batch(std::span<uint8_t> batch,
+                                                    protocol::batch_header h,
+                                                    std::optional<leader_epoch> epoch,
+                                                    int64_t now_ms);
     status roll(int64_t now_ms);
     segment& active() { return *_segments.rbegin()->second; }
     const segment& active() const { return *_segments.rbegin()->second; }

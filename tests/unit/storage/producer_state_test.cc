@@ -235,5 +235,39 @@ TEST(producer_state, snapshot_encoding_round_trips) {
     EXPECT_FALSE(producer_state::decode(bytes).has_value());
 }
 
+// A follower copies its leader's batches whatever its own producer state says: here it
+// remembers a producer the leader has forgotten (the leader's retention passed its batches),
+// whose next batch would be out of order for a client's append, and a batch that looks like
+// a retry. Both are written as the leader sent them: offsets, epoch and all.
+TEST(producer_state, a_replica_copies_the_leaders_batches_without_producer_checks) {
+    temp_dir tmp;
+    auto log = open_log(tmp.path() / "t-0");
+    ASSERT_TRUE(append(*log, idem(0, 0)).has_value());  // seq 0-1 at offsets 0-1
+    auto from_leader = [](std::vector<uint8_t> b, int64_t base_offset, int32_t epoch) {
+        protocol::set_base_offset(b, base_offset);
+        protocol::set_partition_leader_epoch(b, epoch);
+        return b;
+    };
+    auto gap = from_leader(idem(0, 40), 2, 7);
+    EXPECT_EQ(append(*log, gap).error(), storage_errc::out_of_order_sequence);
+    auto copied = log->append_replica(gap, 0);
+    ASSERT_TRUE(copied.has_value());
+    EXPECT_FALSE(copied->duplicate);
+    auto again = from_leader(idem(0, 40), 4, 7);
+    ASSERT_TRUE(log->append_replica(again, 0).has_value());
+    EXPECT_EQ(log->log_end_offset(), kafka_offset(6));
+    auto batches = test::read_all(*log, kafka_offset(0));
+    ASSERT_EQ(batches.size(), 3u);
+    EXPECT_EQ(batches[1].base_offset, 2);
+    EXPECT_EQ(batches[1].partition_leader_epoch, 7);
+    EXPECT_EQ(batches[2].base_offset, 4);
+    // Its state follows the copied batches: a client's next append continues after them.
+    EXPECT_TRUE(append(*log, idem(0, 42)).has_value());
+    // A batch that is not at the log end is refused and nothing is written.
+    auto elsewhere = from_leader(idem(0, 44), 99, 7);
+    EXPECT_EQ(log->append_replica(elsewhere, 0).error(), storage_errc::invalid_batch);
+    EXPECT_EQ(log->log_end_offset(), kafka_offset(8));
+}
+
 }  // namespace
 }  // namespace riacho::storage
