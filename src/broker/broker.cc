@@ -3,6 +3,7 @@
 #include "base/log.h"
 #include "cluster/topic_config.h"
 #include "protocol/record_batch.h"
+#include "storage/writeback.h"
 
 #include <fcntl.h>
 #include <filesystem>
@@ -114,6 +115,23 @@ private:
     static constexpr std::chrono::milliseconds write_timeout{5000};
     raft::node& _node;
 };
+
+namespace {
+
+// riacho.log.written.cache.max.bytes in bytes: -1 is an eighth of physical memory.
+uint64_t written_cache_limit_bytes(int64_t configured) {
+    if (configured >= 0) {
+        return static_cast<uint64_t>(configured);
+    }
+    long pages = ::sysconf(_SC_PHYS_PAGES);
+    long page_size = ::sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page_size <= 0) {
+        return 0;  // unknown: leave the page cache to the kernel
+    }
+    return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size) / 8;
+}
+
+}  // namespace
 
 broker::broker(broker_config config) : _config(std::move(config)) {}
 
@@ -303,6 +321,8 @@ std::optional<std::string> broker::open_data_dir() {
              _controller->applied_end(), _controller->image()->topics_by_name.size(),
              _controller->image()->brokers.size());
     auto image = _controller->image();
+    storage::set_written_cache_limit(
+        written_cache_limit_bytes(_config.log_written_cache_max_bytes));
     auto logs = storage::log_manager::open(dir, [&](const storage::topic_partition& tp) {
         auto topic = image->find_topic(tp.topic);
         return log_config_for(topic.get());

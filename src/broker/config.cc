@@ -72,6 +72,10 @@ const std::vector<config_key>& broker_config_keys() {
          false},
         {"riacho.acks.all.fsync", t::boolean, "true", 0, 0,
          "Acknowledge acks=-1 produces only after fdatasync (group commit).", false},
+        {"riacho.log.written.cache.max.bytes", t::long_type, "-1", -1, long_max,
+         "Newest written log bytes kept in the page cache; older ones are dropped once written "
+         "back. -1: an eighth of physical memory; 0: no limit (the kernel decides).",
+         true},
         {"log.cleanup.policy", t::list_type, "delete", 0, 0, "delete, compact or both.", false},
         {"log.cleaner.backoff.ms", t::long_type, "15000", 0, long_max,
          "How often compacted logs are checked for cleaning.", false},
@@ -506,6 +510,7 @@ broker_config build_broker_config(const std::map<std::string, std::string>& set)
         cfg.log_flush_interval_ms = num("log.flush.interval.ms");
     }
     cfg.acks_all_fsync = get("riacho.acks.all.fsync") == "true";
+    cfg.log_written_cache_max_bytes = num("riacho.log.written.cache.max.bytes");
     cfg.compression_type = get("compression.type");
     check_enum("compression.type", cfg.compression_type,
                {"producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"});

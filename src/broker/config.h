@@ -61,6 +61,9 @@ struct broker_config {
     // Riacho's durability default: acks=-1 produces are acknowledged only after fdatasync
     // (group commit). false restores Kafka's page-cache behaviour.
     bool acks_all_fsync = true;
+    // The page cache that written log data keeps (storage/writeback.h): -1 an eighth of
+    // physical memory, 0 unbounded.
+    int64_t log_written_cache_max_bytes = -1;
     // process.roles: a broker serves clients and hosts partitions; a controller is a voter of
     // the metadata quorum. A broker-only node observes the quorum.
     bool broker_role = true;

@@ -1,16 +1,26 @@
 #include "storage/writeback.h"
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <fcntl.h>
 #include <mutex>
 #include <thread>
+#include <unistd.h>
 
 namespace riacho::storage {
 namespace {
 
 struct writeback_range {
     std::shared_ptr<const protocol::file_ref> file;
+    uint64_t offset = 0;
+    uint64_t length = 0;
+};
+
+// A range written back whose pages are still cached; the file may be gone by the time the
+// range is dropped (deleted, compacted), which then has nothing to do.
+struct cached_range {
+    std::weak_ptr<const protocol::file_ref> file;
     uint64_t offset = 0;
     uint64_t length = 0;
 };
@@ -46,6 +56,10 @@ public:
         _wake.wait(lock, [&] { return _done_count >= target; });
     }
 
+    void set_cached_limit(uint64_t bytes) {
+        _cached_limit_bytes.store(bytes, std::memory_order_relaxed);
+    }
+
 private:
     void run() {
         std::unique_lock lock(_mutex);
@@ -61,6 +75,7 @@ private:
             // written back later, by the kernel's own flusher or the next fdatasync.
             (void)::sync_file_range(r.file->fd, static_cast<off64_t>(r.offset),
                                     static_cast<off64_t>(r.length), SYNC_FILE_RANGE_WRITE);
+            drop_behind(r);
             r.file.reset();  // may close the descriptor: outside the lock
             lock.lock();
             ++_done_count;
@@ -68,6 +83,39 @@ private:
         }
     }
 
+    // Worker thread only: remembers `r` and drops the pages of the oldest ranges while more
+    // than the limit is remembered.
+    void drop_behind(const writeback_range& r) {
+        uint64_t limit = _cached_limit_bytes.load(std::memory_order_relaxed);
+        if (limit == 0) {
+            return;
+        }
+        _cached.push_back({r.file, r.offset, r.length});
+        _cached_bytes += r.length;
+        while (_cached_bytes > limit && !_cached.empty()) {
+            cached_range old = std::move(_cached.front());
+            _cached.pop_front();
+            _cached_bytes -= old.length;
+            if (auto file = old.file.lock()) {
+                // Dirty or in-flight pages are not dropped: wait for this range's writeback
+                // (long started: `limit` bytes were written since) first. Advisory both.
+                // From the start of the page the range begins in: the kernel drops whole pages
+                // only, and the one this range shares with the older one is older data.
+                uint64_t start = old.offset - old.offset % _page_size_bytes;
+                auto offset = static_cast<off64_t>(start);
+                auto length = static_cast<off64_t>(old.offset + old.length - start);
+                (void)::sync_file_range(file->fd, offset, length,
+                                        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                                            SYNC_FILE_RANGE_WAIT_AFTER);
+                (void)::posix_fadvise(file->fd, offset, length, POSIX_FADV_DONTNEED);
+            }
+        }
+    }
+
+    const uint64_t _page_size_bytes = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+    std::atomic<uint64_t> _cached_limit_bytes{0};
+    std::deque<cached_range> _cached;  // oldest first; worker thread only
+    uint64_t _cached_bytes = 0;
     std::mutex _mutex;
     std::condition_variable _wake;
     std::deque<writeback_range> _queued;
@@ -91,5 +139,7 @@ void start_writeback_async(std::shared_ptr<const protocol::file_ref> file,
 }
 
 void wait_for_queued_writeback() { worker().wait_until_done(); }
+
+void set_written_cache_limit(uint64_t bytes) { worker().set_cached_limit(bytes); }
 
 }  // namespace riacho::storage

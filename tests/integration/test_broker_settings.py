@@ -113,6 +113,7 @@ def serve_fails(tmp_path, *sets):
     ("num.partitions=0", "num.partitions"),
     ("message.max.bytes=-1", "message.max.bytes"),
     ("auto.create.topics.enable=maybe", "auto.create.topics.enable"),
+    ("riacho.log.written.cache.max.bytes=-2", "riacho.log.written.cache.max.bytes"),
 ])
 def test_invalid_setting_stops_startup(tmp_path, setting, key):
     res = serve_fails(tmp_path, setting)

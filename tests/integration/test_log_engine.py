@@ -445,3 +445,19 @@ def test_disk_blocks_reserved_ahead_of_produces_are_given_back_at_shutdown():
         assert offsets(b, topic, OffsetSpec.latest()) == 200
     finally:
         b.cleanup()
+
+
+def test_records_whose_pages_left_the_cache_are_served_from_disk(broker_factory, topic_name):
+    """With a small riacho.log.written.cache.max.bytes the broker drops the pages of what it
+    wrote once more than that was written after them; consumers still read every record (from
+    disk), in order."""
+    if is_kafka():
+        pytest.skip("a Riacho setting")
+    b = broker_factory({"riacho.log.written.cache.max.bytes": str(16 << 20)})
+    t = topic_name()
+    create(b, t)
+    count = 40_000  # about 40 MB: writeback ranges of 8 MiB, most of them dropped
+    produce(b, t, count)
+    got = read_all(b, t, count)
+    assert [o for o, _, _ in got] == list(range(count))
+    assert all(k == str(o).encode() and v == RECORD for o, k, v in got)

@@ -15,7 +15,10 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <thread>
 #include <unistd.h>
 
@@ -526,6 +529,52 @@ TEST(partition_log, writeback_runs_off_the_appending_thread_and_lets_go_of_delet
     std::filesystem::remove_all(dir);
     wait_for_queued_writeback();
     EXPECT_EQ(open_descriptors(), descriptors_before);
+}
+
+// Pages of [offset, offset + length) of `path` in the page cache (mincore).
+size_t resident_pages(const std::filesystem::path& path, size_t offset, size_t length) {
+    int fd = ::open(path.c_str(), O_RDONLY);
+    EXPECT_GE(fd, 0);
+    void* map = ::mmap(nullptr, length, PROT_READ, MAP_SHARED, fd, static_cast<off_t>(offset));
+    ::close(fd);
+    EXPECT_NE(map, MAP_FAILED);
+    size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    std::vector<unsigned char> in_core((length + page - 1) / page);
+    EXPECT_EQ(::mincore(map, length, in_core.data()), 0);
+    ::munmap(map, length);
+    size_t n = 0;
+    for (unsigned char c : in_core) {
+        n += c & 1;
+    }
+    return n;
+}
+
+TEST(partition_log, written_data_beyond_the_cache_limit_leaves_the_page_cache) {
+    temp_dir tmp;
+    struct statfs fs {};
+    ASSERT_EQ(::statfs(tmp.path().c_str(), &fs), 0);
+    if (fs.f_type == TMPFS_MAGIC) {
+        GTEST_SKIP() << "tmpfs keeps its pages whatever it is told";
+    }
+    constexpr size_t mib = 1 << 20;
+    wait_for_queued_writeback();
+    set_written_cache_limit(20 * mib);  // two ranges of a little over 8 MiB fit, not three
+    auto dir = tmp.path() / "t-0";
+    auto log = open_log(dir, log_config{});
+    auto b = make_batch(1, 1000, mib);
+    for (int i = 0; i < 40; ++i) {  // writeback starts at 8, 16, 24, 32 and 40 MiB
+        ASSERT_TRUE(log->append(b, leader_epoch(1), 0).has_value());
+    }
+    wait_for_queued_writeback();
+    set_written_cache_limit(0);  // the worker is the process's: leave it as it was
+    auto file = dir / "00000000000000000000.log";
+    // The newest two ranges stay; the three before them went once written back.
+    EXPECT_EQ(resident_pages(file, 0, 24 * mib), 0u);
+    size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    EXPECT_EQ(resident_pages(file, 24 * mib, 16 * mib), 16 * mib / page);
+    // They are still the log's, read back from disk.
+    auto batches = test::read_all(*log, kafka_offset(0));
+    EXPECT_EQ(batches.size(), 40u);
 }
 
 }  // namespace
