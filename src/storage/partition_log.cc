@@ -208,18 +208,18 @@ result<append_result, storage_errc> partition_log::write_batch(std::span<uint8_t
         }
     }
     int64_t append_time_ms = -1;
-    if (epoch) {
+    if (epoch) {  // a leader's append stamps the batch; a replica's keeps the leader's stamps
         protocol::set_base_offset(batch, base.value());
         protocol::set_partition_leader_epoch(batch, epoch->value());
         h.base_offset = base.value();
         h.partition_leader_epoch = epoch->value();
-    }
-    if (epoch && _cfg.message_timestamp_type == timestamp_type::log_append_time) {
-        protocol::set_log_append_time(batch, now_ms);
-        h.attributes =
-            static_cast<int16_t>(h.attributes | protocol::batch_attributes::log_append_time);
-        h.max_timestamp = now_ms;
-        append_time_ms = now_ms;
+        if (_cfg.message_timestamp_type == timestamp_type::log_append_time) {
+            protocol::set_log_append_time(batch, now_ms);
+            h.attributes =
+                static_cast<int16_t>(h.attributes | protocol::batch_attributes::log_append_time);
+            h.max_timestamp = now_ms;
+            append_time_ms = now_ms;
+        }
     }
     auto st = active().append(batch, h, now_ms);
     if (!st) {

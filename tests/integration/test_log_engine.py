@@ -16,6 +16,9 @@ Dynamic broker configs (cluster default and per broker) change the defaults of e
 without its own override, show their source in DescribeConfigs, survive a restart, and
 static settings refuse to change.
 """
+import ctypes
+import mmap
+import os
 import shutil
 import subprocess
 import time
@@ -447,6 +450,29 @@ def test_disk_blocks_reserved_ahead_of_produces_are_given_back_at_shutdown():
         b.cleanup()
 
 
+def resident_pages(path, length):
+    """Pages of the first `length` bytes of `path` in the page cache (mincore(2))."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                          ctypes.c_int, ctypes.c_long]
+    libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p]
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    page = os.sysconf("SC_PAGE_SIZE")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        addr = libc.mmap(None, length, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+        assert addr not in (None, ctypes.c_void_p(-1).value), os.strerror(ctypes.get_errno())
+    finally:
+        os.close(fd)
+    in_core = ctypes.create_string_buffer((length + page - 1) // page)
+    try:
+        assert libc.mincore(addr, length, in_core) == 0, os.strerror(ctypes.get_errno())
+    finally:
+        libc.munmap(addr, length)
+    return sum(c & 1 for c in in_core.raw)
+
+
 def test_records_whose_pages_left_the_cache_are_served_from_disk(broker_factory, topic_name):
     """With a small riacho.log.written.cache.max.bytes the broker drops the pages of what it
     wrote once more than that was written after them; consumers still read every record (from
@@ -458,6 +484,10 @@ def test_records_whose_pages_left_the_cache_are_served_from_disk(broker_factory,
     create(b, t)
     count = 40_000  # about 40 MB: writeback ranges of 8 MiB, most of them dropped
     produce(b, t, count)
+    segment = b.log_dir / f"{t}-0" / "00000000000000000000.log"
+    # Nothing has read the log: the first 8 MiB are out of the page cache once dropped.
+    wait_until(lambda: resident_pages(segment, 8 << 20) == 0, 20, interval=0.2,
+               what="the oldest written pages dropped")
     got = read_all(b, t, count)
     assert [o for o, _, _ in got] == list(range(count))
     assert all(k == str(o).encode() and v == RECORD for o, k, v in got)
