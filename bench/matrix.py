@@ -24,7 +24,9 @@ bytes / size. Per cell, on a fresh topic (CreateTopics, RF 1, broker defaults):
 A cell counts only if every record was delivered (delivery reports) and read back (count,
 value bytes, no offset gap); otherwise its figure is "FAILED: <why>", never a number.
 The same client binary and settings for both brokers. Both brokers run side by side on
-fresh data dirs (a warm-up of 200,000 1 KiB records produced and consumed on each) and each cell runs on one and then at once
+fresh data dirs (a warm-up of 200,000 1 KiB records produced and consumed on each, then an
+eighth of RAM plus 512 MiB produced into a topic no cell reads: the steady state, see
+WARMUP_FILL_BYTES) and each cell runs on one and then at once
 on the other, the order alternating from cell to cell (the broker not measured is idle):
 this machine's disk takes a burst of a few GB fast and then slows down, so running one
 broker's cells all first would give the two brokers different disks; before each cell (and each mock-row produce) the page
@@ -40,14 +42,15 @@ Rows against a ceiling (mock, sendfile) and a client-free consume on both broker
            wrote for the baseline and the 100 KiB cells (page-cached: just written and read
            once more), sendfile(2) to a loopback socket a reader drains (streaming) or
            asks chunk by chunk (lockstep, as fetches do), the better of the two: the
-           machine's rate for those bytes. Riacho's consume rate over the same bytes = segment bytes /
-           consume streaming seconds (median of the cell's consume and two more of the same
+           machine's rate for those bytes. Five passes, each followed by one `fetch_rate`
+           pass of Riacho over the same bytes (the "without a client library" row).
+           Riacho's consume rate over the same bytes = segment bytes / consume streaming seconds (median of the cell's consume and two more of the same
            topic). Riacho / sendfile (issue 6: >= 0.8).
   fetch    `fetch_rate` (bench/macro/fetch_rate.cc), a client-free consumer, on both
            brokers right after the baseline and the 100 KiB cells: Fetch requests one at a
            time (1 MiB per partition, the consumers' default), record-batch bytes counted and
            dropped, median of 5 passes: the broker's own serving rate without librdkafka's
-           per-record work, against Kafka and against the sendfile ceiling.
+           per-record work, against Kafka (against the ceiling: the paired passes above).
 
 Writes <out>/matrix.md, matrix.json and matrix.png (grouped bars, log scale), prints the
 Markdown.
@@ -72,10 +75,18 @@ DEFAULT_FETCH_RATE = str(BUILD / "fetch_rate")
 FETCH_RATE_CELLS = ("baseline", "size-100KiB")
 
 WARMUP_RECORDS = 200000  # 1 KiB each, produced and consumed on each broker before the cells
+# Then, on each broker, this many bytes more into a topic no cell reads: past Riacho's
+# written-data page-cache budget (riacho.log.written.cache.max.bytes, default an eighth of
+# RAM) plus 512 MiB, so its cells run in the steady state where appends reuse the memory of
+# pages written long before. Before it, a broker's first GiBs on this VM come from memory the
+# host took back, at several times the CPU (RESULTS.md, "The mock rounds' decline"); Kafka,
+# which never hands pages back, pays that from its first cell to its last either way.
+WARMUP_FILL_BYTES = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 8 + (512 << 20)
 MOCK_ROUNDS = 5        # Riacho / mock pairs, interleaved, for the mock row (medians; each
                        # Riacho round adds 1 GB to the page cache, and on a VM that gives
                        # free memory back to its host later rounds ran slower: RESULTS.md)
 CEILING_CONSUMES = 3   # Riacho consumes of the same segment files for the sendfile rows
+CEILING_PASSES = 5     # sendfile_rate / fetch_rate pairs, alternating, for the sendfile rows
 BASE = {"partitions": 1, "producers": 1, "keys": False, "size": 1024, "codec": "none"}
 CELLS = [  # (name, what differs from the baseline, overrides)
     ("baseline", "1 KiB, 1 partition, 1 producer, no key, no compression", {}),
@@ -157,8 +168,12 @@ def warm_up(broker, a):
               "--timeout", "120"], 180)
     c = tool([a.load, "consume", "--brokers", bs, "--topic", "warmup", "--records",
               str(WARMUP_RECORDS), "--timeout", "120"], 180)
-    if not w.get("ok") or not c.get("ok"):
-        log(f"{broker.label}: warm-up failed: {w.get('error')} {c.get('error')}")
+    tool([a.load, "create", "--brokers", bs, "--topic", "warmup-fill"], 120)
+    f = tool([a.load, "produce", "--brokers", bs, "--topic", "warmup-fill", "--records",
+              str(WARMUP_FILL_BYTES // 1024), "--acks", "1", "--any-partition", "--payload",
+              "text", "--timeout", "300"], 360)
+    if not w.get("ok") or not c.get("ok") or not f.get("ok"):
+        log(f"{broker.label}: warm-up failed: {w.get('error')} {c.get('error')} {f.get('error')}")
 
 
 def compilers_running() -> int:
@@ -314,15 +329,16 @@ def report(results, meta) -> str:
     for name in FETCH_RATE_CELLS:
         label = (f"consume from the page cache without a client library "
                  f"({'1 KiB' if name == 'baseline' else '100 KiB'} records): `fetch_rate` "
-                 f"MB/s (median of 5 passes) vs sendfile(2) of the same files")
-        fr = ((R or {}).get("cells", {}).get(name) or {}).get("fetch_rate")
+                 f"MB/s vs sendfile(2) of the same files (medians of {CEILING_PASSES} passes, "
+                 f"each fetch_rate pass right after a sendfile pass)")
         sf = (results.get("sendfile") or {}).get(name)
-        if not fr or not sf or not sf.get("ok"):
+        fetch_passes = (sf or {}).get("fetch_rate_passes_mb_per_s") or []
+        if not sf:
             out.append(f"| {label} | not run | not run | — | ≥ 0.8 |")
-        elif not fr.get("ok"):
-            out.append(f"| {label} | FAILED: {fr.get('error')} | — | — | ≥ 0.8 |")
+        elif not sf.get("ok") or None in fetch_passes:
+            out.append(f"| {label} | FAILED: {sf.get('error')} | — | — | ≥ 0.8 |")
         else:
-            rv, cv = fr["median_mb_per_s"], sf["median_mb_per_s"]
+            rv, cv = median(fetch_passes), sf["median_mb_per_s"]
             out.append(f"| {label} | {rv:,.1f} | {cv:,.1f} | {rv / cv:.2f} | ≥ 0.8 |")
     out += ["", "### Serving rate without a client library (`fetch_rate`, both brokers)", "",
             "| records | Riacho MB/s | Kafka MB/s | Riacho / Kafka |", "|---|---:|---:|---:|"]
@@ -340,7 +356,7 @@ def report(results, meta) -> str:
             "the same records in the same run. The mock keeps records in memory and does no CRC check or disk "
             "write.",
             "- sendfile: `sendfile_rate` over Riacho's own segment files of that cell (median "
-            "of 5 passes of ≥ 1 GB each, 1 MiB per sendfile call, a reader thread "
+            f"of {CEILING_PASSES} passes of ≥ 1 GB each, alternating with `fetch_rate` passes, 1 MiB per sendfile call, a reader thread "
             "receiving into a 1 MiB buffer, either draining as the bytes come or asking for "
             "each chunk in turn; the better way's median). Riacho's figure = the cell's segment bytes "
             "(record batches with their headers) / the streaming consume time of `rdkafka_load "
@@ -502,10 +518,51 @@ def main():
             del live[label]
     sendfile: dict = {}
 
+    def paired_ceiling(b, topic, c, files) -> dict:
+        """The sendfile ceiling and Riacho's fetch_rate over the same segment files, one pass
+        of each in turn: this VM's loopback rate drifts by 2x within a minute, so two series
+        taken one after the other compare the minutes more than the programs."""
+        runs, fetch_passes, errors = [], [], []
+        for _ in range(CEILING_PASSES):
+            sf1 = tool([a.sendfile, "--passes", "1"] + files, 600)
+            fr1 = tool([a.fetch_rate, "--broker", b.bootstrap, "--topic", topic,
+                        "--end-offset", str(c["records"]), "--passes", "1"], 600)
+            runs.append(sf1)
+            fetch_passes.append(fr1.get("median_mb_per_s") if fr1.get("ok") else None)
+            errors += [r.get("error") for r in (sf1, fr1) if not r.get("ok")]
+        ways = {w: [r[f"{w}_passes_mb_per_s"][0] for r in runs
+                    if r.get(f"{w}_passes_mb_per_s")] for w in ("streaming", "lockstep")}
+        way = max(ways, key=lambda w: median(ways[w]) or 0)
+        return {"ok": not errors and bool(ways[way]), "error": "; ".join(map(str, errors)),
+                "files": len(files), "file_bytes": runs[0].get("file_bytes"),
+                "streaming_passes_mb_per_s": ways["streaming"],
+                "lockstep_passes_mb_per_s": ways["lockstep"], "ceiling_way": way,
+                "passes_mb_per_s": ways[way], "median_mb_per_s": median(ways[way]),
+                "best_mb_per_s": max(ways[way], default=None),
+                "fetch_rate_passes_mb_per_s": fetch_passes}
+
     def extras(b, name, res):
         """Riacho only, right after its cell: the mock row and the sendfile rows."""
         c = res["spec"]
         topic = f"m-{name}"
+        if name in FETCH_RATE_CELLS and not res.get("error"):
+            files = segment_files(b.data, topic)
+            if files:
+                sf = paired_ceiling(b, topic, c, files)
+                # Riacho's consume of the same files twice more (page cache), for a median
+                rates = [res.get("consume_log_mb_per_s")]
+                for _ in range(CEILING_CONSUMES - 1):
+                    co = tool([a.load, "consume", "--brokers", b.bootstrap, "--topic", topic,
+                               "--records", str(c["records"]), "--timeout", "300"], 360)
+                    if co.get("ok") and co.get("consumed") == c["records"] and co.get("bytes"):
+                        rates.append(res["log_bytes"] * co["stream_mb_per_s"] / co["bytes"])
+                    else:
+                        sf.setdefault("consume_errors", []).append(co.get("error"))
+                sf["riacho_consume_log_mb_per_s"] = rates
+                sendfile[name] = sf
+                log(f"sendfile {name}: {sf}")
+            else:
+                sendfile[name] = {"ok": False, "error": f"no segment files of {topic}"}
         if name == "baseline" and not res.get("error"):
             # Interleaved rounds, medians: one pair alone is at the mercy of whatever else
             # the machine does in that second. Round 1's Riacho figure is the cell's.
@@ -530,24 +587,6 @@ def main():
                 "ok": not bad, "error": "; ".join(bad), "rounds": rounds,
                 "riacho_records_per_s": [r["riacho"].get("records_per_s") for r in rounds],
                 "mock_records_per_s": [r["mock"].get("records_per_s") for r in rounds]}
-        if name in ("baseline", "size-100KiB") and not res.get("error"):
-            files = segment_files(b.data, topic)
-            if files:
-                sf = tool([a.sendfile, "--passes", "5"] + files, 600)
-                # Riacho's consume of the same files twice more (page cache), for a median
-                rates = [res.get("consume_log_mb_per_s")]
-                for _ in range(CEILING_CONSUMES - 1):
-                    co = tool([a.load, "consume", "--brokers", b.bootstrap, "--topic", topic,
-                               "--records", str(c["records"]), "--timeout", "300"], 360)
-                    if co.get("ok") and co.get("consumed") == c["records"] and co.get("bytes"):
-                        rates.append(res["log_bytes"] * co["stream_mb_per_s"] / co["bytes"])
-                    else:
-                        sf.setdefault("consume_errors", []).append(co.get("error"))
-                sf["riacho_consume_log_mb_per_s"] = rates
-                sendfile[name] = sf
-                log(f"sendfile {name}: {sf}")
-            else:
-                sendfile[name] = {"ok": False, "error": f"no segment files of {topic}"}
 
     try:
         for i, (name, _, ov) in enumerate(CELLS):
