@@ -449,6 +449,13 @@ def chart(results, meta, path: Path):
         if sf.get("ok") and None not in rates and not sf.get("consume_errors"):
             bars.append(median(rates) / sf["median_mb_per_s"])
             names_c.append(lab)
+    for n, lab in (("baseline", "fetch_rate 1 KiB\nvs sendfile"),
+                   ("size-100KiB", "fetch_rate 100 KiB\nvs sendfile")):
+        sf = (results.get("sendfile") or {}).get(n) or {}
+        passes = sf.get("fetch_rate_passes_mb_per_s") or [None]
+        if sf.get("ok") and None not in passes:
+            bars.append(median(passes) / sf["median_mb_per_s"])
+            names_c.append(lab)
     if bars:
         ax.barh(range(len(bars)), bars, color="#1f77b4")
         ax.set_yticks(range(len(bars)))
@@ -458,7 +465,7 @@ def chart(results, meta, path: Path):
             ax.text(v, i, f" {v:.2f}", va="center", fontsize=8)
         ax.set_xlim(0, max(bars + [1.0]) * 1.2)
         ax.legend(loc="lower right", fontsize=8)
-    ax.set_title("Riacho / ceiling (same client, same run)")
+    ax.set_title("Riacho / ceiling (same client or none, same run)")
     fig_.suptitle(f"Riacho vs Apache Kafka {brokers.KAFKA_VERSION} — {meta['date']} — "
                   f"{meta['mb_per_cell']:,.0f} MB per cell, librdkafka {meta['machine']['librdkafka']}"
                   f"\n(labels: Riacho / Kafka; log scale)", fontsize=10)
