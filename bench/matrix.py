@@ -44,8 +44,9 @@ Rows against a ceiling (mock, sendfile) and a client-free consume on both broker
            asks chunk by chunk (lockstep, as fetches do), the better of the two: the
            machine's rate for those bytes. Five passes, each followed by one `fetch_rate`
            pass of Riacho over the same bytes (the "without a client library" row).
-           Riacho's consume rate over the same bytes = segment bytes / consume streaming seconds (median of the cell's consume and two more of the same
-           topic). Riacho / sendfile (issue 6: >= 0.8).
+           Riacho's consume rate over the same bytes = segment bytes / consume streaming
+           seconds (median of the cell's consume and two more of the same topic).
+           Riacho / sendfile (issue 6: >= 0.8).
   fetch    `fetch_rate` (bench/macro/fetch_rate.cc), a client-free consumer, on both
            brokers right after the baseline and the 100 KiB cells: Fetch requests one at a
            time (1 MiB per partition, the consumers' default), record-batch bytes counted and
@@ -82,9 +83,8 @@ WARMUP_RECORDS = 200000  # 1 KiB each, produced and consumed on each broker befo
 # host took back, at several times the CPU (RESULTS.md, "The mock rounds' decline"); Kafka,
 # which never hands pages back, pays that from its first cell to its last either way.
 WARMUP_FILL_BYTES = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 8 + (512 << 20)
-MOCK_ROUNDS = 5        # Riacho / mock pairs, interleaved, for the mock row (medians; each
-                       # Riacho round adds 1 GB to the page cache, and on a VM that gives
-                       # free memory back to its host later rounds ran slower: RESULTS.md)
+MOCK_ROUNDS = 5        # Riacho / mock pairs, interleaved, for the mock row (medians: one
+                       # pair alone is at the mercy of whatever else the machine does)
 CEILING_CONSUMES = 3   # Riacho consumes of the same segment files for the sendfile rows
 CEILING_PASSES = 5     # sendfile_rate / fetch_rate pairs, alternating, for the sendfile rows
 BASE = {"partitions": 1, "producers": 1, "keys": False, "size": 1024, "codec": "none"}
