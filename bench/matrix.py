@@ -42,8 +42,9 @@ Rows against a ceiling (mock, sendfile) and a client-free consume on both broker
            wrote for the baseline and the 100 KiB cells (page-cached: just written and read
            once more), sendfile(2) to a loopback socket a reader drains (streaming) or
            asks chunk by chunk (lockstep, as fetches do), the better of the two: the
-           machine's rate for those bytes. Five passes, each followed by one `fetch_rate`
-           pass of Riacho over the same bytes (the "without a client library" row).
+           machine's rate for those bytes. CEILING_PASSES passes, each followed by one
+           `fetch_rate` pass of Riacho over the same bytes (the "without a client library"
+           row).
            Riacho's consume rate over the same bytes = segment bytes / consume streaming
            seconds (median of the cell's consume and two more of the same topic).
            Riacho / sendfile (issue 6: >= 0.8).
@@ -541,11 +542,10 @@ def main():
                     if r.get(f"{w}_passes_mb_per_s")] for w in ("streaming", "lockstep")}
         way = max(ways, key=lambda w: median(ways[w]) or 0)
         return {"ok": not errors and bool(ways[way]), "error": "; ".join(map(str, errors)),
-                "files": len(files), "file_bytes": runs[0].get("file_bytes"),
+                "file_bytes": runs[0].get("file_bytes"),
                 "streaming_passes_mb_per_s": ways["streaming"],
                 "lockstep_passes_mb_per_s": ways["lockstep"], "ceiling_way": way,
                 "passes_mb_per_s": ways[way], "median_mb_per_s": median(ways[way]),
-                "best_mb_per_s": max(ways[way], default=None),
                 "fetch_rate_passes_mb_per_s": fetch_passes}
 
     def extras(b, name, res):
